@@ -41,7 +41,7 @@ bool auth_can_publish(const struct auth_claims *c, const char *topic, size_t len
 /* True when one of the token's subscribe selectors matches the topic. */
 bool auth_can_subscribe(const struct auth_claims *c, const char *topic, size_t len);
 
-/* Finds cookie `name` in a Cookie header value; sets *val/*vlen and returns true when present. */
+/* Finds cookie `name` in a Cookie header value; sets *val and *vlen, returns true when present. */
 bool auth_cookie_find(const char *header, size_t len, const char *name, const char **val,
                       size_t *vlen);
 

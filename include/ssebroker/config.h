@@ -1,0 +1,57 @@
+/* ssebroker configuration: every field has a command-line flag and an environment twin
+ * (SSEBROKER_<FLAG_IN_UPPER_SNAKE_CASE>); flags win over the environment. */
+#ifndef SSEBROKER_CONFIG_H
+#define SSEBROKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The well-known development key of the Mercure hub, used when no key is configured. */
+#define SSEB_DEV_JWT_KEY "!ChangeThisMercureHubJWTSecretKey!"
+
+struct sseb_config {
+    char listen_host[256]; /* empty: all addresses */
+    uint16_t listen_port;
+    int workers; /* 0: online CPUs */
+
+    const char *publisher_key, *publisher_alg, *publisher_jwks;
+    const char *subscriber_key, *subscriber_alg, *subscriber_jwks;
+    bool require_subscriber_token;
+    const char *cookie_name;
+    const char *cors_origins; /* space or comma separated; "*" for any; NULL: no CORS */
+    bool subscriptions;       /* subscriptions API and events */
+
+    uint32_t heartbeat_ms;       /* 0: none */
+    uint32_t stream_lifetime_ms; /* 0: unlimited */
+    uint32_t header_timeout_ms;
+    uint32_t keepalive_timeout_ms;
+    uint32_t drain_timeout_ms;
+    uint32_t retry_hint_ms; /* retry: sent to streams closed by the broker */
+
+    uint32_t max_connections;            /* whole process */
+    uint32_t max_connections_per_worker; /* 0: max_connections / workers, rounded up */
+    size_t max_header_bytes;             /* request line + headers */
+    uint32_t max_headers;                /* header count */
+    size_t max_body_bytes;
+    uint32_t max_topics;       /* topic parameters per subscribe and per publish */
+    size_t max_selector_bytes; /* one selector or topic */
+    size_t max_queued_bytes;   /* per connection output budget */
+
+    uint32_t history_size; /* events kept for replay */
+    size_t history_bytes;
+    uint32_t bus_size;        /* ring slots, a power of two */
+    uint32_t publish_wait_ms; /* how long a publish waits on a full bus before 503 */
+
+    int log_level; /* enum log_level */
+    bool log_json;
+};
+
+/* Fills cfg with the defaults. */
+void sseb_config_defaults(struct sseb_config *cfg);
+
+/* Applies the environment, then argv. Returns 0 to go on, 1 when --help was printed, -1 on an
+ * error (already reported on stderr). */
+int sseb_config_load(struct sseb_config *cfg, int argc, char **argv);
+
+#endif

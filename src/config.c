@@ -1,0 +1,299 @@
+/* Command-line and environment configuration, table driven so --help documents every flag. */
+#include "ssebroker/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum opt_type {
+    OPT_LISTEN,
+    OPT_INT,
+    OPT_SIZE,
+    OPT_DURATION,
+    OPT_STRING,
+    OPT_BOOL,
+    OPT_LOGLEVEL,
+    OPT_LOGFORMAT,
+    OPT_BOTH_KEYS,
+    OPT_BOTH_ALGS
+};
+
+struct opt {
+    const char *name; /* flag without the leading "--" */
+    enum opt_type type;
+    size_t offset;
+    const char *help;
+};
+
+#define F(field) offsetof(struct sseb_config, field)
+static const struct opt options[] = {
+    {"listen", OPT_LISTEN, 0, "address to listen on, HOST:PORT or :PORT (default :8080)"},
+    {"workers", OPT_INT, F(workers), "worker threads (default: online CPUs)"},
+    {"jwt-key", OPT_BOTH_KEYS, 0, "JWT key for publishers and subscribers (HMAC secret or PEM)"},
+    {"jwt-alg", OPT_BOTH_ALGS, 0, "JWT algorithm allowlist for both (default HS256)"},
+    {"publisher-jwt-key", OPT_STRING, F(publisher_key), "publisher JWT key"},
+    {"publisher-jwt-alg", OPT_STRING, F(publisher_alg), "publisher JWT algorithms"},
+    {"publisher-jwks", OPT_STRING, F(publisher_jwks), "publisher JWKS file"},
+    {"subscriber-jwt-key", OPT_STRING, F(subscriber_key), "subscriber JWT key"},
+    {"subscriber-jwt-alg", OPT_STRING, F(subscriber_alg), "subscriber JWT algorithms"},
+    {"subscriber-jwks", OPT_STRING, F(subscriber_jwks), "subscriber JWKS file"},
+    {"require-subscriber-token", OPT_BOOL, F(require_subscriber_token),
+     "refuse anonymous subscribers"},
+    {"cookie-name", OPT_STRING, F(cookie_name), "authorization cookie (mercureAuthorization)"},
+    {"cors-origin", OPT_STRING, F(cors_origins), "allowed CORS origins, comma separated, or *"},
+    {"subscriptions", OPT_BOOL, F(subscriptions), "enable the subscriptions API and events"},
+    {"heartbeat", OPT_DURATION, F(heartbeat_ms), "comment sent on idle streams (15s, 0: off)"},
+    {"stream-lifetime", OPT_DURATION, F(stream_lifetime_ms),
+     "close streams after this long so clients rebalance (10m, 0: off)"},
+    {"header-timeout", OPT_DURATION, F(header_timeout_ms), "time to receive a request (10s)"},
+    {"keepalive-timeout", OPT_DURATION, F(keepalive_timeout_ms), "idle keep-alive (60s)"},
+    {"drain-timeout", OPT_DURATION, F(drain_timeout_ms), "SIGTERM drain window (5s)"},
+    {"retry-hint", OPT_DURATION, F(retry_hint_ms), "retry: sent before the broker closes (2s)"},
+    {"max-connections", OPT_INT, F(max_connections), "connections for the process (19000)"},
+    {"max-connections-per-worker", OPT_INT, F(max_connections_per_worker),
+     "connections per worker (0: even share)"},
+    {"max-header-bytes", OPT_SIZE, F(max_header_bytes), "request line and headers (64KiB)"},
+    {"max-headers", OPT_INT, F(max_headers), "header fields per request (100)"},
+    {"max-body-bytes", OPT_SIZE, F(max_body_bytes), "publish body (1MiB)"},
+    {"max-topics", OPT_INT, F(max_topics), "topics per request (1000)"},
+    {"max-selector-bytes", OPT_SIZE, F(max_selector_bytes), "bytes of one topic (4KiB)"},
+    {"max-queued-bytes", OPT_SIZE, F(max_queued_bytes), "output budget per stream (1MiB)"},
+    {"history-size", OPT_INT, F(history_size), "updates kept for replay (10000)"},
+    {"history-bytes", OPT_SIZE, F(history_bytes), "bytes kept for replay (64MiB)"},
+    {"bus-size", OPT_INT, F(bus_size), "bus ring slots, power of two (65536)"},
+    {"publish-wait", OPT_DURATION, F(publish_wait_ms), "wait on a full bus before 503 (200ms)"},
+    {"log-level", OPT_LOGLEVEL, F(log_level), "debug, info, warn, error (info)"},
+    {"log-format", OPT_LOGFORMAT, F(log_json), "logfmt or json (logfmt)"},
+};
+#undef F
+
+void sseb_config_defaults(struct sseb_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->listen_port = 8080;
+    cfg->publisher_alg = "HS256";
+    cfg->subscriber_alg = "HS256";
+    cfg->cookie_name = "mercureAuthorization";
+    cfg->heartbeat_ms = 15000;
+    cfg->stream_lifetime_ms = 600000;
+    cfg->header_timeout_ms = 10000;
+    cfg->keepalive_timeout_ms = 60000;
+    cfg->drain_timeout_ms = 5000;
+    cfg->retry_hint_ms = 2000;
+    cfg->max_connections = 19000;
+    cfg->max_header_bytes = 64 * 1024;
+    cfg->max_headers = 100;
+    cfg->max_body_bytes = 1024 * 1024;
+    cfg->max_topics = 1000;
+    cfg->max_selector_bytes = 4096;
+    cfg->max_queued_bytes = 1024 * 1024;
+    cfg->history_size = 10000;
+    cfg->history_bytes = 64 * 1024 * 1024;
+    cfg->bus_size = 65536;
+    cfg->publish_wait_ms = 200;
+    cfg->log_level = LOG_INFO;
+}
+
+/* "15", "15s", "500ms", "10m", "1h" -> milliseconds. */
+static int parse_duration(const char *s, uint32_t *ms)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0) return -1;
+    double mult = 1000;
+    if (strcmp(end, "ms") == 0)
+        mult = 1;
+    else if (strcmp(end, "s") == 0 || *end == 0)
+        mult = 1000;
+    else if (strcmp(end, "m") == 0)
+        mult = 60000;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600000;
+    else
+        return -1;
+    double r = v * mult;
+    if (r > 4e9) return -1;
+    *ms = (uint32_t)r;
+    return 0;
+}
+
+/* "65536", "64KiB", "64k", "1MiB", "1M" -> bytes. */
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-') return -1;
+    unsigned long long mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024;
+    else if (*end == 'm' || *end == 'M')
+        mult = 1024 * 1024;
+    else if (*end == 'g' || *end == 'G')
+        mult = 1024ULL * 1024 * 1024;
+    else if (*end != 0 && strcmp(end, "B") != 0)
+        return -1;
+    if (mult > 1 && end[1] != 0 && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
+        return -1;
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+static int parse_listen(struct sseb_config *cfg, const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon) return -1;
+    size_t hlen = (size_t)(colon - s);
+    if (hlen >= sizeof(cfg->listen_host)) return -1;
+    /* [::1]:8080 */
+    if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+        memcpy(cfg->listen_host, s + 1, hlen - 2);
+        cfg->listen_host[hlen - 2] = 0;
+    } else {
+        memcpy(cfg->listen_host, s, hlen);
+        cfg->listen_host[hlen] = 0;
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || end == colon + 1) return -1;
+    cfg->listen_port = (uint16_t)port;
+    return 0;
+}
+
+static int apply(struct sseb_config *cfg, const struct opt *o, const char *val)
+{
+    char *base = (char *)cfg;
+    switch (o->type) {
+    case OPT_LISTEN:
+        return parse_listen(cfg, val);
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(val, &end, 10);
+        if (errno || *end || end == val || v < 0 || v > 100000000) return -1;
+        if (o->offset == offsetof(struct sseb_config, workers))
+            *(int *)(base + o->offset) = (int)v;
+        else
+            *(uint32_t *)(base + o->offset) = (uint32_t)v;
+        return 0;
+    }
+    case OPT_SIZE:
+        return parse_size(val, (size_t *)(base + o->offset));
+    case OPT_DURATION:
+        return parse_duration(val, (uint32_t *)(base + o->offset));
+    case OPT_STRING:
+        *(const char **)(base + o->offset) = val;
+        return 0;
+    case OPT_BOOL:
+        if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "on"))
+            *(bool *)(base + o->offset) = true;
+        else if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no") ||
+                 !strcmp(val, "off"))
+            *(bool *)(base + o->offset) = false;
+        else
+            return -1;
+        return 0;
+    case OPT_LOGLEVEL: {
+        enum log_level l;
+        if (log_level_parse(val, &l)) return -1;
+        cfg->log_level = (int)l;
+        return 0;
+    }
+    case OPT_LOGFORMAT:
+        if (strcmp(val, "json") == 0)
+            cfg->log_json = true;
+        else if (strcmp(val, "logfmt") == 0)
+            cfg->log_json = false;
+        else
+            return -1;
+        return 0;
+    case OPT_BOTH_KEYS:
+        cfg->publisher_key = cfg->subscriber_key = val;
+        return 0;
+    case OPT_BOTH_ALGS:
+        cfg->publisher_alg = cfg->subscriber_alg = val;
+        return 0;
+    }
+    return -1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ssebroker [options]\n\nA Mercure-compatible Server-Sent Events broker.\n\n"
+               "Every option also reads SSEBROKER_<NAME> from the environment "
+               "(e.g. SSEBROKER_LISTEN=:8080).\n\n");
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        const struct opt *o = &options[i];
+        fprintf(f, "  --%-28s %s\n", o->type == OPT_BOOL ? o->name : o->name, o->help);
+    }
+    fprintf(f, "  --%-28s %s\n", "help", "print this help");
+}
+
+static void env_name(const char *flag, char *out, size_t cap)
+{
+    size_t o = (size_t)snprintf(out, cap, "SSEBROKER_");
+    for (; *flag && o + 1 < cap; flag++)
+        out[o++] = *flag == '-' ? '_' : (char)toupper((unsigned char)*flag);
+    out[o] = 0;
+}
+
+int sseb_config_load(struct sseb_config *cfg, int argc, char **argv)
+{
+    size_t nopts = sizeof(options) / sizeof(options[0]);
+    for (size_t i = 0; i < nopts; i++) {
+        char name[80];
+        env_name(options[i].name, name, sizeof(name));
+        const char *v = getenv(name);
+        if (v && apply(cfg, &options[i], v)) {
+            fprintf(stderr, "ssebroker: invalid value for %s: %s\n", name, v);
+            return -1;
+        }
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            usage(stdout);
+            return 1;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "ssebroker: unexpected argument: %s\n", arg);
+            return -1;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = NULL;
+        for (size_t i = 0; i < nopts; i++)
+            if (strlen(options[i].name) == nlen && !strncmp(options[i].name, name, nlen))
+                o = &options[i];
+        if (!o) {
+            fprintf(stderr, "ssebroker: unknown option: %s (see --help)\n", arg);
+            return -1;
+        }
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val && o->type == OPT_BOOL) val = "true";
+        if (!val) {
+            if (a + 1 >= argc) {
+                fprintf(stderr, "ssebroker: %s needs a value\n", arg);
+                return -1;
+            }
+            val = argv[++a];
+        }
+        if (apply(cfg, o, val)) {
+            fprintf(stderr, "ssebroker: invalid value for --%s: %s\n", o->name, val);
+            return -1;
+        }
+    }
+    if (cfg->bus_size < 16 || (cfg->bus_size & (cfg->bus_size - 1))) {
+        fprintf(stderr, "ssebroker: --bus-size must be a power of two >= 16\n");
+        return -1;
+    }
+    if (cfg->history_size == 0) cfg->history_size = 1;
+    if (cfg->max_topics == 0) cfg->max_topics = 1;
+    return 0;
+}

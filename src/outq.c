@@ -1,0 +1,157 @@
+#include "outq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+
+#include "event.h"
+
+#define OUTQ_IOV_MAX 64
+
+struct shared_event *shared_get(struct shared_pool *pool, struct event *ev)
+{
+    struct shared_event *se = pool->free;
+    if (se)
+        pool->free = se->next_free;
+    else if (!(se = malloc(sizeof(*se))))
+        return NULL;
+    se->ev = ev;
+    se->holders = 0;
+    pool->live++;
+    return se;
+}
+
+void shared_put(struct shared_pool *pool, struct shared_event *se)
+{
+    if (--se->holders) return;
+    event_unref(se->ev);
+    se->ev = NULL;
+    se->next_free = pool->free;
+    pool->free = se;
+    pool->live--;
+}
+
+void shared_put_unused(struct shared_pool *pool, struct shared_event *se)
+{
+    se->holders = 1;
+    shared_put(pool, se);
+}
+
+void shared_pool_free(struct shared_pool *pool)
+{
+    while (pool->free) {
+        struct shared_event *se = pool->free;
+        pool->free = se->next_free;
+        free(se);
+    }
+}
+
+static int grow(struct outq *q)
+{
+    uint32_t ncap = q->cap ? q->cap * 2 : 4;
+    struct outq_item *n = malloc(ncap * sizeof(*n));
+    if (!n) return -1;
+    for (uint32_t i = 0; i < q->count; i++)
+        n[i] = q->items[(q->head + i) % q->cap];
+    free(q->items);
+    q->items = n;
+    q->cap = ncap;
+    q->head = 0;
+    return 0;
+}
+
+static int push(struct outq *q, const char *p, size_t len, uint32_t kind, struct shared_event *se)
+{
+    if (q->count == q->cap && grow(q)) return -1;
+    struct outq_item *it = &q->items[(q->head + q->count) % q->cap];
+    it->p = p;
+    it->len = (uint32_t)len;
+    it->kind = kind;
+    it->se = se;
+    q->count++;
+    q->bytes += len;
+    return 0;
+}
+
+int outq_push_static(struct outq *q, const char *p, size_t len)
+{
+    return push(q, p, len, OUTQ_STATIC, NULL);
+}
+
+int outq_push_owned(struct outq *q, char *p, size_t len)
+{
+    if (push(q, p, len, OUTQ_OWNED, NULL)) {
+        free(p);
+        return -1;
+    }
+    return 0;
+}
+
+int outq_push_shared(struct outq *q, struct shared_event *se)
+{
+    if (push(q, se->ev->wire, se->ev->wire_len, OUTQ_SHARED, se)) return -1;
+    se->holders++;
+    return 0;
+}
+
+static void release(struct outq_item *it, struct shared_pool *pool)
+{
+    if (it->kind == OUTQ_OWNED)
+        free((void *)it->p);
+    else if (it->kind == OUTQ_SHARED)
+        shared_put(pool, it->se);
+}
+
+static void pop(struct outq *q, struct shared_pool *pool)
+{
+    release(&q->items[q->head], pool);
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    q->head_off = 0;
+}
+
+enum outq_flush_result outq_flush(struct outq *q, int fd, struct shared_pool *pool, size_t *written)
+{
+    *written = 0;
+    while (q->count) {
+        struct iovec iov[OUTQ_IOV_MAX];
+        int n = 0;
+        for (uint32_t i = 0; i < q->count && n < OUTQ_IOV_MAX; i++) {
+            const struct outq_item *it = &q->items[(q->head + i) % q->cap];
+            size_t off = i == 0 ? q->head_off : 0;
+            iov[n].iov_base = (void *)(it->p + off);
+            iov[n].iov_len = it->len - off;
+            n++;
+        }
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return OUTQ_BLOCKED;
+            return OUTQ_ERROR;
+        }
+        *written += (size_t)w;
+        q->bytes -= (size_t)w;
+        size_t left = (size_t)w;
+        while (left) {
+            struct outq_item *it = &q->items[q->head];
+            size_t rest = it->len - q->head_off;
+            if (left < rest) {
+                q->head_off += (uint32_t)left;
+                break;
+            }
+            left -= rest;
+            pop(q, pool);
+        }
+    }
+    return OUTQ_DONE;
+}
+
+void outq_clear(struct outq *q, struct shared_pool *pool)
+{
+    while (q->count)
+        pop(q, pool);
+    free(q->items);
+    q->items = NULL;
+    q->cap = q->head = q->count = q->head_off = 0;
+    q->bytes = 0;
+}

@@ -1,0 +1,236 @@
+/* POST /.well-known/mercure: authenticate, decode and validate the form, build the event once,
+ * append it to history and the bus, answer its id. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "event.h"
+#include "form.h"
+#include "http.h"
+#include "routes.h"
+#include "server.h"
+#include "worker.h"
+
+#define FORM_CONTENT_TYPE "application/x-www-form-urlencoded"
+#define RESERVED_PATH     "/.well-known/mercure"
+
+static void reply(struct worker *w, struct conn *c, int status, const char *extra, const char *text,
+                  bool keep_alive)
+{
+    conn_respond(w, c, status, "text/plain; charset=utf-8", extra, text, strlen(text), !keep_alive);
+}
+
+static bool has_ctl_breaking_framing(const char *s, size_t n)
+{
+    return memchr(s, '\r', n) || memchr(s, '\n', n) || memchr(s, 0, n);
+}
+
+static bool topic_valid(const char *s, size_t n)
+{
+    if (n == 0 || !utf8_valid(s, n)) return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return false;
+    return true;
+}
+
+/* True when the topic's path lies in the hub's reserved namespace. */
+static bool topic_reserved(const char *s, size_t n)
+{
+    const char *path = s, *end = s + n;
+    const char *scheme = memmem(s, n, "://", 3);
+    if (scheme) {
+        path = memchr(scheme + 3, '/', (size_t)(end - scheme - 3));
+        if (!path) return false;
+    }
+    size_t rl = sizeof(RESERVED_PATH) - 1;
+    if ((size_t)(end - path) < rl || memcmp(path, RESERVED_PATH, rl) != 0) return false;
+    return path + rl == end || path[rl] == '/' || path[rl] == '?' || path[rl] == '#';
+}
+
+static bool content_type_is_form(const struct http_request *r)
+{
+    size_t len;
+    const char *ct = http_header_value(r, HDR_CONTENT_TYPE, &len);
+    size_t fl = sizeof(FORM_CONTENT_TYPE) - 1;
+    return ct && len >= fl && strncasecmp(ct, FORM_CONTENT_TYPE, fl) == 0 &&
+           (len == fl || ct[fl] == ';' || ct[fl] == ' ');
+}
+
+/* Authenticates the publisher; on failure answers and returns false. */
+static bool authenticate(struct worker *w, struct conn *c, struct http_request *r,
+                         const char *qtoken, size_t qlen, struct auth_claims *claims,
+                         bool keep_alive)
+{
+    size_t tlen;
+    bool from_cookie;
+    const char *token = routes_find_token(w, r, qtoken, qlen, &tlen, &from_cookie);
+    if (!token) {
+        reply(w, c, 401, "WWW-Authenticate: Bearer\r\n", "Authorization required.", keep_alive);
+        return false;
+    }
+    const char *why;
+    if (!auth_verify(w->b->pub_auth, token, tlen, (long long)time(NULL), claims, &why)) {
+        reply(w, c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "Invalid token.",
+              keep_alive);
+        return false;
+    }
+    if (from_cookie) {
+        /* A cookie travels with cross-site requests: only allowed origins may use it. */
+        size_t olen;
+        const char *origin = http_header_value(r, HDR_ORIGIN, &olen);
+        char cors[700];
+        if (origin && !routes_cors_headers(w, r, cors, sizeof(cors))) {
+            auth_claims_free(claims);
+            reply(w, c, 403, NULL, "Origin not allowed to publish with a cookie.", keep_alive);
+            return false;
+        }
+    }
+    return true;
+}
+
+void publish_handle(struct worker *w, struct conn *c, struct http_request *r, char *query,
+                    size_t query_len, bool keep_alive)
+{
+    const struct sseb_config *cfg = &w->b->cfg;
+    const char *qtoken = NULL;
+    size_t qtoken_len = 0;
+    struct form_pair qpairs[32];
+    size_t nq = 0;
+    query[query_len] = 0;
+    if (query_len && form_parse(query, query_len, qpairs, 32, &nq) == FORM_OK) {
+        for (size_t i = 0; i < nq; i++)
+            if (strcmp(qpairs[i].key, "authorization") == 0) {
+                qtoken = qpairs[i].value;
+                qtoken_len = qpairs[i].value_len;
+            }
+    }
+
+    struct auth_claims claims = {0};
+    if (!authenticate(w, c, r, qtoken, qtoken_len, &claims, keep_alive)) return;
+
+    size_t max_pairs = cfg->max_topics + 64;
+    struct form_pair *pairs = malloc(max_pairs * sizeof(*pairs));
+    struct sseb_str *topics = malloc(cfg->max_topics * sizeof(*topics));
+    if (!pairs || !topics) {
+        reply(w, c, 503, NULL, "Out of memory.", false);
+        goto out;
+    }
+    if (!content_type_is_form(r)) {
+        reply(w, c, 400, NULL, "Content-Type must be application/x-www-form-urlencoded.",
+              keep_alive);
+        goto out;
+    }
+    size_t npairs = 0;
+    if (!r->body.p && buf_append(&r->body, "", 0)) {
+        reply(w, c, 503, NULL, "Out of memory.", false);
+        goto out;
+    }
+    enum form_status fs = form_parse(r->body.p, r->body.len, pairs, max_pairs, &npairs);
+    if (fs == FORM_TOO_MANY) {
+        reply(w, c, 400, NULL, "Too many \"topic\" parameters.", keep_alive);
+        goto out;
+    }
+    if (fs != FORM_OK) {
+        reply(w, c, 400, NULL, "Invalid form body: bad percent-encoding.", keep_alive);
+        goto out;
+    }
+
+    struct sseb_update u = {.topics = topics};
+    bool have_data = false, have_id = false, have_type = false, have_retry = false;
+    for (size_t i = 0; i < npairs; i++) {
+        struct form_pair *p = &pairs[i];
+        struct sseb_str v = {p->value, p->value_len};
+        if (strcmp(p->key, "topic") == 0) {
+            if (u.ntopics == cfg->max_topics) {
+                reply(w, c, 400, NULL, "Too many \"topic\" parameters.", keep_alive);
+                goto out;
+            }
+            topics[u.ntopics++] = v;
+        } else if (strcmp(p->key, "data") == 0 && !have_data) {
+            u.data = v, have_data = true;
+        } else if (strcmp(p->key, "id") == 0 && !have_id) {
+            u.id = v, have_id = true;
+        } else if (strcmp(p->key, "type") == 0 && !have_type) {
+            u.type = v, have_type = true;
+        } else if (strcmp(p->key, "retry") == 0 && !have_retry) {
+            u.retry = v, have_retry = true;
+        } else if (strcmp(p->key, "private") == 0) {
+            u.private_ = true;
+        }
+    }
+
+    if (u.ntopics == 0) {
+        reply(w, c, 400, NULL, "Missing \"topic\" parameter.", keep_alive);
+        goto out;
+    }
+    for (size_t i = 0; i < u.ntopics; i++) {
+        if (topics[i].len > cfg->max_selector_bytes) {
+            reply(w, c, 400, NULL, "Topic too long.", keep_alive);
+            goto out;
+        }
+        if (!topic_valid(topics[i].p, topics[i].len)) {
+            reply(w, c, 400, NULL, "Invalid topic: empty, invalid UTF-8 or control characters.",
+                  keep_alive);
+            goto out;
+        }
+    }
+    if (have_id && (has_ctl_breaking_framing(u.id.p, u.id.len) || (u.id.len && u.id.p[0] == '#') ||
+                    u.id.len > 1024)) {
+        reply(w, c, 400, NULL, "Invalid \"id\": it must not start with # or contain CR, LF or NUL.",
+              keep_alive);
+        goto out;
+    }
+    if (have_type && has_ctl_breaking_framing(u.type.p, u.type.len)) {
+        reply(w, c, 400, NULL, "Invalid \"type\": it must not contain CR, LF or NUL.", keep_alive);
+        goto out;
+    }
+    if (have_retry) {
+        bool ok = u.retry.len > 0 && u.retry.len <= 10;
+        for (size_t i = 0; ok && i < u.retry.len; i++)
+            ok = u.retry.p[i] >= '0' && u.retry.p[i] <= '9';
+        if (!ok) {
+            reply(w, c, 400, NULL, "Invalid \"retry\": it must be a number of milliseconds.",
+                  keep_alive);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < u.ntopics; i++) {
+        if (topic_reserved(topics[i].p, topics[i].len)) {
+            reply(w, c, 403, NULL, "Topics under /.well-known/mercure are reserved.", keep_alive);
+            goto out;
+        }
+        if (!auth_can_publish(&claims, topics[i].p, topics[i].len)) {
+            reply(w, c, 403, "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
+                  "This token may not publish to this topic.", keep_alive);
+            goto out;
+        }
+    }
+
+    char generated[46];
+    if (u.id.len == 0) {
+        broker_new_id(generated);
+        u.id.p = generated;
+        u.id.len = strlen(generated);
+    }
+    struct event *ev = event_new(&u);
+    if (!ev) {
+        reply(w, c, 503, NULL, "Out of memory.", false);
+        goto out;
+    }
+    if (broker_publish_event(w->b, ev, worker_drain_bus, w) != PUBLISH_OK) {
+        STAT_ADD(w, publish_rejected, 1);
+        reply(w, c, 503, "Retry-After: 1\r\n", "The hub is overloaded, retry later.", keep_alive);
+        goto out;
+    }
+    STAT_ADD(w, publishes, 1);
+    conn_respond(w, c, 200, "text/plain; charset=utf-8", NULL, u.id.p, u.id.len, !keep_alive);
+
+out:
+    auth_claims_free(&claims);
+    free(pairs);
+    free(topics);
+}

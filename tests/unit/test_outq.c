@@ -1,0 +1,139 @@
+/* Output queue: byte accounting, exact bytes across partial writes, shared event holders. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "outq.h"
+
+static struct event *make_event(size_t data_len)
+{
+    char *data = malloc(data_len);
+    for (size_t i = 0; i < data_len; i++)
+        data[i] = (char)('a' + i % 26);
+    struct sseb_str topic = {"t", 1};
+    struct sseb_update u = {
+        .topics = &topic, .ntopics = 1, .id = {"i", 1}, .data = {data, data_len}};
+    struct event *ev = event_new(&u);
+    free(data);
+    return ev;
+}
+
+static size_t drain(int fd, char *out, size_t cap)
+{
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd, out + got, cap - got);
+        if (n <= 0) return got;
+        got += (size_t)n;
+    }
+}
+
+Test(outq, accounts_bytes_and_writes_in_order)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct shared_pool pool = {0};
+    struct outq q = {0};
+    struct event *ev = make_event(10);
+    struct shared_event *se = shared_get(&pool, ev);
+    char *owned = strdup("owned;");
+    cr_assert_eq(outq_push_static(&q, "static;", 7), 0);
+    cr_assert_eq(outq_push_owned(&q, owned, 6), 0);
+    cr_assert_eq(outq_push_shared(&q, se), 0);
+    cr_assert_eq(se->holders, 1);
+    size_t wire_len = ev->wire_len;
+    cr_assert_eq(q.bytes, 13 + wire_len);
+    size_t written;
+    cr_assert_eq(outq_flush(&q, sv[0], &pool, &written), OUTQ_DONE);
+    cr_assert_eq(written, 13 + wire_len);
+    cr_assert_eq(q.bytes, 0);
+    cr_assert_eq(pool.live, 0, "the last holder releases the event");
+    char buf[256];
+    size_t n = drain(sv[1], buf, sizeof(buf));
+    cr_assert_eq(n, written);
+    cr_assert(memcmp(buf, "static;owned;id: i\ndata: abcdefghij\n\n", n) == 0);
+    outq_clear(&q, &pool);
+    shared_pool_free(&pool);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+Test(outq, survives_partial_writes_byte_exact)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    int small = 4096;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    struct shared_pool pool = {0};
+    struct outq q = {0};
+    struct event *ev = make_event(1000);
+    struct shared_event *se = shared_get(&pool, ev);
+    const int copies = 300;
+    for (int i = 0; i < copies; i++)
+        cr_assert_eq(outq_push_shared(&q, se), 0);
+    cr_assert_eq(se->holders, copies);
+    size_t wire_len = ev->wire_len;
+    char *wire = malloc(wire_len);
+    memcpy(wire, ev->wire, wire_len); /* the event is freed once its last copy is written */
+    size_t total = (size_t)copies * wire_len, received = 0, written_total = 0;
+    char *buf = malloc(total + 1);
+    int blocked = 0;
+    while (q.bytes) {
+        size_t w;
+        enum outq_flush_result r = outq_flush(&q, sv[0], &pool, &w);
+        written_total += w;
+        cr_assert_neq(r, OUTQ_ERROR);
+        if (r == OUTQ_BLOCKED) blocked++;
+        cr_assert_eq(q.bytes, total - written_total);
+        received += drain(sv[1], buf + received, total - received);
+    }
+    received += drain(sv[1], buf + received, total - received);
+    cr_assert_gt(blocked, 0, "the small buffer must have forced partial writes");
+    cr_assert_eq(received, total);
+    for (int i = 0; i < copies; i++)
+        cr_assert(memcmp(buf + (size_t)i * wire_len, wire, wire_len) == 0);
+    cr_assert_eq(pool.live, 0);
+    free(wire);
+    free(buf);
+    outq_clear(&q, &pool);
+    shared_pool_free(&pool);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+Test(outq, clear_releases_everything)
+{
+    struct shared_pool pool = {0};
+    struct outq q = {0};
+    struct event *ev = make_event(5);
+    event_ref(ev); /* keep one to watch the count */
+    struct shared_event *se = shared_get(&pool, ev);
+    outq_push_shared(&q, se);
+    outq_push_shared(&q, se);
+    outq_push_owned(&q, strdup("x"), 1);
+    cr_assert_eq(atomic_load(&ev->refs), 2);
+    outq_clear(&q, &pool);
+    cr_assert_eq(atomic_load(&ev->refs), 1);
+    cr_assert_eq(pool.live, 0);
+    event_unref(ev);
+    shared_pool_free(&pool);
+}
+
+Test(outq, write_error_is_reported)
+{
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+    close(sv[1]);
+    signal(SIGPIPE, SIG_IGN);
+    struct shared_pool pool = {0};
+    struct outq q = {0};
+    outq_push_static(&q, "x", 1);
+    size_t w;
+    cr_assert_eq(outq_flush(&q, sv[0], &pool, &w), OUTQ_ERROR);
+    outq_clear(&q, &pool);
+    close(sv[0]);
+}
