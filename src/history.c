@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +198,18 @@ void replay_release(struct replay *r)
         if (r->events[i]) event_unref(r->events[i]);
     free(r->events);
     memset(r, 0, sizeof(*r));
+}
+
+void history_last_id(struct history *h, char *out, size_t cap)
+{
+    pthread_mutex_lock(&h->lock);
+    if (h->next > h->first) {
+        const struct event *ev = h->ring[(h->next - 1) & h->ring_mask];
+        snprintf(out, cap, "%.*s", (int)ev->id_len, ev->id);
+    } else {
+        snprintf(out, cap, "earliest");
+    }
+    pthread_mutex_unlock(&h->lock);
 }
 
 uint64_t history_last_seq(struct history *h)

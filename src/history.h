@@ -35,6 +35,10 @@ int history_replay(struct history *h, enum replay_from from, const char *id, siz
                    struct replay *out);
 void replay_release(struct replay *r);
 
+/* Copies the id of the newest retained event into out (NUL-terminated, truncated to cap), or
+ * "earliest" when history is empty. */
+void history_last_id(struct history *h, char *out, size_t cap);
+
 /* seq of the newest appended event (0 when none yet). */
 uint64_t history_last_seq(struct history *h);
 

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "http.h"
 #include "server.h"
+#include "subscriptions.h"
 #include "worker.h"
 
 #define HUB_PATH "/.well-known/mercure"
@@ -117,6 +118,15 @@ void routes_dispatch(struct worker *w, struct conn *c, struct http_request *r, b
         return;
     }
     bool get = method == HTTP_GET || method == HTTP_HEAD;
+    size_t sl = sizeof(HUB_PATH "/subscriptions") - 1;
+    if (plen >= sl && memcmp(target, HUB_PATH "/subscriptions", sl) == 0 &&
+        (plen == sl || target[sl] == '/')) {
+        if (get)
+            subscriptions_handle(w, c, r, target + sl, plen - sl, query, qlen, keep_alive);
+        else
+            respond_text(w, c, 405, "Method not allowed.", "Allow: GET, HEAD\r\n", keep_alive);
+        return;
+    }
     if (PATH_IS("/healthz") && get) {
         respond_text(w, c, 200, "ok\n", NULL, keep_alive);
     } else if (PATH_IS("/readyz") && get) {
@@ -132,6 +142,12 @@ void routes_dispatch(struct worker *w, struct conn *c, struct http_request *r, b
 #undef PATH_IS
 }
 
-void routes_stream_started(struct worker *w, struct conn *c) {}
+void routes_stream_started(struct worker *w, struct conn *c)
+{
+    if (w->b->subscriptions) subscriptions_stream_started(w, c);
+}
 
-void routes_stream_ended(struct worker *w, struct conn *c) {}
+void routes_stream_ended(struct worker *w, struct conn *c)
+{
+    if (w->b->subscriptions) subscriptions_stream_ended(w, c);
+}

@@ -17,6 +17,7 @@
 #include "event.h"
 #include "history.h"
 #include "log.h"
+#include "subscriptions.h"
 #include "worker.h"
 
 /* ---- ids ---------------------------------------------------------------------------------- */
@@ -193,7 +194,9 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
     b->bus = bus_new(cfg->bus_size, n);
     b->workers = calloc((size_t)n, sizeof(*b->workers));
     b->threads = calloc((size_t)n, sizeof(*b->threads));
-    if (!b->history || !b->bus || !b->workers || !b->threads) {
+    if (cfg->subscriptions) b->subscriptions = subscriptions_new();
+    if (!b->history || !b->bus || !b->workers || !b->threads ||
+        (cfg->subscriptions && !b->subscriptions)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -260,6 +263,7 @@ void sseb_broker_free(struct sseb_broker *b)
     free(b->threads);
     bus_free(b->bus);
     history_free(b->history);
+    subscriptions_free(b->subscriptions);
     auth_verifier_free(b->pub_auth);
     auth_verifier_free(b->sub_auth);
     free(b);

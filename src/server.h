@@ -18,6 +18,7 @@ struct sseb_broker {
     struct history *history;
     struct bus *bus;
     struct auth_verifier *pub_auth, *sub_auth;
+    struct subscriptions *subscriptions; /* NULL unless --subscriptions */
     struct worker **workers;
     int nworkers;
     pthread_t *threads;
