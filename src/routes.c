@@ -127,7 +127,13 @@ void routes_dispatch(struct worker *w, struct conn *c, struct http_request *r, b
             respond_text(w, c, 405, "Method not allowed.", "Allow: GET, HEAD\r\n", keep_alive);
         return;
     }
-    if (PATH_IS("/healthz") && get) {
+    if (PATH_IS("/") && get) {
+        extern const unsigned char sseb_page_html[];
+        extern const size_t sseb_page_html_len;
+        conn_respond(w, c, 200, "text/html; charset=utf-8",
+                     "X-Content-Type-Options: nosniff\r\nCache-Control: no-cache\r\n",
+                     (const char *)sseb_page_html, sseb_page_html_len, !keep_alive);
+    } else if (PATH_IS("/healthz") && get) {
         respond_text(w, c, 200, "ok\n", NULL, keep_alive);
     } else if (PATH_IS("/readyz") && get) {
         if (atomic_load_explicit(&w->b->draining, memory_order_relaxed))

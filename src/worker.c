@@ -146,6 +146,9 @@ void conn_respond(struct worker *w, struct conn *c, int status, const char *cont
     size_t len;
     close = close || w->draining;
     char *resp = http_response(status, content_type, extra_headers, body, body_len, close, &len);
+    /* A HEAD answer carries the headers of the GET one, without its body. */
+    if (resp && c->req && c->req->parser.method == HTTP_HEAD)
+        len -= body_len;
     if (!resp || outq_push_owned(&c->out, resp, len)) {
         conn_kill(w, c);
         return;

@@ -1,0 +1,101 @@
+#include "form.h"
+
+#include <stdint.h>
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+long form_decode(char *dst, const char *src, size_t len, bool plus_is_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c == '%') {
+            if (i + 2 >= len) return -1;
+            int hi = hex_value((unsigned char)src[i + 1]);
+            int lo = hex_value((unsigned char)src[i + 2]);
+            if (hi < 0 || lo < 0) return -1;
+            dst[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            dst[o++] = ' ';
+        } else {
+            dst[o++] = (char)c;
+        }
+    }
+    return (long)o;
+}
+
+enum form_status form_parse(char *buf, size_t len, struct form_pair *pairs, size_t max_pairs,
+                            size_t *npairs)
+{
+    size_t n = 0, i = 0;
+    *npairs = 0;
+    while (i < len) {
+        size_t end = i;
+        while (end < len && buf[end] != '&')
+            end++;
+        if (end > i) {
+            if (n == max_pairs) return FORM_TOO_MANY;
+            char *seg = buf + i;
+            size_t seg_len = end - i, key_len = 0;
+            while (key_len < seg_len && seg[key_len] != '=')
+                key_len++;
+            char *val = key_len < seg_len ? seg + key_len + 1 : seg + seg_len;
+            size_t val_len = key_len < seg_len ? seg_len - key_len - 1 : 0;
+            /* Decoding only shrinks, so each part decodes in place without overlap issues. */
+            long k = form_decode(seg, seg, key_len, true);
+            long v = form_decode(val, val, val_len, true);
+            if (k < 0 || v < 0) return FORM_BAD_ENCODING;
+            pairs[n].key = seg;
+            pairs[n].key_len = (size_t)k;
+            pairs[n].value = val;
+            pairs[n].value_len = (size_t)v;
+            n++;
+        }
+        i = end + 1;
+    }
+    /* NUL-terminate last: a terminator written earlier could land inside a later part. */
+    for (size_t p = 0; p < n; p++) {
+        pairs[p].key[pairs[p].key_len] = 0;
+        pairs[p].value[pairs[p].value_len] = 0;
+    }
+    *npairs = n;
+    return FORM_OK;
+}
+
+bool utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp, min;
+        if (c >= 0xc2 && c <= 0xdf)
+            need = 1, cp = c & 0x1f, min = 0x80;
+        else if (c >= 0xe0 && c <= 0xef)
+            need = 2, cp = c & 0x0f, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4)
+            need = 3, cp = c & 0x07, min = 0x10000;
+        else
+            return false;
+        if (len - i <= need) return false;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return false;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        i += need + 1;
+    }
+    return true;
+}
