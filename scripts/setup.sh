@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything ssebroker needs to build, run and test, from Debian packages and npm.
+# Idempotent and quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(cmake gcc clang pkg-config make node-llhttp libjemalloc-dev liburing-dev libjwt-dev
+      libjansson-dev libssl-dev libhiredis-dev libcriterion-dev curl haproxy redis-server
+      llvm libclang-rt-14-dev chromium)
+
+missing=()
+for p in "${DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js may come from another repository (with its own npm); Debian's would conflict with it.
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Real clients for the integration tests: the eventsource npm package and playwright-core.
+if [ ! -d tests/integration/node_modules/eventsource ] || [ ! -d tests/integration/node_modules/playwright-core ]; then
+    (cd tests/integration && npm install --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: ok"

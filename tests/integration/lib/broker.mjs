@@ -1,0 +1,185 @@
+// Starts the real ssebroker binary on a free loopback port and gives tests small, honest clients:
+// raw sockets for exact bytes, fetch for requests, JWT signing with node:crypto.
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BIN = process.env.SSEBROKER_BIN || path.join(root, 'build/ssebroker');
+export const DEV_KEY = '!ChangeThisMercureHubJWTSecretKey!';
+export const HUB = '/.well-known/mercure';
+
+const SANITIZER_REPORT = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error:)/;
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function jwt(claims, { key = DEV_KEY, alg = 'HS256', header = {} } = {}) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const h = b64({ alg, typ: 'JWT', ...header });
+  const p = b64(claims);
+  if (alg === 'none') return `${h}.${p}.`;
+  const sig = crypto.createHmac('sha' + alg.slice(2), key).update(`${h}.${p}`).digest('base64url');
+  return `${h}.${p}.${sig}`;
+}
+
+export const PUBLISH_ALL = jwt({ mercure: { publish: ['*'], subscribe: ['*'] } });
+
+export class Broker {
+  constructor(args = [], env = {}) {
+    this.args = args;
+    this.env = env;
+    this.stderr = '';
+  }
+
+  async start() {
+    this.port = await freePort();
+    this.base = `http://127.0.0.1:${this.port}`;
+    this.proc = spawn(BIN, ['--listen', `127.0.0.1:${this.port}`, ...this.args], {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    this.proc.stderr.on('data', (d) => { this.stderr += d; });
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
+    const deadline = Date.now() + 10000;
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`${this.base}/healthz`);
+        if (res.ok) return this;
+      } catch { /* not listening yet */ }
+      await sleep(50);
+    }
+    throw new Error(`broker did not start: ${this.stderr}`);
+  }
+
+  // SIGTERM, then checks a clean exit and no sanitizer report.
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null) return this.checkExit(await this.exited);
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 15000);
+    const result = await this.exited;
+    clearTimeout(timer);
+    return this.checkExit(result);
+  }
+
+  checkExit({ code, signal }) {
+    if (SANITIZER_REPORT.test(this.stderr)) throw new Error(`sanitizer report:\n${this.stderr}`);
+    if (code !== 0) throw new Error(`broker exited with code ${code} signal ${signal}:\n${this.stderr}`);
+  }
+
+  url(query = '') {
+    return `${this.base}${HUB}${query}`;
+  }
+
+  async publish(fields, { token = PUBLISH_ALL, headers = {} } = {}) {
+    const body = new URLSearchParams();
+    for (const [k, v] of Object.entries(fields)) {
+      for (const item of Array.isArray(v) ? v : [v]) body.append(k, item);
+    }
+    const h = { 'Content-Type': 'application/x-www-form-urlencoded', ...headers };
+    if (token) h.Authorization = `Bearer ${token}`;
+    const res = await fetch(this.url(), { method: 'POST', headers: h, body: body.toString() });
+    return { status: res.status, body: await res.text(), headers: res.headers };
+  }
+
+  async metric(name) {
+    const text = await (await fetch(`${this.base}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith(name + ' ') || line.startsWith(name + '{')) sum += Number(line.split(' ').pop());
+    }
+    return sum;
+  }
+}
+
+// Sends raw bytes and collects the response until the socket closes or `until` matches.
+export function rawRequest(port, bytes, { until, timeout = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let data = '';
+    const done = () => { clearTimeout(timer); sock.destroy(); resolve(data); };
+    const timer = setTimeout(done, timeout);
+    sock.on('connect', () => sock.write(bytes));
+    sock.on('data', (d) => { data += d.toString('latin1'); if (until && until.test(data)) done(); });
+    sock.on('end', done);
+    sock.on('close', done);
+    sock.on('error', (e) => { clearTimeout(timer); if (data) resolve(data); else reject(e); });
+  });
+}
+
+// A raw SSE subscriber: keeps the bytes and parses events as they arrive.
+export class RawSubscriber {
+  constructor(port, query, headers = {}) {
+    this.raw = '';
+    this.events = [];
+    this.closed = false;
+    this.waiters = [];
+    this.sock = net.connect(port, '127.0.0.1');
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    this.sock.on('connect', () => this.sock.write(`GET ${HUB}${query} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n${extra}\r\n`));
+    this.sock.on('data', (d) => { this.raw += d.toString('utf8'); this.parse(); });
+    this.sock.on('close', () => { this.closed = true; this.notify(); });
+    this.sock.on('error', () => {});
+  }
+
+  get headers() {
+    const end = this.raw.indexOf('\r\n\r\n');
+    return end < 0 ? null : this.raw.slice(0, end);
+  }
+
+  parse() {
+    const end = this.raw.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const body = this.raw.slice(end + 4);
+    const blocks = body.split('\n\n');
+    blocks.pop(); // incomplete tail
+    this.events = [];
+    for (const block of blocks) {
+      const ev = { data: [], comment: false };
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) { ev.comment = true; continue; }
+        const i = line.indexOf(':');
+        const field = i < 0 ? line : line.slice(0, i);
+        const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+        if (field === 'data') ev.data.push(value);
+        else if (field) ev[field] = value;
+      }
+      if (ev.id !== undefined || ev.data.length) this.events.push({ ...ev, data: ev.data.join('\n') });
+    }
+    this.notify();
+  }
+
+  notify() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  async waitFor(pred, timeout = 5000) {
+    const deadline = Date.now() + timeout;
+    while (!pred(this)) {
+      if (Date.now() > deadline) throw new Error(`timeout; got ${this.events.length} events: ${this.raw.slice(0, 2000)}`);
+      await new Promise((r) => { this.waiters.push(r); setTimeout(r, 50); });
+    }
+  }
+
+  async ready() {
+    await this.waitFor((s) => s.headers !== null || s.closed);
+  }
+
+  close() {
+    this.sock.destroy();
+  }
+}
