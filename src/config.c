@@ -55,7 +55,7 @@ static const struct opt options[] = {
     {"retry-hint", OPT_DURATION, F(retry_hint_ms), "retry: sent before the broker closes (2s)"},
     {"max-connections", OPT_INT, F(max_connections), "connections for the process (19000)"},
     {"max-connections-per-worker", OPT_INT, F(max_connections_per_worker),
-     "connections per worker (0: even share)"},
+     "connections per worker (0: no cap beyond the global one)"},
     {"max-header-bytes", OPT_SIZE, F(max_header_bytes), "request line and headers (64KiB)"},
     {"max-headers", OPT_INT, F(max_headers), "header fields per request (100)"},
     {"max-body-bytes", OPT_SIZE, F(max_body_bytes), "publish body (1MiB)"},

@@ -171,12 +171,18 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
     if (n < 1) n = 1;
     if (n > 256) n = 256;
     b->nworkers = n;
-    b->per_worker_max = cfg->max_connections_per_worker
-                            ? cfg->max_connections_per_worker
-                            : (cfg->max_connections + (uint32_t)n - 1) / (uint32_t)n;
+    /* The kernel's SO_REUSEPORT hashing is not exactly even: no per-worker cap unless asked. */
+    b->per_worker_max = cfg->max_connections_per_worker ? cfg->max_connections_per_worker
+                                                        : cfg->max_connections;
 
-    const char *pkey = cfg->publisher_key ? cfg->publisher_key : SSEB_DEV_JWT_KEY;
-    const char *skey = cfg->subscriber_key ? cfg->subscriber_key : pkey;
+    /* The development key only when nothing is configured: never next to a JWKS. Subscribers
+     * without keys of their own use the publishers' ones. */
+    const char *pkey = cfg->publisher_key    ? cfg->publisher_key
+                       : cfg->publisher_jwks ? NULL
+                                             : SSEB_DEV_JWT_KEY;
+    bool sub_own = cfg->subscriber_key || cfg->subscriber_jwks;
+    const char *skey = sub_own ? cfg->subscriber_key : pkey;
+    const char *sjwks = sub_own ? cfg->subscriber_jwks : cfg->publisher_jwks;
     char kerr[256];
     b->pub_auth =
         auth_verifier_new(pkey, cfg->publisher_alg, cfg->publisher_jwks, kerr, sizeof(kerr));
@@ -185,7 +191,7 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
         goto fail;
     }
     b->sub_auth =
-        auth_verifier_new(skey, cfg->subscriber_alg, cfg->subscriber_jwks, kerr, sizeof(kerr));
+        auth_verifier_new(skey, cfg->subscriber_alg, sjwks, kerr, sizeof(kerr));
     if (!b->sub_auth) {
         snprintf(err, errlen, "subscriber key: %s", kerr);
         goto fail;

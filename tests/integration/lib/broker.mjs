@@ -54,12 +54,18 @@ export class Broker {
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     this.proc.stderr.on('data', (d) => { this.stderr += d; });
+    // A failed assertion must not leave a broker running, nor keep the test process alive.
+    this.proc.unref();
+    this.proc.stderr.unref();
+    const child = this.proc;
+    process.once('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
     const deadline = Date.now() + 10000;
     while (Date.now() < deadline) {
       try {
-        const res = await fetch(`${this.base}/healthz`);
-        if (res.ok) return this;
+        // A raw request with Connection: close, so no pooled connection counts against limits.
+        const out = await rawRequest(this.port, 'GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', { timeout: 1000 });
+        if (out.startsWith('HTTP/1.1 200')) return this;
       } catch { /* not listening yet */ }
       await sleep(50);
     }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds every flavour and runs every test:
+#   unit tests (Criterion) in release, ASan+UBSan and TSan builds,
+#   integration tests (real binary, real clients) against the ASan, TSan and release binaries,
+#   short fuzz runs of every libFuzzer target.
+# Prints one summary line "N passed, N failed" (test groups) and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh || { echo "setup failed"; exit 1; }
+
+passed=0
+failed=0
+failures=()
+group() { # group NAME COMMAND...
+    local name="$1"
+    shift
+    echo
+    echo "=== $name"
+    local start=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "=== $name: ok ($((SECONDS - start)) s)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "=== $name: FAILED ($((SECONDS - start)) s)"
+    fi
+}
+
+integration() { # integration BINARY [test files...]
+    local bin="$1"
+    shift
+    (cd tests/integration && SSEBROKER_BIN="$PWD/../../$bin" node --test --test-concurrency=1 "${@:-.}")
+}
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1"
+
+group "build release" bash scripts/build.sh release
+group "unit tests (release)" ctest --test-dir build --output-on-failure
+group "build asan" bash scripts/build.sh asan
+group "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure
+group "integration (ASan+UBSan binary)" integration build-asan/ssebroker
+group "build tsan" bash scripts/build.sh tsan
+group "unit tests: bus (TSan)" ctest --test-dir build-tsan --output-on-failure -R 'test_(bus|history|outq)'
+group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs
+group "integration (release binary)" integration build/ssebroker
+if [ -x scripts/fuzz.sh ]; then
+    group "fuzz (short runs)" bash scripts/fuzz.sh "${SSEB_FUZZ_SECONDS:-15}"
+fi
+
+echo
+[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
