@@ -181,6 +181,7 @@ void http_request_reset(struct http_request *r)
     r->started = false;
     r->complete = false;
     r->chunked_body = false;
+    r->continue_sent = false; /* each request with Expect: 100-continue gets its own */
 }
 
 void http_request_free(struct http_request *r)

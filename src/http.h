@@ -72,7 +72,8 @@ static inline const char *http_header_value(const struct http_request *r, enum h
 {
     if (!r->hdr[h].present) return NULL;
     *len = r->hdr[h].len;
-    return r->headers.p + r->hdr[h].off;
+    /* Present but empty, before any value was stored: no buffer yet (NULL + 0 is undefined). */
+    return r->headers.p ? r->headers.p + r->hdr[h].off : "";
 }
 
 const char *http_status_text(int status);

@@ -36,7 +36,9 @@ int main(int argc, char **argv)
                  cfg.max_connections, (unsigned long long)capacity);
         cfg.max_connections = (uint32_t)capacity;
     }
-    if (!cfg.publisher_key && !cfg.subscriber_key)
+    /* Publishers fall back to the development key whenever they have no key or JWKS of their
+     * own (server.c), whatever the subscriber side has. */
+    if (!cfg.publisher_key && !cfg.publisher_jwks)
         log_warn("using the well-known development JWT key; set --jwt-key in production",
                  "key_source=%s", "default");
 

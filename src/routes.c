@@ -142,6 +142,8 @@ void routes_dispatch(struct worker *w, struct conn *c, struct http_request *r, b
             respond_text(w, c, 200, "ready\n", NULL, keep_alive);
     } else if (PATH_IS("/metrics") && get) {
         metrics_handle(w, c, keep_alive);
+    } else if (PATH_IS("/") || PATH_IS("/healthz") || PATH_IS("/readyz") || PATH_IS("/metrics")) {
+        respond_text(w, c, 405, "Method not allowed.", "Allow: GET, HEAD\r\n", keep_alive);
     } else {
         respond_text(w, c, 404, "Not found.", NULL, keep_alive);
     }

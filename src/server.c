@@ -172,8 +172,8 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
     if (n > 256) n = 256;
     b->nworkers = n;
     /* The kernel's SO_REUSEPORT hashing is not exactly even: no per-worker cap unless asked. */
-    b->per_worker_max = cfg->max_connections_per_worker ? cfg->max_connections_per_worker
-                                                        : cfg->max_connections;
+    b->per_worker_max =
+        cfg->max_connections_per_worker ? cfg->max_connections_per_worker : cfg->max_connections;
 
     /* The development key only when nothing is configured: never next to a JWKS. Subscribers
      * without keys of their own use the publishers' ones. */
@@ -190,8 +190,7 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
         snprintf(err, errlen, "publisher key: %s", kerr);
         goto fail;
     }
-    b->sub_auth =
-        auth_verifier_new(skey, cfg->subscriber_alg, sjwks, kerr, sizeof(kerr));
+    b->sub_auth = auth_verifier_new(skey, cfg->subscriber_alg, sjwks, kerr, sizeof(kerr));
     if (!b->sub_auth) {
         snprintf(err, errlen, "subscriber key: %s", kerr);
         goto fail;

@@ -155,12 +155,6 @@ void subscribe_handle(struct worker *w, struct conn *c, struct http_request *r, 
     }
     bool want_replay = id && id_len > 0;
 
-    if (head) {
-        send_head(w, c, r, true, keep_alive, want_replay ? id : NULL, id_len);
-        if (!keep_alive) c->close_after = true;
-        goto out;
-    }
-
     struct replay rp = {0};
     if (want_replay) {
         bool earliest = id_len == 8 && memcmp(id, "earliest", 8) == 0;
@@ -178,6 +172,13 @@ void subscribe_handle(struct worker *w, struct conn *c, struct http_request *r, 
     size_t answer_len = answer_id == id ? id_len : 8;
     if (memchr(id ? id : "", '\r', id_len) || memchr(id ? id : "", '\n', id_len))
         answer_id = "earliest", answer_len = 8;
+    if (head) {
+        /* The same Last-Event-ID as the GET would answer: never the raw id (CR/LF injection). */
+        replay_release(&rp);
+        send_head(w, c, r, true, keep_alive, want_replay ? answer_id : NULL, answer_len);
+        if (!keep_alive) c->close_after = true;
+        goto out;
+    }
     if (send_head(w, c, r, false, false, want_replay ? answer_id : NULL, answer_len)) {
         replay_release(&rp);
         conn_kill(w, c);
