@@ -27,7 +27,7 @@ test('chromium is installed', () => {
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} missing: scripts/setup.sh installs the chromium package`);
 });
 
-test('native EventSource in Chromium receives public updates and replays after reconnect', async () => {
+test('native EventSource in Chromium receives matching public updates and no others', async () => {
   const page = await browser.newPage();
   await page.goto(broker.base + '/');
   await page.evaluate(() => {
