@@ -44,7 +44,7 @@ group "build asan" bash scripts/build.sh asan
 group "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure
 group "integration (ASan+UBSan binary)" integration build-asan/ssebroker
 group "build tsan" bash scripts/build.sh tsan
-group "unit tests: bus (TSan)" ctest --test-dir build-tsan --output-on-failure -R 'test_(bus|history|outq)'
+group "stress tests (TSan)" ctest --test-dir build-tsan --output-on-failure -R '^stress_'
 group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs
 group "integration (release binary)" integration build/ssebroker
 if [ -x scripts/fuzz.sh ]; then
