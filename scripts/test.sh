@@ -31,7 +31,8 @@ group() { # group NAME COMMAND...
 integration() { # integration BINARY [test files...]
     local bin="$1"
     shift
-    (cd tests/integration && SSEBROKER_BIN="$PWD/../../$bin" node --test --test-concurrency=1 "${@:-.}")
+    # Each suite has its own timeouts; this one only stops a hung run from eating CI's time.
+    (cd tests/integration && SSEBROKER_BIN="$PWD/../../$bin" timeout 1200 node --test --test-concurrency=1 --test-timeout=120000 "${@:-.}")
 }
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"

@@ -31,12 +31,17 @@ test('native EventSource in Chromium receives matching public updates and no oth
   const page = await browser.newPage();
   await page.goto(broker.base + '/');
   await page.evaluate(() => {
+    const opened = (es) => new Promise((resolve, reject) => {
+      es.onopen = resolve;
+      es.onerror = () => reject(new Error('EventSource failed'));
+      setTimeout(() => reject(new Error('EventSource did not open')), 5000);
+    });
     window.got = [];
     const url = new URL('/.well-known/mercure', location.href);
     url.searchParams.append('topic', 'https://example.com/books/{id}');
     window.es = new EventSource(url);
     window.es.onmessage = (e) => window.got.push([e.lastEventId, e.data]);
-    return new Promise((r) => { window.es.onopen = r; });
+    return opened(window.es);
   });
   await broker.publish({ topic: 'https://example.com/books/1', data: 'first', id: 'b-1' });
   await broker.publish({ topic: 'https://example.com/users/1', data: 'not for us', id: 'u-1' });
@@ -56,12 +61,17 @@ test('cookie-authorized private updates: the allowed one arrives, the other neve
   const page = await context.newPage();
   await page.goto(broker.base + '/');
   await page.evaluate(() => {
+    const opened = (es) => new Promise((resolve, reject) => {
+      es.onopen = resolve;
+      es.onerror = () => reject(new Error('EventSource failed'));
+      setTimeout(() => reject(new Error('EventSource did not open')), 5000);
+    });
     window.got = [];
     const url = new URL('/.well-known/mercure', location.href);
     url.searchParams.append('topic', 'https://example.com/private/{who}');
     window.es = new EventSource(url, { withCredentials: true });
     window.es.onmessage = (e) => window.got.push(e.lastEventId);
-    return new Promise((r) => { window.es.onopen = r; });
+    return opened(window.es);
   });
   await broker.publish({ topic: 'https://example.com/private/theirs', data: 'secret', private: 'on', id: 'priv-theirs' });
   await broker.publish({ topic: 'https://example.com/private/mine', data: 'for me', private: 'on', id: 'priv-mine' });
@@ -78,7 +88,7 @@ test('the page at / publishes and shows the update', async () => {
   await page.fill('#token', PUBLISH_ALL);
   await page.fill('#topics', 'https://example.com/books/{id}');
   await page.click('#subscribe');
-  await page.waitForFunction(() => document.getElementById('status').textContent === 'connected');
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'connected', null, { timeout: 5000 });
   await page.fill('#data', 'from the page');
   await page.click('#publish');
   await page.waitForFunction(() => document.getElementById('log').textContent.includes('from the page'),
