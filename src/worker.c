@@ -380,19 +380,25 @@ void worker_deliver_one(struct worker *w, struct conn *c, struct event *ev)
         STAT_ADD(w, replayed, 1);
 }
 
-void worker_drain_bus(void *arg)
+static void drain_bus(struct worker *w, bool flush_batches)
 {
-    struct worker *w = arg;
     struct event *ev;
     int n = 0;
     while ((ev = bus_next(w->b->bus, w->id))) {
         fanout(w, ev);
-        if (++n == FANOUT_BATCH) {
+        if (flush_batches && ++n == FANOUT_BATCH) {
             /* Keep latency bounded under a flood: write what we have, then go on. */
             flush_dirty(w);
             n = 0;
         }
     }
+}
+
+void worker_drain_bus(void *arg)
+{
+    /* Called by a publisher waiting for room, in the middle of a request: queue only, never
+     * flush, since a flush may close connections (the publisher's own among them). */
+    drain_bus(arg, false);
 }
 
 int worker_start_stream(struct worker *w, struct conn *c, char **selectors, size_t *lens, size_t n,
@@ -510,7 +516,7 @@ void *worker_main(void *arg)
             if (evs[i].events & (IO_READ | IO_HUP | IO_ERR)) handle_readable(w, c);
         }
         bus_woke_quiet(w->b->bus, w->id);
-        worker_drain_bus(w);
+        drain_bus(w, true);
         flush_dirty(w);
         if (w->now_ms >= w->next_tick_ms) {
             w->next_tick_ms = w->now_ms + w->tick_ms;
@@ -532,7 +538,7 @@ void *worker_main(void *arg)
             if (w->next_tick_ms > w->now_ms + 50) w->next_tick_ms = w->now_ms + 50;
         }
     }
-    /* Release what the bus still holds for this worker. */
-    worker_drain_bus(w);
+    /* Release what the bus still holds for this worker (no connections are left). */
+    drain_bus(w, false);
     return NULL;
 }

@@ -61,7 +61,8 @@ int conn_write_copy(struct worker *w, struct conn *c, const char *p, size_t len)
 void conn_mark_dirty(struct worker *w, struct conn *c);
 /* Closes c at the next flush, discarding its output. */
 void conn_kill(struct worker *w, struct conn *c);
-/* Consumes this worker's bus backlog (fan-out to its local subscribers). */
+/* Consumes this worker's bus backlog into its subscribers' queues without writing them: the
+ * publish path calls it to make room on a full bus. */
 void worker_drain_bus(void *worker);
 /* Turns c into an event stream: registers its selectors and remembers from which seq it reads. */
 int worker_start_stream(struct worker *w, struct conn *c, char **selectors, size_t *lens, size_t n,
