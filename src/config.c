@@ -53,7 +53,8 @@ static const struct opt options[] = {
     {"keepalive-timeout", OPT_DURATION, F(keepalive_timeout_ms), "idle keep-alive (60s)"},
     {"drain-timeout", OPT_DURATION, F(drain_timeout_ms), "SIGTERM drain window (5s)"},
     {"retry-hint", OPT_DURATION, F(retry_hint_ms), "retry: sent before the broker closes (2s)"},
-    {"max-connections", OPT_INT, F(max_connections), "connections for the process (19000)"},
+    {"max-connections", OPT_INT, F(max_connections),
+     "connections for the process (0: what the open-file limit allows)"},
     {"max-connections-per-worker", OPT_INT, F(max_connections_per_worker),
      "connections per worker (0: no cap beyond the global one)"},
     {"max-header-bytes", OPT_SIZE, F(max_header_bytes), "request line and headers (64KiB)"},
@@ -84,7 +85,7 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->keepalive_timeout_ms = 60000;
     cfg->drain_timeout_ms = 5000;
     cfg->retry_hint_ms = 2000;
-    cfg->max_connections = 19000;
+    cfg->max_connections = 0; /* main() derives it from the open-file limit */
     cfg->max_header_bytes = 64 * 1024;
     cfg->max_headers = 100;
     cfg->max_body_bytes = 1024 * 1024;

@@ -1,9 +1,11 @@
 /* ssebroker: configure, start the workers, wait for SIGTERM/SIGINT, drain, exit. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "ssebroker/broker.h"
@@ -31,7 +33,9 @@ int main(int argc, char **argv)
     rlim_t fds = raise_fd_limit();
     /* A few descriptors go to listeners, eventfds, epoll and logs. */
     rlim_t capacity = fds > 64 ? fds - 64 : 0;
-    if (cfg.max_connections > capacity) {
+    if (cfg.max_connections == 0) {
+        cfg.max_connections = (uint32_t)(capacity < UINT32_MAX ? capacity : UINT32_MAX);
+    } else if (cfg.max_connections > capacity) {
         log_warn("max-connections lowered to the open-file limit", "requested=%u capacity=%llu",
                  cfg.max_connections, (unsigned long long)capacity);
         cfg.max_connections = (uint32_t)capacity;
@@ -63,7 +67,8 @@ int main(int argc, char **argv)
     }
     log_info("listening", "address=%s:%u workers=%d max_connections=%u open_files=%llu",
              cfg.listen_host[0] ? cfg.listen_host : "*", cfg.listen_port,
-             cfg.workers ? cfg.workers : -1, cfg.max_connections, (unsigned long long)fds);
+             cfg.workers ? cfg.workers : (int)sysconf(_SC_NPROCESSORS_ONLN), cfg.max_connections,
+             (unsigned long long)fds);
 
     int sig = 0;
     sigwait(&set, &sig);

@@ -166,6 +166,8 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
         return NULL;
     }
     b->cfg = *cfg;
+    if (!b->cfg.max_connections) /* embedders that set no cap: the system's limits apply */
+        b->cfg.max_connections = UINT32_MAX;
     b->started_at = (long long)time(NULL);
     int n = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
@@ -173,7 +175,7 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
     b->nworkers = n;
     /* The kernel's SO_REUSEPORT hashing is not exactly even: no per-worker cap unless asked. */
     b->per_worker_max =
-        cfg->max_connections_per_worker ? cfg->max_connections_per_worker : cfg->max_connections;
+        cfg->max_connections_per_worker ? cfg->max_connections_per_worker : b->cfg.max_connections;
 
     /* The development key only when nothing is configured: never next to a JWKS. Subscribers
      * without keys of their own use the publishers' ones. */

@@ -29,8 +29,8 @@ struct sseb_config {
     uint32_t drain_timeout_ms;
     uint32_t retry_hint_ms; /* retry: sent to streams closed by the broker */
 
-    uint32_t max_connections;            /* whole process */
-    uint32_t max_connections_per_worker; /* 0: max_connections / workers, rounded up */
+    uint32_t max_connections;            /* whole process; 0: the open-file limit allows */
+    uint32_t max_connections_per_worker; /* 0: no per-worker cap */
     size_t max_header_bytes;             /* request line + headers */
     uint32_t max_headers;                /* header count */
     size_t max_body_bytes;
