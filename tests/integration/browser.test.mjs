@@ -7,6 +7,15 @@ import { chromium } from 'playwright-core';
 import { Broker, jwt, PUBLISH_ALL } from './lib/broker.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+
+// Resolves when an EventSource opens; rejects on error or after 5 s, so a test never hangs.
+function defineOpened() {
+  window.opened = (es) => new Promise((resolve, reject) => {
+    es.onopen = resolve;
+    es.onerror = () => reject(new Error('EventSource failed'));
+    setTimeout(() => reject(new Error('EventSource did not open')), 5000);
+  });
+}
 let broker;
 let browser;
 
@@ -29,19 +38,15 @@ test('chromium is installed', () => {
 
 test('native EventSource in Chromium receives matching public updates and no others', async () => {
   const page = await browser.newPage();
+  await page.addInitScript(defineOpened);
   await page.goto(broker.base + '/');
   await page.evaluate(() => {
-    const opened = (es) => new Promise((resolve, reject) => {
-      es.onopen = resolve;
-      es.onerror = () => reject(new Error('EventSource failed'));
-      setTimeout(() => reject(new Error('EventSource did not open')), 5000);
-    });
     window.got = [];
     const url = new URL('/.well-known/mercure', location.href);
     url.searchParams.append('topic', 'https://example.com/books/{id}');
     window.es = new EventSource(url);
     window.es.onmessage = (e) => window.got.push([e.lastEventId, e.data]);
-    return opened(window.es);
+    return window.opened(window.es);
   });
   await broker.publish({ topic: 'https://example.com/books/1', data: 'first', id: 'b-1' });
   await broker.publish({ topic: 'https://example.com/users/1', data: 'not for us', id: 'u-1' });
@@ -59,19 +64,15 @@ test('cookie-authorized private updates: the allowed one arrives, the other neve
     url: broker.base,
   }]);
   const page = await context.newPage();
+  await page.addInitScript(defineOpened);
   await page.goto(broker.base + '/');
   await page.evaluate(() => {
-    const opened = (es) => new Promise((resolve, reject) => {
-      es.onopen = resolve;
-      es.onerror = () => reject(new Error('EventSource failed'));
-      setTimeout(() => reject(new Error('EventSource did not open')), 5000);
-    });
     window.got = [];
     const url = new URL('/.well-known/mercure', location.href);
     url.searchParams.append('topic', 'https://example.com/private/{who}');
     window.es = new EventSource(url, { withCredentials: true });
     window.es.onmessage = (e) => window.got.push(e.lastEventId);
-    return opened(window.es);
+    return window.opened(window.es);
   });
   await broker.publish({ topic: 'https://example.com/private/theirs', data: 'secret', private: 'on', id: 'priv-theirs' });
   await broker.publish({ topic: 'https://example.com/private/mine', data: 'for me', private: 'on', id: 'priv-mine' });
