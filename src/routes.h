@@ -33,4 +33,7 @@ void publish_handle(struct worker *w, struct conn *c, struct http_request *r, ch
                     size_t query_len, bool keep_alive);
 void metrics_handle(struct worker *w, struct conn *c, bool keep_alive);
 
+struct publisher_auth;
+void publisher_auth_free(struct publisher_auth *pa);
+
 #endif

@@ -118,6 +118,7 @@ static void conn_destroy(struct worker *w, struct conn *c)
         auth_claims_free(c->claims);
         free(c->claims);
     }
+    publisher_auth_free(c->pub_auth);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -147,8 +148,7 @@ void conn_respond(struct worker *w, struct conn *c, int status, const char *cont
     close = close || w->draining;
     char *resp = http_response(status, content_type, extra_headers, body, body_len, close, &len);
     /* A HEAD answer carries the headers of the GET one, without its body. */
-    if (resp && c->req && c->req->parser.method == HTTP_HEAD)
-        len -= body_len;
+    if (resp && c->req && c->req->parser.method == HTTP_HEAD) len -= body_len;
     if (!resp || outq_push_owned(&c->out, resp, len)) {
         conn_kill(w, c);
         return;
@@ -417,6 +417,8 @@ int worker_start_stream(struct worker *w, struct conn *c, char **selectors, size
     }
     c->nsubs = (uint32_t)n;
     c->state = CONN_STREAM;
+    publisher_auth_free(c->pub_auth); /* a stream publishes nothing more */
+    c->pub_auth = NULL;
     c->last_seq = after_seq;
     c->last_write_ms = w->now_ms;
     const struct sseb_config *cfg = &w->b->cfg;

@@ -150,3 +150,14 @@ test('a subscriber with an invalid token is refused', async () => {
   assert.equal(r.status, 401);
   assert.match(r.headers.get('www-authenticate'), /invalid_token/);
 });
+
+test('a keep-alive publisher is re-checked: an expired or different token is refused', async () => {
+  const exp = Math.floor(Date.now() / 1000) + 2;
+  const shortLived = jwt({ exp, mercure: { publish: ['*'] } });
+  // fetch keeps the connection alive between these requests.
+  assert.equal((await broker.publish({ topic: 'ka-auth' }, { token: shortLived })).status, 200);
+  assert.equal((await broker.publish({ topic: 'ka-auth' }, { token: jwt({ mercure: { publish: ['other'] } }) })).status, 403);
+  assert.equal((await broker.publish({ topic: 'ka-auth' }, { token: shortLived })).status, 200);
+  while (Date.now() / 1000 < exp + 0.2) await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await broker.publish({ topic: 'ka-auth' }, { token: shortLived })).status, 401);
+});
