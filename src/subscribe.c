@@ -112,7 +112,8 @@ void subscribe_handle(struct worker *w, struct conn *c, struct http_request *r, 
                 sels[nsel] = p->value;
                 lens[nsel++] = p->value_len;
             }
-        } else if (strcmp(p->key, "lastEventID") == 0) {
+        } else if (strcmp(p->key, "lastEventID") == 0 || strcmp(p->key, "Last-Event-ID") == 0) {
+            /* draft-07 names the query parameter Last-Event-ID; the reference hub lastEventID */
             query_id = p->value;
             query_id_len = p->value_len;
         } else if (strcmp(p->key, "authorization") == 0) {

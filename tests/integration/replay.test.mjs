@@ -31,8 +31,12 @@ test('lastEventID query parameter; the header wins over it', async () => {
   await both.waitFor((s) => s.events.length >= 1);
   await sleep(150);
   assert.equal(both.events[0].id, 'r5');
+  const draft = new RawSubscriber(broker.port, '?topic=odd&Last-Event-ID=r3');
+  await draft.waitFor((s) => s.events.length >= 1);
+  assert.equal(draft.events[0].id, 'r5', 'the draft-07 spelling of the query parameter works too');
   q.close();
   both.close();
+  draft.close();
 });
 
 test('earliest replays all retained history for the topics', async () => {
