@@ -62,6 +62,8 @@ static const struct opt options[] = {
     {"max-body-bytes", OPT_SIZE, F(max_body_bytes), "publish body (1MiB)"},
     {"max-topics", OPT_INT, F(max_topics), "topics per request (1000)"},
     {"max-selector-bytes", OPT_SIZE, F(max_selector_bytes), "bytes of one topic (4KiB)"},
+    {"max-template-cost", OPT_INT, F(max_template_cost),
+     "URI-template parts and variables per subscription (256)"},
     {"max-queued-bytes", OPT_SIZE, F(max_queued_bytes), "output budget per stream (1MiB)"},
     {"history-size", OPT_INT, F(history_size), "updates kept for replay (10000)"},
     {"history-bytes", OPT_SIZE, F(history_bytes), "bytes kept for replay (64MiB)"},
@@ -91,6 +93,7 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->max_body_bytes = 1024 * 1024;
     cfg->max_topics = 1000;
     cfg->max_selector_bytes = 4096;
+    cfg->max_template_cost = 256;
     cfg->max_queued_bytes = 1024 * 1024;
     cfg->history_size = 10000;
     cfg->history_bytes = 64 * 1024 * 1024;

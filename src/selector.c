@@ -338,6 +338,15 @@ static bool template_match(const struct selector *sel, const char *topic, size_t
     return matched;
 }
 
+size_t selector_cost(const struct selector *sel)
+{
+    if (sel->kind != SELECTOR_TEMPLATE) return 0;
+    size_t cost = 0;
+    for (size_t k = 0; k < sel->nparts; k++)
+        cost += sel->parts[k].type == PART_LITERAL ? 1 : sel->parts[k].items;
+    return cost;
+}
+
 bool selector_match(const struct selector *sel, const char *topic, size_t len)
 {
     if (sel->kind == SELECTOR_ANY) return true;

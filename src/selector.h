@@ -24,6 +24,10 @@ enum selector_kind selector_kind(const struct selector *sel);
 const char *selector_text(const struct selector *sel); /* NUL-terminated copy */
 size_t selector_len(const struct selector *sel);
 
+/* What matching this selector against one topic costs, in units of topic length: the template's
+ * literal parts plus the variables of its expressions (0 for "*" and exact selectors). */
+size_t selector_cost(const struct selector *sel);
+
 /* True when the selector matches the topic (see above). */
 bool selector_match(const struct selector *sel, const char *topic, size_t len);
 

@@ -86,7 +86,7 @@ void subscribe_handle(struct worker *w, struct conn *c, struct http_request *r, 
         goto out;
     }
 
-    size_t nsel = 0;
+    size_t nsel = 0, template_cost = 0;
     const char *query_id = NULL, *query_token = NULL;
     size_t query_id_len = 0, query_token_len = 0;
     for (size_t i = 0; i < npairs; i++) {
@@ -108,10 +108,24 @@ void subscribe_handle(struct worker *w, struct conn *c, struct http_request *r, 
             bool dup = false;
             for (size_t j = 0; j < nsel && !dup; j++)
                 dup = lens[j] == p->value_len && memcmp(sels[j], p->value, p->value_len) == 0;
-            if (!dup) {
-                sels[nsel] = p->value;
-                lens[nsel++] = p->value_len;
+            if (dup) continue;
+            /* Templates are matched against every new topic: bound the work one subscriber may
+             * add to each publish. */
+            if (memchr(p->value, '{', p->value_len)) {
+                struct selector *sel = selector_compile(p->value, p->value_len);
+                if (!sel) {
+                    conn_respond(w, c, 503, "text/plain", NULL, "Out of memory.", 14, true);
+                    goto out;
+                }
+                template_cost += selector_cost(sel);
+                selector_free(sel);
+                if (template_cost > cfg->max_template_cost) {
+                    bad_request(w, c, "Topic selectors too complex.", keep_alive);
+                    goto out;
+                }
             }
+            sels[nsel] = p->value;
+            lens[nsel++] = p->value_len;
         } else if (strcmp(p->key, "lastEventID") == 0 || strcmp(p->key, "Last-Event-ID") == 0) {
             /* draft-07 names the query parameter Last-Event-ID; the reference hub lastEventID */
             query_id = p->value;

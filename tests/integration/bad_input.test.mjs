@@ -127,7 +127,7 @@ function sseEvents(raw) {
 
 // ---- the main broker: default limits, a small body limit ----------------------------------
 
-describe('request front', () => {
+describe('request front', { timeout: 180000 }, () => {
   let b;
   before(async () => { b = await new Broker(['--workers', '2', '--max-body-bytes', '1000']).start(); });
   after(async () => { await b.stop(); });
@@ -361,6 +361,31 @@ describe('request front', () => {
     await healthy(b.port);
   });
 
+  test('URI templates: a subscription may add bounded matching work (--max-template-cost)', async () => {
+    // Each template below costs 4 (two literal parts, two variables): 64 of them fit in 256.
+    const tmpl = (i) => encodeURIComponent(`https://ex/${i}/{a}/b/{c}`);
+    const fits = Array.from({ length: 64 }, (_, i) => `topic=${tmpl(i)}`).join('&');
+    const ok = await exchange(b.port, `GET ${HUB}?${fits} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers['content-type'], 'text/event-stream');
+    ok.conn.destroy();
+    // A 65th distinct template goes over; a repeated one is not counted twice.
+    const over = await exchange(b.port, `GET ${HUB}?${fits}&topic=${tmpl(64)} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    assert.equal(over.status, 400);
+    assert.equal(over.body, 'Topic selectors too complex.');
+    over.conn.destroy();
+    const repeated = await exchange(b.port, `GET ${HUB}?${fits}&topic=${tmpl(0)} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    assert.equal(repeated.status, 200);
+    repeated.conn.destroy();
+    // One template of 300 adjacent expressions: under the length limit, over the cost limit.
+    const long = encodeURIComponent(`https://ex/${'{a}'.repeat(300)}`);
+    const r = await exchange(b.port, `GET ${HUB}?topic=${long} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    assert.equal(r.status, 400);
+    assert.equal(r.body, 'Topic selectors too complex.');
+    r.conn.destroy();
+    await healthy(b.port);
+  });
+
   test('NUL bytes: in the request line 400, %00 in a topic 400', async () => {
     for (const line of ['GET /heal\0thz HTTP/1.1', 'GE\0T /healthz HTTP/1.1', `GET ${HUB}?topic=a\0b HTTP/1.1`,
       '\0GET /healthz HTTP/1.1']) {
@@ -539,7 +564,7 @@ describe('request front', () => {
 
 // ---- time limits -------------------------------------------------------------------------
 
-describe('timeouts', () => {
+describe('timeouts', { timeout: 60000 }, () => {
   let b;
   before(async () => {
     b = await new Broker(['--workers', '1', '--header-timeout', '1s', '--keepalive-timeout', '1s']).start();
@@ -614,7 +639,7 @@ describe('timeouts', () => {
 
 // ---- the connection cap -------------------------------------------------------------------
 
-describe('connection cap', () => {
+describe('connection cap', { timeout: 60000 }, () => {
   let b;
   before(async () => {
     b = await new Broker(['--workers', '2', '--max-connections', '20', '--max-connections-per-worker', '20',
@@ -655,7 +680,7 @@ describe('connection cap', () => {
 
 // ---- slow consumers -------------------------------------------------------------------------
 
-describe('slow consumer', () => {
+describe('slow consumer', { timeout: 90000 }, () => {
   let b;
   before(async () => {
     b = await new Broker(['--workers', '2', '--max-queued-bytes', '65536']).start();

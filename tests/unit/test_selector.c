@@ -128,3 +128,21 @@ Test(selector, text_is_kept)
     cr_assert_eq(selector_len(s), 6);
     selector_free(s);
 }
+
+Test(selector, cost_counts_literal_parts_and_variables)
+{
+    const char *cases[][2] = {
+        {"*", "0"},
+        {"https://x/a", "0"},
+        {"https://x/{id}", "2"},
+        {"https://x/{a}/b/{c}", "4"},
+        {"{a,b,c}", "3"},
+        {"https://x/{?q,r}{#f}", "4"},
+        {"https://x/{a", "0"}, /* malformed: an exact selector */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct selector *s = selector_compile(cases[i][0], strlen(cases[i][0]));
+        cr_assert_eq(selector_cost(s), (size_t)atoi(cases[i][1]), "%s", cases[i][0]);
+        selector_free(s);
+    }
+}
