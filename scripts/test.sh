@@ -2,7 +2,7 @@
 # Installs what is needed, builds every flavour and runs every test:
 #   unit tests (Criterion) in release, ASan+UBSan and TSan builds,
 #   integration tests (real binary, real clients) against the ASan, TSan and release binaries,
-#   short fuzz runs of every libFuzzer target.
+#   bounded soak runs (release, ASan, TSan), short fuzz runs of every libFuzzer target.
 # Prints one summary line "N passed, N failed" (test groups) and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +35,12 @@ integration() { # integration BINARY [test files...]
     (cd tests/integration && SSEBROKER_BIN="$PWD/../../$bin" timeout 1200 node --test --test-concurrency=1 --test-timeout=120000 "${@:-.}")
 }
 
+soak() { # soak BINARY [soak.mjs options]: bounded churn under load, see tests/soak/soak.mjs
+    local bin="$1"
+    shift
+    (ulimit -n "$(ulimit -Hn)" 2>/dev/null; SSEBROKER_BIN="$bin" timeout 600 node tests/soak/soak.mjs "$@")
+}
+
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1"
@@ -48,6 +54,9 @@ group "build tsan" bash scripts/build.sh tsan
 group "stress tests (TSan)" ctest --test-dir build-tsan --output-on-failure -R '^stress_'
 group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs
 group "integration (release binary)" integration build/ssebroker
+group "soak (release: exactly once, heap back to baseline)" soak build/ssebroker --seconds 40 --rounds 2
+group "soak (ASan+UBSan: no leak)" soak build-asan/ssebroker --seconds 30 --subscribers 1000 --rate 1000
+group "soak (TSan: no race)" soak build-tsan/ssebroker --seconds 20 --subscribers 500 --rate 500
 if [ -x scripts/fuzz.sh ]; then
     group "fuzz (short runs)" bash scripts/fuzz.sh "${SSEB_FUZZ_SECONDS:-15}"
 fi

@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# Benchmarks ssebroker against nchan (nginx) and a Node.js hub on this machine, in one run:
+# every scenario runs against each target in turn on a freshly started server, the JSON lines
+# of bench/loadgen are collected in bench/out/<date>/results.jsonl, and results.md gets a
+# table and the ssebroker/peer ratios; sweep.png plots deliveries/s and p99 against the
+# number of subscribers.
+#
+# usage: bench/run.sh                 (from anywhere; BENCH_QUICK=1 for a smoke run < 1 min)
+#
+# Environment (defaults: full run / BENCH_QUICK=1):
+#   SSEBROKER_BIN      broker binary (build/ssebroker); SSEBROKER_ARGS extra flags for it
+#   BENCH_JWT_KEY      HS256 key given to the broker and used by the load generator
+#   BENCH_JWT_CLAIMS   claims of the publisher token (loadgen default {"mercure":{"publish":["*"]}})
+#   BENCH_TARGETS      "ssebroker nchan node"        BENCH_SCENARIOS  "1 2 3 4 5 scale sweep"
+#                      (scale: ssebroker's scenario 1 with 1 worker and with one per core)
+#   BENCH_PORT_BASE    18080 (ssebroker), +1 nchan, +2 node
+#   BENCH_PROCS        loadgen --procs (0: as the open-file limit needs)
+#   BENCH_CONNECT_RATE loadgen --connect-rate (5000/s)
+#   BENCH_PUB_CONNS    publisher connections for "as fast as possible" scenarios (4), and
+#   BENCH_RATE_PUB_CONNS for fixed-rate ones (16: slow acks must not cap the offered rate)
+#   BENCH_SETTLE_MS / BENCH_DRAIN_MS / BENCH_TIMEOUT   loadgen timing (1000/200 ms,
+#                      10000/3000 ms, 180/30 s)
+#   BENCH_WARMUP_MS    loadgen --warmup-ms (5000; 0: measure from the first 200 on)
+#   BENCH_S1_SUBS 1000/100        BENCH_S1_UPDATES 2000/300          (1 topic, max rate)
+#   BENCH_S2_SUBS 10000/500       BENCH_S2_RATES "10 100"/100  BENCH_S2_SECS 5/1
+#   BENCH_S3_SUBS 18900/1000      (idle streams: memory per stream)
+#   BENCH_S4_SUBS 10000/1000      BENCH_S4_TOPICS 1000/100  BENCH_S4_UPDATES 20000/1000
+#   BENCH_S5_SUBS 10000/500       BENCH_S5_TOPICS 1  BENCH_S5_RATE 10/100  BENCH_S5_SECS 5/1
+#   BENCH_SWEEP_SUBS "100 1000 5000 10000"/"100 1000"  BENCH_SWEEP_DELIVERIES 1000000/50000
+#   BENCH_OUT          output directory (bench/out/<date>)
+#   LOADGEN_BIN        use this load generator instead of compiling bench/loadgen.c
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+quick=${BENCH_QUICK:-0}
+q() { if [ "$quick" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+
+ssebroker_bin=${SSEBROKER_BIN:-build/ssebroker}
+ssebroker_args=${SSEBROKER_ARGS:-}
+jwt_key=${BENCH_JWT_KEY:-'!ChangeThisMercureHubJWTSecretKey!'}
+jwt_args=()
+[ -z "${BENCH_JWT_CLAIMS:-}" ] || jwt_args=(--jwt-claims "$BENCH_JWT_CLAIMS")
+targets=${BENCH_TARGETS:-"ssebroker nchan node"}
+scenarios=${BENCH_SCENARIOS:-"1 2 3 4 5 scale sweep"}
+port_base=${BENCH_PORT_BASE:-18080}
+procs=${BENCH_PROCS:-0}
+connect_rate=${BENCH_CONNECT_RATE:-5000}
+pub_conns=${BENCH_PUB_CONNS:-4}
+rate_pub_conns=${BENCH_RATE_PUB_CONNS:-16}
+settle_ms=${BENCH_SETTLE_MS:-$(q 1000 200)}
+warmup_ms=${BENCH_WARMUP_MS:-5000}
+drain_ms=${BENCH_DRAIN_MS:-$(q 10000 3000)}
+timeout_s=${BENCH_TIMEOUT:-$(q 180 30)}
+
+s1_subs=${BENCH_S1_SUBS:-$(q 1000 100)}
+s1_updates=${BENCH_S1_UPDATES:-$(q 2000 300)}
+s2_subs=${BENCH_S2_SUBS:-$(q 10000 500)}
+s2_rates=${BENCH_S2_RATES:-$(q "10 100" 100)}
+s2_secs=${BENCH_S2_SECS:-$(q 5 1)}
+s3_subs=${BENCH_S3_SUBS:-$(q 18900 1000)}
+s4_subs=${BENCH_S4_SUBS:-$(q 10000 1000)}
+s4_topics=${BENCH_S4_TOPICS:-$(q 1000 100)}
+s4_updates=${BENCH_S4_UPDATES:-$(q 20000 1000)}
+s5_subs=${BENCH_S5_SUBS:-$(q 10000 500)}
+s5_topics=${BENCH_S5_TOPICS:-1}
+s5_rate=${BENCH_S5_RATE:-$(q 10 100)}
+s5_secs=${BENCH_S5_SECS:-$(q 5 1)}
+sweep_subs=${BENCH_SWEEP_SUBS:-$(q "100 1000 5000 10000" "100 1000")}
+sweep_deliveries=${BENCH_SWEEP_DELIVERIES:-$(q 1000000 50000)}
+
+out=${BENCH_OUT:-bench/out/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out/logs"
+results=$out/results.jsonl
+: >"$results"
+if [ "$(dirname "$out")" = bench/out ]; then ln -sfn "$(basename "$out")" bench/out/latest; fi
+
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+need_pkg() { # command package
+    command -v "$1" >/dev/null 2>&1 && return 0
+    log "installing $2"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "$2" >&2 ||
+        { $sudo apt-get update >&2 &&
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "$2" >&2; }
+}
+need_pkg jq jq
+need_pkg gcc gcc
+
+# ---------------------------------------------------------------------------------------------
+# Load generator
+
+loadgen=${LOADGEN_BIN:-}
+if [ -z "$loadgen" ]; then
+    loadgen=build/loadgen # built by the main CMake build; compiled here when stale or absent
+    if [ ! -x "$loadgen" ] || [ bench/loadgen.c -nt "$loadgen" ]; then
+        loadgen=bench/out/loadgen
+    fi
+    if [ ! -x "$loadgen" ] || [ bench/loadgen.c -nt "$loadgen" ]; then
+        gcc -O2 -Wall -Wextra -D_GNU_SOURCE -std=c11 -o "$loadgen" bench/loadgen.c -lpthread -lm
+    fi
+fi
+nofile=$(ulimit -Hn)
+[ "$nofile" = unlimited ] || ulimit -n "$nofile"
+
+# ---------------------------------------------------------------------------------------------
+# Targets
+
+active=""
+snapshot=$out/ssebroker.bin # other builds may replace the binary during the run
+for t in $targets; do
+    case $t in
+    ssebroker)
+        if [ -x "$ssebroker_bin" ] && cp "$ssebroker_bin" "$snapshot"; then
+            active="$active $t"
+        else
+            log "skipping ssebroker: $ssebroker_bin not found (set SSEBROKER_BIN)"
+        fi
+        ;;
+    nchan)
+        if bench/peers/nchan/start.sh --install-only; then active="$active $t"; else
+            log "skipping nchan: nginx/nchan not available"
+        fi
+        ;;
+    node)
+        if bench/peers/node/start.sh --install-only; then active="$active $t"; else
+            log "skipping node: node/npm not available"
+        fi
+        ;;
+    *) log "unknown target $t"; exit 2 ;;
+    esac
+done
+[ -n "$active" ] || { log "no target to benchmark"; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# GET /healthz answered 200 (by a worker, for nginx)
+# shellcheck disable=SC2016 # the inner script gets the port as $1
+http_ok() {
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        printf "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
+        IFS= read -r line <&3 && [[ $line == *" 200"* ]]' _ "$1" 2>/dev/null
+}
+
+server_pid=""
+server_port=""
+case_args="" # extra ssebroker flags of one case (the worker-scaling scenario)
+server_log=""
+nchan_prefix=""
+
+start_server() { # name logfile
+    local name=$1 slog=$2
+    server_log=$slog
+    local port=$port_base
+    [ "$name" != nchan ] || port=$((port_base + 1))
+    [ "$name" != node ] || port=$((port_base + 2))
+    if port_open "$port"; then
+        log "port $port is already in use: cannot start $name"
+        return 1
+    fi
+    case $name in
+    ssebroker)
+        server_port=$port_base
+        # shellcheck disable=SC2086 # SSEBROKER_ARGS is a list of flags
+        "$snapshot" --listen "127.0.0.1:$server_port" --jwt-key "$jwt_key" $ssebroker_args $case_args \
+            >"$slog" 2>&1 &
+        ;;
+    nchan)
+        server_port=$((port_base + 1))
+        nchan_prefix=$(mktemp -d /tmp/nchan-bench.XXXXXX)
+        bench/peers/nchan/start.sh --port "$server_port" --prefix "$nchan_prefix" >"$slog" 2>&1 &
+        ;;
+    node)
+        server_port=$((port_base + 2))
+        bench/peers/node/start.sh --port "$server_port" >"$slog" 2>&1 &
+        ;;
+    esac
+    server_pid=$!
+    local workers=1
+    [ "$name" != nchan ] || workers=$(nproc)
+    for _ in $(seq 200); do
+        # ready: answers /healthz, and for nginx every worker has been forked
+        local children
+        children=$(pgrep -c -P "$server_pid" 2>/dev/null) || children=0
+        if port_open "$server_port" && http_ok "$server_port" &&
+            [ "$children" -ge $((workers > 1 ? workers : 0)) ]; then
+            return 0
+        fi
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    log "$name did not start, see $slog"
+    stop_server
+    return 1
+}
+
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    if [ -n "$nchan_prefix" ]; then # kill and remove at once, keeping nginx's error log
+        cat "$nchan_prefix/error.log" >>"$server_log" 2>/dev/null || true
+        bench/peers/nchan/stop.sh "$nchan_prefix" --fast || true
+        nchan_prefix=""
+    fi
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 200); do
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+trap stop_server EXIT
+trap 'stop_server; exit 130' INT TERM
+
+# run_case TARGET LABEL LOADGEN-ARGS...: fresh server, one load generator run, one JSON line
+run_case() {
+    local name=$1 label=$2
+    shift 2
+    local mode=mercure
+    [ "$name" = nchan ] && mode=nchan
+    [ "$name" = node ] && mode=node
+    local llog="$out/logs/$label-$name.log"
+    if ! start_server "$name" "$out/logs/$label-$name.server.log"; then
+        echo "{\"label\":\"$label\",\"server\":\"$name\",\"ok\":false,\"error\":\"server did not start\"}" \
+            >>"$results"
+        return 0
+    fi
+    log "$label $name: loadgen $*"
+    "$loadgen" --target "$mode" --name "$name" --label "$label" --port "$server_port" \
+        --pid "$server_pid" --procs "$procs" --connect-rate "$connect_rate" --jwt-key "$jwt_key" \
+        "${jwt_args[@]}" \
+        --settle-ms "$settle_ms" --warmup-ms "$warmup_ms" --drain-ms "$drain_ms" \
+        --timeout "$timeout_s" "$@" \
+        >"$llog" 2>&1 || true
+    stop_server
+    if grep -q '^{' "$llog"; then
+        grep '^{' "$llog" | tail -n 1 >>"$results"
+        grep -E '^  (deliver|latency|server|result)' "$llog" | sed 's/^/    /' >&2 || true
+    else
+        log "$label $name: no result, see $llog"
+        echo "{\"label\":\"$label\",\"server\":\"$name\",\"ok\":false,\"error\":\"no result\"}" \
+            >>"$results"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios: each one runs against every target before the next scenario starts
+
+started=$(date +%s)
+log "targets:$active; scenarios: $scenarios; output $out"
+for sc in $scenarios; do
+    case $sc in
+    1)
+        for t in $active; do
+            run_case "$t" s1-fanout --subs "$s1_subs" --updates "$s1_updates" \
+                --pub-conns "$pub_conns"
+        done
+        ;;
+    2)
+        for r in $s2_rates; do
+            for t in $active; do
+                run_case "$t" "s2-${r}hz" --subs "$s2_subs" --rate "$r" --updates $((r * s2_secs)) \
+                    --pub-conns "$rate_pub_conns"
+            done
+        done
+        ;;
+    3)
+        for t in $active; do
+            run_case "$t" s3-idle --subs "$s3_subs" --updates 10 --rate 10 \
+                --settle-ms $((settle_ms * 2)) --pub-conns "$rate_pub_conns"
+        done
+        ;;
+    4)
+        for t in $active; do
+            run_case "$t" s4-topics --subs "$s4_subs" --topics "$s4_topics" --updates "$s4_updates" \
+                --pub-conns "$pub_conns"
+        done
+        ;;
+    5)
+        for t in $active; do
+            if [ "$t" = nchan ]; then
+                log "s5-template nchan: skipped (nchan has no URI-template subscriptions)"
+                continue
+            fi
+            run_case "$t" s5-template --subs "$s5_subs" --topics "$s5_topics" --template \
+                --rate "$s5_rate" --updates $((s5_rate * s5_secs)) --pub-conns "$rate_pub_conns"
+        done
+        ;;
+    scale)
+        # ssebroker alone, scenario 1 with 1 worker then with one per core
+        case "$active" in *ssebroker*) ;; *) continue ;; esac
+        for w in 1 "$(nproc)"; do
+            case_args="--workers $w"
+            run_case ssebroker "scale-w$w" --subs "$s1_subs" --updates "$s1_updates" \
+                --pub-conns "$pub_conns"
+            case_args=""
+        done
+        ;;
+    sweep)
+        for n in $sweep_subs; do
+            u=$((sweep_deliveries / n))
+            [ "$u" -ge 20 ] || u=20
+            for t in $active; do
+                run_case "$t" "sweep-$n" --subs "$n" --updates "$u" --pub-conns "$pub_conns"
+            done
+        done
+        ;;
+    *) log "unknown scenario $sc" ;;
+    esac
+done
+elapsed=$(($(date +%s) - started))
+
+# ---------------------------------------------------------------------------------------------
+# Report: markdown table, ratios, plot
+
+md=$out/results.md
+{
+    echo "# ssebroker benchmark — $(date '+%Y-%m-%d %H:%M')"
+    echo
+    echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+    echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)')"
+    echo "- targets:$active — nginx $(nginx -v 2>&1 | sed 's|.*/||') + nchan" \
+        "$(dpkg-query -W -f '${Version}' libnginx-mod-nchan 2>/dev/null || echo '?')," \
+        "node $(node -v 2>/dev/null || echo '?') + express"
+    echo "- run: \`$(env | grep -E '^(BENCH_|SSEBROKER_)' | sort | tr '\n' ' ')bench/run.sh\`, ${elapsed} s;" \
+        "load generator and servers share the machine"
+    echo
+    echo "## All runs"
+    echo
+    jq -r -s -f /dev/stdin "$results" <<'JQ'
+def n2: if . == null then "-" else ((. * 100 | round) / 100 | tostring) end;
+def n0: if . == null then "-" else (round | tostring) end;
+def s: if . == null then "-" else tostring end;
+(["scenario", "server", "subs", "topics", "rate/s", "pub/s", "updates", "deliveries/s",
+  "p50 ms", "p99 ms", "p99.9 ms", "max ms", "lost", "dup", "reord", "B/stream", "CPU s", "ok"]
+ | "| " + join(" | ") + " |"),
+("|" + ([range(18)] | map("---") | join("|")) + "|"),
+(.[] | [.label, .server, (.subs | s),
+        ((.topics | s) + (if .template then " (tmpl)" else "" end)),
+        (if .rate == null then "-" elif .rate > 0 then (.rate | n0) else "max" end),
+        (.pub_rate | n0), (.updates | s), (.deliveries_per_s | n0), (.lat_p50_ms | n2), (.lat_p99_ms | n2),
+        (.lat_p999_ms | n2), (.lat_max_ms | n2), (.lost | s), (.dups | s), (.reordered | s),
+        (.mem_per_stream_b | n0), (.server_cpu_publish_s | n2),
+        (if .ok then "yes" else "NO: " + (.error // "") end)]
+ | "| " + join(" | ") + " |")
+JQ
+    echo
+    echo "rate/s: offered publish rate (max: as fast as the in-flight window allows); pub/s:"
+    echo "acknowledged publishes per second. CPU s: server CPU time (user+sys, all its processes)"
+    echo "from the first publish to the end of the drain. B/stream: server PSS growth while the"
+    echo "streams connected, per stream (user-space memory only, not kernel socket buffers)."
+    echo
+    echo "## ssebroker ÷ peer"
+    echo
+    echo "deliveries/s: higher is better for ssebroker; p99, B/stream and CPU s per million"
+    echo "deliveries: lower is better."
+    echo
+    jq -r -s -f /dev/stdin "$results" <<'JQ'
+def ratio(a; b): if (a == null or b == null or b == 0) then "-"
+                 else ((a / b * 100 | round) / 100 | tostring) end;
+def cpu_per_m: if (.deliveries // 0) > 0 then .server_cpu_publish_s / .deliveries * 1e6
+               else null end;
+(["scenario", "peer", "deliveries/s", "p99", "B/stream", "CPU per delivery"]
+ | "| " + join(" | ") + " |"),
+"|---|---|---|---|---|---|",
+(group_by(.label)[] as $g
+ | ($g | map(select(.server == "ssebroker" and .ok != null)) | first) as $s
+ | select($s != null)
+ | $g[] | select(.server != "ssebroker") as $p
+ | [$p.label, $p.server,
+    ratio($s.deliveries_per_s; $p.deliveries_per_s),
+    ratio($s.lat_p99_ms; $p.lat_p99_ms),
+    ratio($s.mem_per_stream_b; $p.mem_per_stream_b),
+    ratio($s | cpu_per_m; $p | cpu_per_m)]
+ | "| " + join(" | ") + " |")
+JQ
+} >"$md"
+
+plot_servers=""
+for t in $active; do
+    jq -r --arg s "$t" \
+        'select(.server == $s and (.label | startswith("sweep-")) and .subs != null)
+         | "\(.subs) \(.deliveries_per_s) \(.lat_p99_ms)"' "$results" | sort -n \
+        >"$out/sweep-$t.dat"
+    [ -s "$out/sweep-$t.dat" ] && plot_servers="$plot_servers $t"
+done
+if [ -n "$plot_servers" ]; then
+    need_pkg gnuplot gnuplot-nox
+    if gnuplot -e "outdir='$out'; servers='${plot_servers# }'" bench/plot.gp 2>"$out/logs/gnuplot.log"; then
+        printf '\n## Sweep\n\n![deliveries/s and p99 vs subscribers](sweep.png)\n' >>"$md"
+    else
+        log "gnuplot failed, see $out/logs/gnuplot.log"
+    fi
+fi
+
+cat "$md"
+log "done in ${elapsed} s: $md"
+if jq -e -s 'all(.ok)' "$results" >/dev/null; then exit 0; fi
+log "some runs reported problems (see the ok column and $out/logs)"
+exit 1
