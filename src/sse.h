@@ -6,7 +6,8 @@
 
 #include "ssebroker/event.h"
 
-/* Bytes needed to encode u (upper bound, exact for the same input). */
+/* Bytes needed to encode u: an upper bound, exact when the data has no line break (a CR, LF or
+ * CRLF becomes "\ndata: ", counted here as 7 bytes on top of the break itself). */
 size_t sse_encoded_size(const struct sseb_update *u, size_t id_len);
 
 /* Writes the event block for u with the given id into out; returns the bytes written.

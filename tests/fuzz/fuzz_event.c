@@ -1,0 +1,204 @@
+/* libFuzzer target: SSE encoding (src/sse.c via event_new) and history lookup (src/history.c).
+ *
+ * The input is split on 0x00 into fields: data, id, type, retry, topic, then any number of ids
+ * to publish after it and one id to replay from (the last field). Fields are cleaned the way
+ * publish validates them (id and type without CR/LF, retry digits only), data is left raw.
+ *
+ * Checked besides the sanitizers:
+ *  - the wire bytes parse back (WHATWG EventSource rules) into exactly one event whose data,
+ *    id and event type are what was published: no payload can break the framing;
+ *  - the encoded size stays within the announced bound;
+ *  - a replay after an id returns exactly the retained events published after its latest
+ *    occurrence, in order; an unknown id returns nothing and says so; a history of bounded size
+ *    evicts oldest first. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "event.h"
+#include "history.h"
+#include "sse.h"
+
+#define MAX_EVENTS 64
+
+struct field {
+    const char *p;
+    size_t len;
+};
+
+/* Appends the value of one parsed line to the event being rebuilt; aborts on a framing error. */
+struct parsed {
+    char data[8192];
+    size_t data_len;
+    int data_lines;
+    char id[2048];
+    size_t id_len;
+    int id_lines;
+    char type[2048];
+    size_t type_len;
+};
+
+static void append(char *dst, size_t *len, size_t cap, const char *s, size_t n)
+{
+    if (*len + n > cap) abort();
+    memcpy(dst + *len, s, n);
+    *len += n;
+}
+
+/* Parses wire bytes as an EventSource would; the event must end exactly at the end. */
+static void parse_wire(const char *w, size_t n, struct parsed *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t i = 0;
+    bool dispatched = false;
+    while (i < n) {
+        if (dispatched) abort(); /* bytes after the blank line: a second event */
+        size_t eol = i;
+        while (eol < n && w[eol] != '\n' && w[eol] != '\r')
+            eol++;
+        if (eol == n) abort(); /* an unterminated line */
+        const char *line = w + i;
+        size_t len = eol - i;
+        i = eol + 1;
+        if (w[eol] == '\r' && i < n && w[i] == '\n') i++;
+        if (len == 0) {
+            dispatched = true;
+            continue;
+        }
+        const char *colon = memchr(line, ':', len);
+        if (!colon) abort(); /* the encoder always writes "name: value" */
+        size_t name_len = (size_t)(colon - line);
+        const char *v = colon + 1;
+        size_t vlen = len - name_len - 1;
+        if (vlen && *v == ' ') v++, vlen--;
+        if (name_len == 4 && memcmp(line, "data", 4) == 0) {
+            if (out->data_lines++) append(out->data, &out->data_len, sizeof(out->data), "\n", 1);
+            append(out->data, &out->data_len, sizeof(out->data), v, vlen);
+        } else if (name_len == 2 && memcmp(line, "id", 2) == 0) {
+            out->id_lines++;
+            out->id_len = 0;
+            append(out->id, &out->id_len, sizeof(out->id), v, vlen);
+        } else if (name_len == 5 && memcmp(line, "event", 5) == 0) {
+            out->type_len = 0;
+            append(out->type, &out->type_len, sizeof(out->type), v, vlen);
+        } else if (!(name_len == 5 && memcmp(line, "retry", 5) == 0)) {
+            abort(); /* a field the encoder never writes: framing was broken */
+        }
+    }
+    if (!dispatched) abort();
+}
+
+/* data with CRLF and CR turned into LF: what an EventSource hands the application. */
+static size_t normalize_newlines(const char *s, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\r') {
+            out[o++] = '\n';
+            if (i + 1 < n && s[i + 1] == '\n') i++;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    return o;
+}
+
+static struct sseb_str clean(struct field f, char *buf, bool digits)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < f.len && i < 1024; i++) {
+        char c = f.p[i];
+        if (digits ? (c >= '0' && c <= '9') : (c != '\r' && c != '\n')) buf[o++] = c;
+    }
+    return (struct sseb_str){buf, o};
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
+{
+    if (size > 6000) return 0;
+    struct field f[MAX_EVENTS + 6];
+    size_t nf = 0;
+    const char *s = (const char *)input, *end = s + size;
+    while (nf < sizeof(f) / sizeof(f[0])) {
+        const char *z = memchr(s, 0, (size_t)(end - s));
+        f[nf++] = (struct field){s, z ? (size_t)(z - s) : (size_t)(end - s)};
+        if (!z) break;
+        s = z + 1;
+    }
+    while (nf < 6)
+        f[nf++] = (struct field){"", 0};
+
+    /* One event from the first five fields: encode, parse back, compare. */
+    static char idb[1024], typeb[1024], retryb[1024], norm[8192];
+    struct sseb_str topic = {f[4].p, f[4].len};
+    struct sseb_update u = {.topics = &topic, .ntopics = 1, .data = {f[0].p, f[0].len}};
+    u.id = clean(f[1], idb, false);
+    u.type = clean(f[2], typeb, false);
+    u.retry = clean(f[3], retryb, true);
+    if (u.retry.len > 10) u.retry.len = 10;
+    if (u.id.len == 0) u.id = (struct sseb_str){"urn:fuzz:0", 10};
+    struct event *ev = event_new(&u);
+    if (!ev) return 0;
+    if (ev->wire_len > sse_encoded_size(&u, u.id.len)) abort();
+    struct parsed *p = malloc(sizeof(*p));
+    if (!p) abort();
+    parse_wire(ev->wire, ev->wire_len, p);
+    size_t nlen = normalize_newlines(u.data.p, u.data.len, norm);
+    if (p->data_len != nlen || memcmp(p->data, norm, nlen) != 0) abort();
+    if (p->id_lines != 1 || p->id_len != u.id.len || memcmp(p->id, u.id.p, u.id.len) != 0) abort();
+    if (p->type_len != u.type.len || memcmp(p->type, u.type.p, u.type.len) != 0) abort();
+    free(p);
+
+    /* History: the event above, then one per middle field (its id), then a replay from the last
+     * field. A small bound makes eviction part of the run. */
+    uint32_t max_events = 1 + (size ? input[0] % 16 : 0);
+    struct history *h = history_new(max_events, 1 << 20);
+    if (!h) abort();
+    struct event *published[MAX_EVENTS + 1];
+    size_t npub = 0;
+    history_lock(h);
+    history_append(h, ev);
+    published[npub++] = ev;
+    for (size_t k = 5; k + 1 < nf && npub < MAX_EVENTS + 1; k++) {
+        struct sseb_update e = u;
+        e.id = clean(f[k], idb, false);
+        if (e.id.len == 0) continue;
+        struct event *x = event_new(&e);
+        if (!x) break;
+        history_append(h, x);
+        published[npub++] = x;
+    }
+    history_unlock(h);
+
+    struct field from = f[nf - 1];
+    struct sseb_str want = clean(from, typeb, false);
+    size_t retained_from = npub > max_events ? npub - max_events : 0;
+    /* The newest retained event with that id, if any. */
+    ssize_t at = -1;
+    for (size_t k = npub; k-- > retained_from;) {
+        if (published[k]->id_len == want.len && memcmp(published[k]->id, want.p, want.len) == 0) {
+            at = (ssize_t)k;
+            break;
+        }
+    }
+    struct replay r;
+    if (history_replay(h, REPLAY_AFTER_ID, want.p, want.len, &r) == 0) {
+        if (r.found != (at >= 0)) abort();
+        size_t expect = at >= 0 ? npub - 1 - (size_t)at : 0;
+        if (r.n != expect) abort();
+        for (size_t k = 0; k < r.n; k++)
+            if (r.events[k] != published[(size_t)at + 1 + k]) abort();
+        replay_release(&r);
+    }
+    if (history_replay(h, REPLAY_EARLIEST, NULL, 0, &r) == 0) {
+        if (r.n != npub - retained_from || !r.found) abort();
+        for (size_t k = 0; k < r.n; k++)
+            if (r.events[k] != published[retained_from + k]) abort();
+        replay_release(&r);
+    }
+    history_free(h);
+    for (size_t k = 0; k < npub; k++)
+        event_unref(published[k]);
+    return 0;
+}
