@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "event.h"
@@ -116,14 +117,18 @@ enum outq_flush_result outq_flush(struct outq *q, int fd, struct shared_pool *po
     while (q->count) {
         struct iovec iov[OUTQ_IOV_MAX];
         int n = 0;
+        size_t asked = 0;
         for (uint32_t i = 0; i < q->count && n < OUTQ_IOV_MAX; i++) {
             const struct outq_item *it = &q->items[(q->head + i) % q->cap];
             size_t off = i == 0 ? q->head_off : 0;
             iov[n].iov_base = (void *)(it->p + off);
             iov[n].iov_len = it->len - off;
+            asked += iov[n].iov_len;
             n++;
         }
-        ssize_t w = writev(fd, iov, n);
+        /* sendmsg rather than writev: the socket path without the VFS layer, and no SIGPIPE. */
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return OUTQ_BLOCKED;
@@ -142,6 +147,9 @@ enum outq_flush_result outq_flush(struct outq *q, int fd, struct shared_pool *po
             left -= rest;
             pop(q, pool);
         }
+        /* A short write means the socket buffer is full: trying again now would only cost a
+         * system call that answers EAGAIN. The edge-triggered EPOLLOUT resumes the flush. */
+        if ((size_t)w < asked) return OUTQ_BLOCKED;
     }
     return OUTQ_DONE;
 }

@@ -1,5 +1,6 @@
 /* Per-connection output queue: references to shared event bytes and small owned buffers,
- * flushed with writev, surviving partial writes, with a byte count for the queue budget. */
+ * flushed with sendmsg (gathered), surviving partial writes, with a byte count for the queue
+ * budget. */
 #ifndef SSEB_OUTQ_H
 #define SSEB_OUTQ_H
 
