@@ -3,7 +3,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Broker, RawSubscriber, PUBLISH_ALL, HUB, sleep } from './lib/broker.mjs';
+import { Broker, RawSubscriber, PUBLISH_ALL, HUB, sleep, parseSseEvents } from './lib/broker.mjs';
 
 // ---- a raw HTTP/1.1 client that keeps the exact bytes and splits responses -------------------
 
@@ -103,26 +103,6 @@ function publishBytes(body, { extra = '', token = PUBLISH_ALL, target = HUB } = 
       `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${b.length}\r\n${extra}\r\n`, 'latin1'),
     b,
   ]);
-}
-
-function sseEvents(raw) {
-  // raw: the stream bytes after the response head. Complete events only.
-  const blocks = raw.split('\n\n');
-  blocks.pop();
-  const events = [];
-  for (const block of blocks) {
-    const ev = { data: [], comment: false, lines: block.split('\n') };
-    for (const line of ev.lines) {
-      if (line.startsWith(':')) { ev.comment = true; continue; }
-      const i = line.indexOf(':');
-      const field = i < 0 ? line : line.slice(0, i);
-      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-      if (field === 'data') ev.data.push(value);
-      else if (field) ev[field] = value;
-    }
-    if (ev.id !== undefined || ev.data.length) events.push({ ...ev, data: ev.data.join('\n') });
-  }
-  return events;
 }
 
 // ---- the main broker: default limits, a small body limit ----------------------------------
@@ -473,7 +453,7 @@ describe('request front', { timeout: 180000 }, () => {
     };
     const eventsOf = async (c, n) => c.waitFor(() => {
       const raw = c.buf.toString('utf8');
-      const ev = sseEvents(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+      const ev = parseSseEvents(raw.slice(raw.indexOf('\r\n\r\n') + 4));
       return ev.length >= n ? ev : null;
     }, 5000, `${n} events`);
 
@@ -714,7 +694,7 @@ describe('slow consumer', { timeout: 90000 }, () => {
     await stalled.waitClosed(20000);
     const raw = stalled.buf.toString('utf8');
     assert.match(raw, /^HTTP\/1\.1 200 /);
-    const got = sseEvents(raw.slice(raw.indexOf('\r\n\r\n') + 4)).map((e) => e.id);
+    const got = parseSseEvents(raw.slice(raw.indexOf('\r\n\r\n') + 4)).map((e) => e.id);
     assert.ok(got.length < ids.length);
     assert.deepEqual(got, ids.slice(0, got.length));
     // Resume from the last complete event: exactly the rest, in order.

@@ -74,16 +74,9 @@ echo "nchan peer: prefix $prefix, 127.0.0.1:$port, $workers workers" >&2
 if [ "$background" -eq 0 ]; then
     exec "${nginx_cmd[@]}"
 fi
-"${nginx_cmd[@]}" >"$prefix/stdout.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "$pid"
-        exit 0
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-echo "nchan peer: nginx did not come up, see $prefix/error.log" >&2
-kill "$pid" 2>/dev/null || true
-exit 1
+# shellcheck source=../background.sh
+. "$here/../background.sh"
+start_background nchan "$port" "$prefix/stdout.log" "${nginx_cmd[@]}" || {
+    echo "nchan peer: see $prefix/error.log" >&2
+    exit 1
+}

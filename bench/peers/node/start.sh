@@ -34,16 +34,6 @@ nofile=$(ulimit -Hn)
 if [ "$background" -eq 0 ]; then
     exec node hub.js --port "$port"
 fi
-node hub.js --port "$port" >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "$pid"
-        exit 0
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-echo "node peer: hub did not come up" >&2
-kill "$pid" 2>/dev/null || true
-exit 1
+# shellcheck source=../background.sh
+. "$here/../background.sh"
+start_background node "$port" /dev/null node hub.js --port "$port"

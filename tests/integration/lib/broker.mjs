@@ -128,6 +128,27 @@ export function rawRequest(port, bytes, { until, timeout = 5000 } = {}) {
 }
 
 // A raw SSE subscriber: keeps the bytes and parses events as they arrive.
+// The complete events of an SSE body (what follows the response head), as an EventSource reads
+// them: data lines joined with \n, other fields by name; comments only mark the event.
+export function parseSseEvents(body) {
+  const blocks = body.split('\n\n');
+  blocks.pop(); // incomplete tail
+  const events = [];
+  for (const block of blocks) {
+    const ev = { data: [], comment: false };
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) { ev.comment = true; continue; }
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (field === 'data') ev.data.push(value);
+      else if (field) ev[field] = value;
+    }
+    if (ev.id !== undefined || ev.data.length) events.push({ ...ev, data: ev.data.join('\n') });
+  }
+  return events;
+}
+
 export class RawSubscriber {
   constructor(port, query, headers = {}) {
     this.raw = '';
@@ -150,22 +171,7 @@ export class RawSubscriber {
   parse() {
     const end = this.raw.indexOf('\r\n\r\n');
     if (end < 0) return;
-    const body = this.raw.slice(end + 4);
-    const blocks = body.split('\n\n');
-    blocks.pop(); // incomplete tail
-    this.events = [];
-    for (const block of blocks) {
-      const ev = { data: [], comment: false };
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) { ev.comment = true; continue; }
-        const i = line.indexOf(':');
-        const field = i < 0 ? line : line.slice(0, i);
-        const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-        if (field === 'data') ev.data.push(value);
-        else if (field) ev[field] = value;
-      }
-      if (ev.id !== undefined || ev.data.length) this.events.push({ ...ev, data: ev.data.join('\n') });
-    }
+    this.events = parseSseEvents(this.raw.slice(end + 4));
     this.notify();
   }
 
