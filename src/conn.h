@@ -31,11 +31,12 @@ struct conn {
     int64_t deadline_ms;   /* HTTP: header/keep-alive timeout; stream: lifetime/token expiry */
     int64_t last_write_ms; /* stream: for heartbeats */
     struct outq out;
-    struct http_request *req;        /* allocated while the connection speaks HTTP */
-    struct sub_node *subs;           /* stream: one node per distinct selector */
-    struct auth_claims *claims;      /* stream: the subscriber's token, when one was given */
-    struct sub_record **records;     /* stream, with --subscriptions: one per selector */
-    char *subscriber_id;             /* stream, with --subscriptions: urn:uuid:... */
+    size_t replay_unsent;        /* stream: replayed bytes still queued, outside the live budget */
+    struct http_request *req;    /* allocated while the connection speaks HTTP */
+    struct sub_node *subs;       /* stream: one node per distinct selector */
+    struct auth_claims *claims;  /* stream: the subscriber's token, when one was given */
+    struct sub_record **records; /* stream, with --subscriptions: one per selector */
+    char *subscriber_id;         /* stream, with --subscriptions: urn:uuid:... */
     struct publisher_auth *pub_auth; /* HTTP: the last verified publisher token */
     struct conn *prev, *next;        /* the worker's connections */
     struct conn *dirty_next;

@@ -292,6 +292,8 @@ static void flush_dirty(struct worker *w)
         if (written) {
             STAT_ADD(w, bytes_out, written);
             c->last_write_ms = w->now_ms;
+            /* The queue is written in order, so the replay (queued first) leaves first. */
+            c->replay_unsent -= written < c->replay_unsent ? written : c->replay_unsent;
         }
         if (r == OUTQ_ERROR || (r == OUTQ_DONE && c->close_after)) {
             conn_destroy(w, c);
@@ -325,8 +327,9 @@ static void deliver(struct worker *w, struct conn *c, struct fanout *f, bool rep
     if (c->last_seq >= ev->seq || c->doomed || c->close_after) return;
     if (!conn_may_read(c, ev)) return;
     c->last_seq = ev->seq;
-    /* Replayed bytes are history's own; only live output counts against the budget. */
-    if (!replay && c->out.bytes + ev->wire_len > w->b->cfg.max_queued_bytes) {
+    /* Replayed bytes are history's own; only live output counts against the budget, so a
+     * client resuming far behind is not cut while its replay is still on the way out. */
+    if (!replay && c->out.bytes - c->replay_unsent + ev->wire_len > w->b->cfg.max_queued_bytes) {
         STAT_ADD(w, slow_consumers, 1);
         log_info("slow consumer disconnected", "worker=%d queued=%zu", w->id, c->out.bytes);
         conn_kill(w, c);
@@ -372,6 +375,7 @@ void worker_deliver_one(struct worker *w, struct conn *c, struct event *ev)
     event_ref(ev);
     struct fanout f = {.w = w, .ev = ev};
     deliver(w, c, &f, true);
+    if (f.delivered) c->replay_unsent += ev->wire_len;
     if (!f.se)
         event_unref(ev);
     else if (f.se->holders == 0)

@@ -706,4 +706,40 @@ describe('slow consumer', { timeout: 90000 }, () => {
     sub.close();
     await healthy(b.port);
   });
+
+  test('a subscriber resuming far behind is not cut while its replay is on the way out', { timeout: 60000 }, async () => {
+    // 20 MB of history to replay: far more than the 64 KiB live budget and the socket buffers.
+    const keep = await Conn.open(b.port);
+    const ids = [];
+    const data = 'r'.repeat(40000);
+    for (let i = 0; i < 500; i++) {
+      keep.write(publishBytes(`topic=behind&data=${data}${i}`));
+      const r = await keep.response();
+      assert.equal(r.status, 200);
+      ids.push(r.body);
+    }
+    const cutsBefore = await b.metric('ssebroker_slow_consumers_total');
+    const late = await Conn.open(b.port);
+    late.sock.pause();
+    late.write(`GET ${HUB}?topic=behind HTTP/1.1\r\nHost: t\r\nLast-Event-ID: ${ids[0]}\r\n\r\n`);
+    await sleep(300);
+    // Live updates while most of the replay still waits in the broker's queue.
+    for (let i = 0; i < 3; i++) {
+      keep.write(publishBytes(`topic=behind&data=live${i}`));
+      ids.push((await keep.response()).body);
+    }
+    keep.destroy();
+    assert.equal(await b.metric('ssebroker_slow_consumers_total'), cutsBefore);
+    late.sock.resume();
+    const want = ids.slice(1);
+    await late.waitFor(() => {
+      const raw = late.buf.toString('latin1');
+      return parseSseEvents(raw.slice(raw.indexOf('\r\n\r\n') + 4)).length >= want.length;
+    }, 20000, 'the whole replay and the live updates');
+    const raw = late.buf.toString('latin1');
+    assert.deepEqual(parseSseEvents(raw.slice(raw.indexOf('\r\n\r\n') + 4)).map((e) => e.id), want);
+    assert.equal(late.closed, false);
+    late.destroy();
+    await healthy(b.port);
+  });
 });
