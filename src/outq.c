@@ -7,14 +7,17 @@
 
 #include "event.h"
 
-#define OUTQ_IOV_MAX 64
+#define OUTQ_IOV_MAX     64
+#define SHARED_POOL_KEEP 4096
+#define OUTQ_KEEP_CAP    256 /* a queue that grew past this (a replay) is freed once empty */
 
 struct shared_event *shared_get(struct shared_pool *pool, struct event *ev)
 {
     struct shared_event *se = pool->free;
-    if (se)
+    if (se) {
         pool->free = se->next_free;
-    else if (!(se = malloc(sizeof(*se))))
+        pool->nfree--;
+    } else if (!(se = malloc(sizeof(*se))))
         return NULL;
     se->ev = ev;
     se->holders = 0;
@@ -26,10 +29,15 @@ void shared_put(struct shared_pool *pool, struct shared_event *se)
 {
     if (--se->holders) return;
     event_unref(se->ev);
+    pool->live--;
+    if (pool->nfree >= SHARED_POOL_KEEP) {
+        free(se);
+        return;
+    }
     se->ev = NULL;
     se->next_free = pool->free;
     pool->free = se;
-    pool->live--;
+    pool->nfree++;
 }
 
 void shared_put_unused(struct shared_pool *pool, struct shared_event *se)
@@ -45,6 +53,7 @@ void shared_pool_free(struct shared_pool *pool)
         pool->free = se->next_free;
         free(se);
     }
+    pool->nfree = 0;
 }
 
 static int grow(struct outq *q)
@@ -61,27 +70,27 @@ static int grow(struct outq *q)
     return 0;
 }
 
-static int push(struct outq *q, const char *p, size_t len, uint32_t kind, struct shared_event *se)
+static struct outq_item *push(struct outq *q, const char *p, size_t len, uint32_t kind)
 {
-    if (q->count == q->cap && grow(q)) return -1;
+    if (q->count == q->cap && grow(q)) return NULL;
     struct outq_item *it = &q->items[(q->head + q->count) % q->cap];
     it->p = p;
     it->len = (uint32_t)len;
     it->kind = kind;
-    it->se = se;
+    it->se = NULL;
     q->count++;
     q->bytes += len;
-    return 0;
+    return it;
 }
 
 int outq_push_static(struct outq *q, const char *p, size_t len)
 {
-    return push(q, p, len, OUTQ_STATIC, NULL);
+    return push(q, p, len, OUTQ_STATIC) ? 0 : -1;
 }
 
 int outq_push_owned(struct outq *q, char *p, size_t len)
 {
-    if (push(q, p, len, OUTQ_OWNED, NULL)) {
+    if (!push(q, p, len, OUTQ_OWNED)) {
         free(p);
         return -1;
     }
@@ -90,8 +99,21 @@ int outq_push_owned(struct outq *q, char *p, size_t len)
 
 int outq_push_shared(struct outq *q, struct shared_event *se)
 {
-    if (push(q, se->ev->wire, se->ev->wire_len, OUTQ_SHARED, se)) return -1;
+    struct outq_item *it = push(q, se->ev->wire, se->ev->wire_len, OUTQ_SHARED);
+    if (!it) return -1;
+    it->se = se;
     se->holders++;
+    return 0;
+}
+
+int outq_push_event(struct outq *q, struct event *ev)
+{
+    struct outq_item *it = push(q, ev->wire, ev->wire_len, OUTQ_EVENT);
+    if (!it) {
+        event_unref(ev);
+        return -1;
+    }
+    it->ev = ev;
     return 0;
 }
 
@@ -101,6 +123,8 @@ static void release(struct outq_item *it, struct shared_pool *pool)
         free((void *)it->p);
     else if (it->kind == OUTQ_SHARED)
         shared_put(pool, it->se);
+    else if (it->kind == OUTQ_EVENT)
+        event_unref(it->ev);
 }
 
 static void pop(struct outq *q, struct shared_pool *pool)
@@ -150,6 +174,11 @@ enum outq_flush_result outq_flush(struct outq *q, int fd, struct shared_pool *po
         /* A short write means the socket buffer is full: trying again now would only cost a
          * system call that answers EAGAIN. The edge-triggered EPOLLOUT resumes the flush. */
         if ((size_t)w < asked) return OUTQ_BLOCKED;
+    }
+    if (q->cap > OUTQ_KEEP_CAP) {
+        free(q->items);
+        q->items = NULL;
+        q->cap = q->head = 0;
     }
     return OUTQ_DONE;
 }

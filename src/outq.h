@@ -20,6 +20,7 @@ struct shared_event {
 struct shared_pool {
     struct shared_event *free;
     size_t live;
+    size_t nfree; /* kept for reuse, up to SHARED_POOL_KEEP: a burst's peak is given back */
 };
 
 /* Wraps ev (taking over one reference the caller owns) with zero holders. */
@@ -34,13 +35,17 @@ enum outq_kind {
     OUTQ_STATIC, /* bytes that outlive the queue (string literals, worker-owned) */
     OUTQ_OWNED,  /* malloc'd by the caller, freed when written */
     OUTQ_SHARED, /* an event's wire bytes, held through a shared_event */
+    OUTQ_EVENT,  /* an event's wire bytes, held by an event reference of its own (replay) */
 };
 
 struct outq_item {
     const char *p;
     uint32_t len;
     uint32_t kind;
-    struct shared_event *se;
+    union {
+        struct shared_event *se; /* OUTQ_SHARED */
+        struct event *ev;        /* OUTQ_EVENT */
+    };
 };
 
 struct outq {
@@ -55,6 +60,8 @@ struct outq {
 int outq_push_static(struct outq *q, const char *p, size_t len);
 int outq_push_owned(struct outq *q, char *p, size_t len);
 int outq_push_shared(struct outq *q, struct shared_event *se);
+/* Queues ev's wire bytes, taking over one reference the caller owns (dropped on failure). */
+int outq_push_event(struct outq *q, struct event *ev);
 
 enum outq_flush_result { OUTQ_DONE, OUTQ_BLOCKED, OUTQ_ERROR };
 /* Writes as much as the socket takes. *written gets the bytes written. */

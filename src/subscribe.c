@@ -208,7 +208,7 @@ void subscribe_handle(struct worker *w, struct conn *c, struct http_request *r, 
         goto out;
     }
     for (size_t i = 0; i < rp.n; i++)
-        if (topic_matches_conn(c, rp.events[i])) worker_deliver_one(w, c, rp.events[i]);
+        if (topic_matches_conn(c, rp.events[i])) worker_deliver_replayed(w, c, rp.events[i]);
     if (c->last_seq < rp.upto) c->last_seq = rp.upto;
     replay_release(&rp);
     routes_stream_started(w, c);

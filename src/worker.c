@@ -321,15 +321,23 @@ struct fanout {
     uint64_t delivered;
 };
 
-static void deliver(struct worker *w, struct conn *c, struct fanout *f, bool replay)
+/* True when ev is next for c: newer than what it has, readable by it, and c still open.
+ * Marks ev as c's newest. */
+static bool take_next(struct conn *c, const struct event *ev)
+{
+    if (c->last_seq >= ev->seq || c->doomed || c->close_after) return false;
+    if (!conn_may_read(c, ev)) return false;
+    c->last_seq = ev->seq;
+    return true;
+}
+
+static void deliver(struct worker *w, struct conn *c, struct fanout *f)
 {
     struct event *ev = f->ev;
-    if (c->last_seq >= ev->seq || c->doomed || c->close_after) return;
-    if (!conn_may_read(c, ev)) return;
-    c->last_seq = ev->seq;
+    if (!take_next(c, ev)) return;
     /* Replayed bytes are history's own; only live output counts against the budget, so a
      * client resuming far behind is not cut while its replay is still on the way out. */
-    if (!replay && c->out.bytes - c->replay_unsent + ev->wire_len > w->b->cfg.max_queued_bytes) {
+    if (c->out.bytes - c->replay_unsent + ev->wire_len > w->b->cfg.max_queued_bytes) {
         STAT_ADD(w, slow_consumers, 1);
         log_info("slow consumer disconnected", "worker=%d queued=%zu", w->id, c->out.bytes);
         conn_kill(w, c);
@@ -353,7 +361,7 @@ static void deliver(struct worker *w, struct conn *c, struct fanout *f, bool rep
 static void visit_node(struct sub_node *node, void *arg)
 {
     struct fanout *f = arg;
-    deliver(f->w, node->conn, f, false);
+    deliver(f->w, node->conn, f);
 }
 
 /* Takes over the worker's bus reference to ev. */
@@ -370,18 +378,19 @@ static void fanout(struct worker *w, struct event *ev)
         shared_put_unused(&w->pool, f.se);
 }
 
-void worker_deliver_one(struct worker *w, struct conn *c, struct event *ev)
+void worker_deliver_replayed(struct worker *w, struct conn *c, struct event *ev)
 {
+    if (!take_next(c, ev)) return;
+    /* A reference of its own per replayed event: replay is not the hot path, and a worker-wide
+     * holder per (stream, event) would only cost memory. */
     event_ref(ev);
-    struct fanout f = {.w = w, .ev = ev};
-    deliver(w, c, &f, true);
-    if (f.delivered) c->replay_unsent += ev->wire_len;
-    if (!f.se)
-        event_unref(ev);
-    else if (f.se->holders == 0)
-        shared_put_unused(&w->pool, f.se);
-    else
-        STAT_ADD(w, replayed, 1);
+    if (outq_push_event(&c->out, ev)) {
+        conn_kill(w, c);
+        return;
+    }
+    c->replay_unsent += ev->wire_len;
+    STAT_ADD(w, replayed, 1);
+    conn_mark_dirty(w, c);
 }
 
 static void drain_bus(struct worker *w, bool flush_batches)

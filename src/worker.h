@@ -67,8 +67,9 @@ void worker_drain_bus(void *worker);
 /* Turns c into an event stream: registers its selectors and remembers from which seq it reads. */
 int worker_start_stream(struct worker *w, struct conn *c, char **selectors, size_t *lens, size_t n,
                         uint64_t after_seq);
-/* Fans a replayed event out to c only (respecting c's private-update rights). */
-void worker_deliver_one(struct worker *w, struct conn *c, struct event *ev);
+/* Queues a replayed event to c only (respecting c's private-update rights), outside its live
+ * output budget. */
+void worker_deliver_replayed(struct worker *w, struct conn *c, struct event *ev);
 /* True when c's subscriber may receive ev (public, or a topic allowed by its token). */
 bool conn_may_read(const struct conn *c, const struct event *ev);
 
