@@ -530,6 +530,9 @@ void *worker_main(void *arg)
             }
             if (evs[i].events & (IO_READ | IO_HUP | IO_ERR)) handle_readable(w, c);
         }
+        /* Answers first (publish acknowledgements above all), so that publishers are not kept
+         * waiting behind the fan-out of the events they just sent. */
+        flush_dirty(w);
         bus_woke_quiet(w->b->bus, w->id);
         drain_bus(w, true);
         flush_dirty(w);
