@@ -137,3 +137,56 @@ Test(outq, write_error_is_reported)
     outq_clear(&q, &pool);
     close(sv[0]);
 }
+
+Test(outq, replayed_events_hold_their_own_reference_and_big_queues_shrink)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct shared_pool pool = {0};
+    struct outq q = {0};
+    struct event *ev = make_event(4);
+    /* 300 entries: more than a queue keeps once it is empty again. */
+    for (int i = 0; i < 300; i++) {
+        event_ref(ev);
+        cr_assert_eq(outq_push_event(&q, ev), 0);
+    }
+    cr_assert_eq(atomic_load(&ev->refs), 301);
+    cr_assert_eq(q.bytes, 300 * ev->wire_len);
+    size_t written;
+    cr_assert_eq(outq_flush(&q, sv[0], &pool, &written), OUTQ_DONE);
+    cr_assert_eq(written, 300 * ev->wire_len);
+    cr_assert_eq(atomic_load(&ev->refs), 1, "every written entry dropped its reference");
+    cr_assert_null(q.items, "a queue that grew for a replay is given back once empty");
+    cr_assert_eq(q.cap, 0);
+    /* The queue works again after shrinking. */
+    event_ref(ev);
+    cr_assert_eq(outq_push_event(&q, ev), 0);
+    cr_assert_eq(outq_flush(&q, sv[0], &pool, &written), OUTQ_DONE);
+    cr_assert_eq(written, ev->wire_len);
+    event_unref(ev);
+    outq_clear(&q, &pool);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+Test(outq, holder_pool_keeps_a_bounded_number_of_spares)
+{
+    struct shared_pool pool = {0};
+    enum { N = 10000 };
+    struct shared_event **all = malloc(N * sizeof(*all));
+    struct event *ev = make_event(1);
+    for (int i = 0; i < N; i++) {
+        event_ref(ev);
+        all[i] = shared_get(&pool, ev);
+    }
+    cr_assert_eq(pool.live, N);
+    for (int i = 0; i < N; i++)
+        shared_put_unused(&pool, all[i]);
+    cr_assert_eq(pool.live, 0);
+    cr_assert_lt(pool.nfree, (size_t)N, "a burst's peak is not kept forever");
+    cr_assert_gt(pool.nfree, 0);
+    cr_assert_eq(atomic_load(&ev->refs), 1);
+    event_unref(ev);
+    shared_pool_free(&pool);
+    free(all);
+}
