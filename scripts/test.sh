@@ -35,6 +35,10 @@ integration() { # integration BINARY [test files...]
     (cd tests/integration && SSEBROKER_BIN="$PWD/../../$bin" timeout 1200 node --test --test-concurrency=1 --test-timeout=120000 "${@:-.}")
 }
 
+integration_sendmsg() { # integration without io_uring: the fallback write path
+    (export SSEBROKER_IO_URING=off; integration "$@")
+}
+
 soak() { # soak BINARY [soak.mjs options]: bounded churn under load, see tests/soak/soak.mjs
     local bin="$1"
     shift
@@ -54,6 +58,8 @@ group "build tsan" bash scripts/build.sh tsan
 group "stress tests (TSan)" ctest --test-dir build-tsan --output-on-failure -R '^stress_'
 group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs
 group "integration (release binary)" integration build/ssebroker
+group "integration (release binary, sendmsg writes)" integration_sendmsg build/ssebroker \
+    core.test.mjs multiworker.test.mjs lifecycle.test.mjs replay.test.mjs
 group "soak (release: exactly once, heap back to baseline)" soak build/ssebroker --seconds 40 --rounds 2
 group "soak (ASan+UBSan: no leak)" soak build-asan/ssebroker --seconds 30 --subscribers 1000 --rate 1000
 group "soak (TSan: no race)" soak build-tsan/ssebroker --seconds 20 --subscribers 500 --rate 500

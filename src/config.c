@@ -46,6 +46,8 @@ static const struct opt options[] = {
     {"cookie-name", OPT_STRING, F(cookie_name), "authorization cookie (mercureAuthorization)"},
     {"cors-origin", OPT_STRING, F(cors_origins), "allowed CORS origins, comma separated, or *"},
     {"subscriptions", OPT_BOOL, F(subscriptions), "enable the subscriptions API and events"},
+    {"io-uring", OPT_BOOL, F(io_uring),
+     "batch socket writes with io_uring where available (on; off: one sendmsg each)"},
     {"heartbeat", OPT_DURATION, F(heartbeat_ms), "comment sent on idle streams (15s, 0: off)"},
     {"stream-lifetime", OPT_DURATION, F(stream_lifetime_ms),
      "close streams after this long so clients rebalance (10m, 0: off)"},
@@ -94,6 +96,7 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->max_topics = 1000;
     cfg->max_selector_bytes = 4096;
     cfg->max_template_cost = 256;
+    cfg->io_uring = true;
     cfg->max_queued_bytes = 1024 * 1024;
     cfg->history_size = 10000;
     cfg->history_bytes = 64 * 1024 * 1024;

@@ -65,10 +65,10 @@ int main(int argc, char **argv)
         sseb_broker_free(b);
         return 1;
     }
-    log_info("listening", "address=%s:%u workers=%d max_connections=%u open_files=%llu",
+    log_info("listening", "address=%s:%u workers=%d max_connections=%u open_files=%llu sends=%s",
              cfg.listen_host[0] ? cfg.listen_host : "*", cfg.listen_port,
              cfg.workers ? cfg.workers : (int)sysconf(_SC_NPROCESSORS_ONLN), cfg.max_connections,
-             (unsigned long long)fds);
+             (unsigned long long)fds, sseb_broker_uses_io_uring(b) ? "io_uring" : "sendmsg");
 
     int sig = 0;
     sigwait(&set, &sig);

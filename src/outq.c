@@ -135,50 +135,60 @@ static void pop(struct outq *q, struct shared_pool *pool)
     q->head_off = 0;
 }
 
+int outq_prepare(const struct outq *q, struct iovec *iov, int max, size_t *asked)
+{
+    int n = 0;
+    *asked = 0;
+    for (uint32_t i = 0; i < q->count && n < max; i++) {
+        const struct outq_item *it = &q->items[(q->head + i) % q->cap];
+        size_t off = i == 0 ? q->head_off : 0;
+        iov[n].iov_base = (void *)(it->p + off);
+        iov[n].iov_len = it->len - off;
+        *asked += iov[n].iov_len;
+        n++;
+    }
+    return n;
+}
+
+void outq_consume(struct outq *q, struct shared_pool *pool, size_t written)
+{
+    q->bytes -= written;
+    while (written) {
+        struct outq_item *it = &q->items[q->head];
+        size_t rest = it->len - q->head_off;
+        if (written < rest) {
+            q->head_off += (uint32_t)written;
+            break;
+        }
+        written -= rest;
+        pop(q, pool);
+    }
+    if (!q->count && q->cap > OUTQ_KEEP_CAP) {
+        free(q->items);
+        q->items = NULL;
+        q->cap = q->head = 0;
+    }
+}
+
 enum outq_flush_result outq_flush(struct outq *q, int fd, struct shared_pool *pool, size_t *written)
 {
     *written = 0;
     while (q->count) {
         struct iovec iov[OUTQ_IOV_MAX];
-        int n = 0;
-        size_t asked = 0;
-        for (uint32_t i = 0; i < q->count && n < OUTQ_IOV_MAX; i++) {
-            const struct outq_item *it = &q->items[(q->head + i) % q->cap];
-            size_t off = i == 0 ? q->head_off : 0;
-            iov[n].iov_base = (void *)(it->p + off);
-            iov[n].iov_len = it->len - off;
-            asked += iov[n].iov_len;
-            n++;
-        }
-        /* sendmsg rather than writev: the socket path without the VFS layer, and no SIGPIPE. */
+        size_t asked;
+        int n = outq_prepare(q, iov, OUTQ_IOV_MAX, &asked);
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return OUTQ_BLOCKED;
             return OUTQ_ERROR;
         }
         *written += (size_t)w;
-        q->bytes -= (size_t)w;
-        size_t left = (size_t)w;
-        while (left) {
-            struct outq_item *it = &q->items[q->head];
-            size_t rest = it->len - q->head_off;
-            if (left < rest) {
-                q->head_off += (uint32_t)left;
-                break;
-            }
-            left -= rest;
-            pop(q, pool);
-        }
+        outq_consume(q, pool, (size_t)w);
         /* A short write means the socket buffer is full: trying again now would only cost a
-         * system call that answers EAGAIN. The edge-triggered EPOLLOUT resumes the flush. */
+         * system call that answers EAGAIN. */
         if ((size_t)w < asked) return OUTQ_BLOCKED;
-    }
-    if (q->cap > OUTQ_KEEP_CAP) {
-        free(q->items);
-        q->items = NULL;
-        q->cap = q->head = 0;
     }
     return OUTQ_DONE;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct event;
+struct iovec;
 
 /* A worker's single reference to an event, shared by all its local holders. The worker counts
  * holders with plain integers, so fan-out to N local subscribers costs no atomic operation. */
@@ -63,8 +64,14 @@ int outq_push_shared(struct outq *q, struct shared_event *se);
 /* Queues ev's wire bytes, taking over one reference the caller owns (dropped on failure). */
 int outq_push_event(struct outq *q, struct event *ev);
 
+/* One send in two halves, so that the worker can batch the sends of many queues (sender.h):
+ * outq_prepare fills at most max iovecs from the head of the queue and the bytes they hold;
+ * outq_consume drops what a send wrote. */
+int outq_prepare(const struct outq *q, struct iovec *iov, int max, size_t *asked);
+void outq_consume(struct outq *q, struct shared_pool *pool, size_t written);
+
 enum outq_flush_result { OUTQ_DONE, OUTQ_BLOCKED, OUTQ_ERROR };
-/* Writes as much as the socket takes. *written gets the bytes written. */
+/* Writes as much as the socket takes, one sendmsg at a time. *written gets the bytes written. */
 enum outq_flush_result outq_flush(struct outq *q, int fd, struct shared_pool *pool,
                                   size_t *written);
 /* Drops everything queued. */

@@ -17,6 +17,7 @@
 #include "event.h"
 #include "history.h"
 #include "log.h"
+#include "sender.h"
 #include "subscriptions.h"
 #include "worker.h"
 
@@ -225,6 +226,11 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
 fail:
     sseb_broker_free(b);
     return NULL;
+}
+
+bool sseb_broker_uses_io_uring(const struct sseb_broker *b)
+{
+    return sender_uses_uring(b->workers[0]->sender);
 }
 
 int sseb_broker_start(struct sseb_broker *b)

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "routes.h"
+#include "sender.h"
 #include "server.h"
 
 /* Markers for the two non-connection descriptors in the loop. */
@@ -59,7 +60,8 @@ struct worker *worker_new(struct sseb_broker *b, int id, int listen_fd)
     w->b = b;
     w->listen_fd = listen_fd;
     w->io = io_loop_new();
-    if (!w->io || topic_index_init(&w->index)) {
+    w->sender = sender_new(b->cfg.io_uring);
+    if (!w->io || !w->sender || topic_index_init(&w->index)) {
         worker_free(w);
         return NULL;
     }
@@ -79,6 +81,7 @@ void worker_free(struct worker *w)
     if (!w) return;
     topic_index_free(&w->index);
     shared_pool_free(&w->pool);
+    sender_free(w->sender);
     io_loop_free(w->io);
     free(w);
 }
@@ -276,30 +279,57 @@ static void handle_readable(struct worker *w, struct conn *c)
     }
 }
 
+/* Accounts one send's result for c. */
+static void sent(struct worker *w, struct conn *c, const struct sender_slot *slot)
+{
+    if (slot->result < 0) {
+        if (slot->result == -EAGAIN || slot->result == -EWOULDBLOCK)
+            c->blocked = true; /* EPOLLOUT will bring it back */
+        else if (slot->result == -EINTR)
+            conn_mark_dirty(w, c);
+        else
+            conn_destroy(w, c);
+        return;
+    }
+    size_t written = (size_t)slot->result;
+    if (written) {
+        STAT_ADD(w, bytes_out, written);
+        c->last_write_ms = w->now_ms;
+        /* The queue is written in order, so the replay (queued first) leaves first. */
+        c->replay_unsent -= written < c->replay_unsent ? written : c->replay_unsent;
+        outq_consume(&c->out, &w->pool, written);
+    }
+    if (written < slot->asked)
+        c->blocked = true; /* a short write: the socket buffer is full */
+    else if (c->out.count || c->close_after)
+        conn_mark_dirty(w, c); /* more than one send's worth, or close once all is out */
+}
+
+/* Writes every dirty connection's queue: one gathered send per connection, a batch of them per
+ * system call where io_uring is available. */
 static void flush_dirty(struct worker *w)
 {
+    struct sender_slot *slots = sender_slots(w->sender);
+    struct conn *batch[SENDER_BATCH];
     while (w->dirty) {
-        struct conn *c = w->dirty;
-        w->dirty = c->dirty_next;
-        c->dirty = false;
-        if (c->doomed) {
-            conn_destroy(w, c);
-            continue;
+        int n = 0;
+        while (w->dirty && n < SENDER_BATCH) {
+            struct conn *c = w->dirty;
+            w->dirty = c->dirty_next;
+            c->dirty = false;
+            if (c->doomed || (!c->out.count && c->close_after)) {
+                conn_destroy(w, c);
+                continue;
+            }
+            if (c->blocked || !c->out.count) continue;
+            slots[n].fd = c->fd;
+            slots[n].iovcnt = outq_prepare(&c->out, slots[n].iov, SENDER_IOV_MAX, &slots[n].asked);
+            batch[n++] = c;
         }
-        if (c->blocked) continue; /* EPOLLOUT will bring it back */
-        size_t written;
-        enum outq_flush_result r = outq_flush(&c->out, c->fd, &w->pool, &written);
-        if (written) {
-            STAT_ADD(w, bytes_out, written);
-            c->last_write_ms = w->now_ms;
-            /* The queue is written in order, so the replay (queued first) leaves first. */
-            c->replay_unsent -= written < c->replay_unsent ? written : c->replay_unsent;
-        }
-        if (r == OUTQ_ERROR || (r == OUTQ_DONE && c->close_after)) {
-            conn_destroy(w, c);
-            continue;
-        }
-        c->blocked = r == OUTQ_BLOCKED;
+        if (!n) break;
+        sender_send(w->sender, n);
+        for (int i = 0; i < n; i++)
+            sent(w, batch[i], &slots[i]);
     }
 }
 

@@ -27,6 +27,8 @@ struct worker_stats {
                           memory_order_relaxed)
 #define STAT_GET(w, field) atomic_load_explicit(&(w)->stats.field, memory_order_relaxed)
 
+struct sender;
+
 struct worker {
     int id;
     struct sseb_broker *b;
@@ -34,6 +36,7 @@ struct worker {
     int listen_fd;
     struct topic_index index;
     struct shared_pool pool;
+    struct sender *sender; /* batched socket writes */
     struct conn *conns;
     uint32_t nconns;
     struct conn *dirty;

@@ -2,6 +2,7 @@
 #ifndef SSEBROKER_BROKER_H
 #define SSEBROKER_BROKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ssebroker/config.h"
@@ -15,6 +16,8 @@ struct sseb_broker;
 struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, size_t errlen);
 /* Starts the worker threads. Returns 0 or -1. */
 int sseb_broker_start(struct sseb_broker *b);
+/* True when the workers batch their socket writes through io_uring (else one sendmsg each). */
+bool sseb_broker_uses_io_uring(const struct sseb_broker *b);
 /* Begins a graceful stop: readiness fails, listeners close, streams get a retry hint and are
  * closed within the drain window. Safe to call from any thread, once or more. */
 void sseb_broker_drain(struct sseb_broker *b);

@@ -34,10 +34,15 @@ struct sseb_config {
     size_t max_header_bytes;             /* request line + headers */
     uint32_t max_headers;                /* header count */
     size_t max_body_bytes;
-    uint32_t max_topics;        /* topic parameters per subscribe and per publish */
-    size_t max_selector_bytes;  /* one selector or topic */
-    uint32_t max_template_cost; /* literal parts + variables of one subscription's templates */
-    size_t max_queued_bytes;    /* per connection output budget */
+    uint32_t max_topics;       /* topic parameters per subscribe and per publish */
+    size_t max_selector_bytes; /* one selector or topic */
+    uint32_t max_template_cost;
+    bool io_uring;
+        /* batch socket writes through io_uring when the kernel allows it */ /* literal parts +
+                                                                                variables of one
+                                                                                subscription's
+                                                                                templates */
+    size_t max_queued_bytes; /* per connection output budget */
 
     uint32_t history_size; /* events kept for replay */
     size_t history_bytes;
