@@ -1,13 +1,10 @@
 #include "outq.h"
 
-#include <errno.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "event.h"
 
-#define OUTQ_IOV_MAX     64
 #define SHARED_POOL_KEEP 4096
 #define OUTQ_KEEP_CAP    256 /* a queue that grew past this (a replay) is freed once empty */
 
@@ -168,29 +165,6 @@ void outq_consume(struct outq *q, struct shared_pool *pool, size_t written)
         q->items = NULL;
         q->cap = q->head = 0;
     }
-}
-
-enum outq_flush_result outq_flush(struct outq *q, int fd, struct shared_pool *pool, size_t *written)
-{
-    *written = 0;
-    while (q->count) {
-        struct iovec iov[OUTQ_IOV_MAX];
-        size_t asked;
-        int n = outq_prepare(q, iov, OUTQ_IOV_MAX, &asked);
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return OUTQ_BLOCKED;
-            return OUTQ_ERROR;
-        }
-        *written += (size_t)w;
-        outq_consume(q, pool, (size_t)w);
-        /* A short write means the socket buffer is full: trying again now would only cost a
-         * system call that answers EAGAIN. */
-        if ((size_t)w < asked) return OUTQ_BLOCKED;
-    }
-    return OUTQ_DONE;
 }
 
 void outq_clear(struct outq *q, struct shared_pool *pool)

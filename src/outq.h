@@ -1,6 +1,6 @@
 /* Per-connection output queue: references to shared event bytes and small owned buffers,
- * flushed with sendmsg (gathered), surviving partial writes, with a byte count for the queue
- * budget. */
+ * written in gathered sends (the worker batches them, see sender.h), surviving partial writes,
+ * with a byte count for the queue budget. */
 #ifndef SSEB_OUTQ_H
 #define SSEB_OUTQ_H
 
@@ -70,10 +70,6 @@ int outq_push_event(struct outq *q, struct event *ev);
 int outq_prepare(const struct outq *q, struct iovec *iov, int max, size_t *asked);
 void outq_consume(struct outq *q, struct shared_pool *pool, size_t written);
 
-enum outq_flush_result { OUTQ_DONE, OUTQ_BLOCKED, OUTQ_ERROR };
-/* Writes as much as the socket takes, one sendmsg at a time. *written gets the bytes written. */
-enum outq_flush_result outq_flush(struct outq *q, int fd, struct shared_pool *pool,
-                                  size_t *written);
 /* Drops everything queued. */
 void outq_clear(struct outq *q, struct shared_pool *pool);
 

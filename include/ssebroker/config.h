@@ -36,12 +36,10 @@ struct sseb_config {
     size_t max_body_bytes;
     uint32_t max_topics;       /* topic parameters per subscribe and per publish */
     size_t max_selector_bytes; /* one selector or topic */
+    /* literal parts + variables of one subscription's URI templates */
     uint32_t max_template_cost;
+    /* batch socket writes through io_uring when the kernel allows it */
     bool io_uring;
-        /* batch socket writes through io_uring when the kernel allows it */ /* literal parts +
-                                                                                variables of one
-                                                                                subscription's
-                                                                                templates */
     size_t max_queued_bytes; /* per connection output budget */
 
     uint32_t history_size; /* events kept for replay */

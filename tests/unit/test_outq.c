@@ -1,9 +1,11 @@
 /* Output queue: byte accounting, exact bytes across partial writes, shared event holders. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -20,6 +22,29 @@ static struct event *make_event(size_t data_len)
     struct event *ev = event_new(&u);
     free(data);
     return ev;
+}
+
+/* Writes as much as the socket takes, one sendmsg at a time: the worker's flush without its
+ * batching (src/worker.c, src/sender.c). */
+enum flush_result { FLUSH_DONE, FLUSH_BLOCKED, FLUSH_ERROR };
+static enum flush_result flush(struct outq *q, int fd, struct shared_pool *pool, size_t *written)
+{
+    *written = 0;
+    while (q->count) {
+        struct iovec iov[64];
+        size_t asked;
+        int n = outq_prepare(q, iov, 64, &asked);
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? FLUSH_BLOCKED : FLUSH_ERROR;
+        }
+        *written += (size_t)w;
+        outq_consume(q, pool, (size_t)w);
+        if ((size_t)w < asked) return FLUSH_BLOCKED;
+    }
+    return FLUSH_DONE;
 }
 
 static size_t drain(int fd, char *out, size_t cap)
@@ -48,7 +73,7 @@ Test(outq, accounts_bytes_and_writes_in_order)
     size_t wire_len = ev->wire_len;
     cr_assert_eq(q.bytes, 13 + wire_len);
     size_t written;
-    cr_assert_eq(outq_flush(&q, sv[0], &pool, &written), OUTQ_DONE);
+    cr_assert_eq(flush(&q, sv[0], &pool, &written), FLUSH_DONE);
     cr_assert_eq(written, 13 + wire_len);
     cr_assert_eq(q.bytes, 0);
     cr_assert_eq(pool.live, 0, "the last holder releases the event");
@@ -84,10 +109,10 @@ Test(outq, survives_partial_writes_byte_exact)
     int blocked = 0;
     while (q.bytes) {
         size_t w;
-        enum outq_flush_result r = outq_flush(&q, sv[0], &pool, &w);
+        enum flush_result r = flush(&q, sv[0], &pool, &w);
         written_total += w;
-        cr_assert_neq(r, OUTQ_ERROR);
-        if (r == OUTQ_BLOCKED) blocked++;
+        cr_assert_neq(r, FLUSH_ERROR);
+        if (r == FLUSH_BLOCKED) blocked++;
         cr_assert_eq(q.bytes, total - written_total);
         received += drain(sv[1], buf + received, total - received);
     }
@@ -133,7 +158,7 @@ Test(outq, write_error_is_reported)
     struct outq q = {0};
     outq_push_static(&q, "x", 1);
     size_t w;
-    cr_assert_eq(outq_flush(&q, sv[0], &pool, &w), OUTQ_ERROR);
+    cr_assert_eq(flush(&q, sv[0], &pool, &w), FLUSH_ERROR);
     outq_clear(&q, &pool);
     close(sv[0]);
 }
@@ -153,7 +178,7 @@ Test(outq, replayed_events_hold_their_own_reference_and_big_queues_shrink)
     cr_assert_eq(atomic_load(&ev->refs), 301);
     cr_assert_eq(q.bytes, 300 * ev->wire_len);
     size_t written;
-    cr_assert_eq(outq_flush(&q, sv[0], &pool, &written), OUTQ_DONE);
+    cr_assert_eq(flush(&q, sv[0], &pool, &written), FLUSH_DONE);
     cr_assert_eq(written, 300 * ev->wire_len);
     cr_assert_eq(atomic_load(&ev->refs), 1, "every written entry dropped its reference");
     cr_assert_null(q.items, "a queue that grew for a replay is given back once empty");
@@ -161,7 +186,7 @@ Test(outq, replayed_events_hold_their_own_reference_and_big_queues_shrink)
     /* The queue works again after shrinking. */
     event_ref(ev);
     cr_assert_eq(outq_push_event(&q, ev), 0);
-    cr_assert_eq(outq_flush(&q, sv[0], &pool, &written), OUTQ_DONE);
+    cr_assert_eq(flush(&q, sv[0], &pool, &written), FLUSH_DONE);
     cr_assert_eq(written, ev->wire_len);
     event_unref(ev);
     outq_clear(&q, &pool);
