@@ -13,8 +13,8 @@ ssebroker is starting on http://localhost:8080 with the development key
 
 Open http://localhost:8080/ in a browser, or:
 
-  # subscribe
-  curl -N 'http://localhost:8080/.well-known/mercure?topic=https://example.com/books/{id}'
+  # subscribe (-g: the braces of the URI template are sent as they are, not globbed by curl)
+  curl -N -g 'http://localhost:8080/.well-known/mercure?topic=https://example.com/books/{id}'
 
   # publish (token allowing every topic, for the development key)
   curl -X POST http://localhost:8080/.well-known/mercure \\

@@ -712,7 +712,13 @@ static json_t *decode_json(const char *s, size_t n)
     size_t len;
     unsigned char *bytes = b64url_decode(s, n, &len);
     /* Duplicate members are refused: two parsers must never read two different claims. */
-    json_t *j = bytes ? json_loadb((const char *)bytes, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_error_t err;
+    json_t *j = bytes ? json_loadb((const char *)bytes, len, JSON_REJECT_DUPLICATES, &err) : NULL;
+    /* An integer beyond 64 bits (an exp of 1e19 written out) is still a JSON number: read such a
+     * document with numbers as doubles, which NumericDate handling saturates. */
+    if (bytes && !j && strstr(err.text, "too big"))
+        j = json_loadb((const char *)bytes, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+                       NULL);
     free(bytes);
     if (j && !json_is_object(j)) {
         json_decref(j);

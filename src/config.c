@@ -27,52 +27,73 @@ struct opt {
     enum opt_type type;
     size_t offset;
     const char *help;
+    /* OPT_INT, OPT_SIZE, OPT_DURATION: the values the code can honour (both 0: any). */
+    unsigned long long min, max;
 };
+
+#define KIB 1024ULL
+#define MIB (1024ULL * 1024)
+#define GIB (1024ULL * 1024 * 1024)
 
 #define F(field) offsetof(struct sseb_config, field)
 static const struct opt options[] = {
-    {"listen", OPT_LISTEN, 0, "address to listen on, HOST:PORT or :PORT (default :8080)"},
-    {"workers", OPT_INT, F(workers), "worker threads (default: online CPUs)"},
-    {"jwt-key", OPT_BOTH_KEYS, 0, "JWT key for publishers and subscribers (HMAC secret or PEM)"},
-    {"jwt-alg", OPT_BOTH_ALGS, 0, "JWT algorithm allowlist for both (default HS256)"},
-    {"publisher-jwt-key", OPT_STRING, F(publisher_key), "publisher JWT key"},
-    {"publisher-jwt-alg", OPT_STRING, F(publisher_alg), "publisher JWT algorithms"},
-    {"publisher-jwks", OPT_STRING, F(publisher_jwks), "publisher JWKS file"},
-    {"subscriber-jwt-key", OPT_STRING, F(subscriber_key), "subscriber JWT key"},
-    {"subscriber-jwt-alg", OPT_STRING, F(subscriber_alg), "subscriber JWT algorithms"},
-    {"subscriber-jwks", OPT_STRING, F(subscriber_jwks), "subscriber JWKS file"},
+    {"listen", OPT_LISTEN, 0, "address to listen on, HOST:PORT or :PORT (default :8080)", 0, 0},
+    {"workers", OPT_INT, F(workers), "worker threads (default: online CPUs)", 0, SSEB_MAX_WORKERS},
+    {"jwt-key", OPT_BOTH_KEYS, 0, "JWT key for publishers and subscribers (HMAC secret or PEM)", 0,
+     0},
+    {"jwt-alg", OPT_BOTH_ALGS, 0, "JWT algorithm allowlist for both (default HS256)", 0, 0},
+    {"publisher-jwt-key", OPT_STRING, F(publisher_key), "publisher JWT key", 0, 0},
+    {"publisher-jwt-alg", OPT_STRING, F(publisher_alg), "publisher JWT algorithms", 0, 0},
+    {"publisher-jwks", OPT_STRING, F(publisher_jwks), "publisher JWKS file", 0, 0},
+    {"subscriber-jwt-key", OPT_STRING, F(subscriber_key), "subscriber JWT key", 0, 0},
+    {"subscriber-jwt-alg", OPT_STRING, F(subscriber_alg), "subscriber JWT algorithms", 0, 0},
+    {"subscriber-jwks", OPT_STRING, F(subscriber_jwks), "subscriber JWKS file", 0, 0},
     {"require-subscriber-token", OPT_BOOL, F(require_subscriber_token),
-     "refuse anonymous subscribers"},
-    {"cookie-name", OPT_STRING, F(cookie_name), "authorization cookie (mercureAuthorization)"},
-    {"cors-origin", OPT_STRING, F(cors_origins), "allowed CORS origins, comma separated, or *"},
-    {"subscriptions", OPT_BOOL, F(subscriptions), "enable the subscriptions API and events"},
+     "refuse anonymous subscribers", 0, 0},
+    {"cookie-name", OPT_STRING, F(cookie_name), "authorization cookie (mercureAuthorization)", 0,
+     0},
+    {"cors-origin", OPT_STRING, F(cors_origins), "allowed CORS origins, comma separated, or *", 0,
+     0},
+    {"subscriptions", OPT_BOOL, F(subscriptions), "enable the subscriptions API and events", 0, 0},
     {"io-uring", OPT_BOOL, F(io_uring),
-     "batch socket writes with io_uring where available (on; off: one sendmsg each)"},
-    {"heartbeat", OPT_DURATION, F(heartbeat_ms), "comment sent on idle streams (15s, 0: off)"},
+     "batch socket writes with io_uring where available (on; off: one sendmsg each)", 0, 0},
+    {"heartbeat", OPT_DURATION, F(heartbeat_ms), "comment sent on idle streams (15s, 0: off)", 0,
+     0},
     {"stream-lifetime", OPT_DURATION, F(stream_lifetime_ms),
-     "close streams after this long so clients rebalance (10m, 0: off)"},
-    {"header-timeout", OPT_DURATION, F(header_timeout_ms), "time to receive a request (10s)"},
-    {"keepalive-timeout", OPT_DURATION, F(keepalive_timeout_ms), "idle keep-alive (60s)"},
-    {"drain-timeout", OPT_DURATION, F(drain_timeout_ms), "SIGTERM drain window (5s)"},
-    {"retry-hint", OPT_DURATION, F(retry_hint_ms), "retry: sent before the broker closes (2s)"},
+     "close streams after this long so clients rebalance (10m, 0: off)", 0, 0},
+    {"header-timeout", OPT_DURATION, F(header_timeout_ms), "time to receive a request (10s)", 0, 0},
+    {"keepalive-timeout", OPT_DURATION, F(keepalive_timeout_ms), "idle keep-alive (60s)", 0, 0},
+    {"drain-timeout", OPT_DURATION, F(drain_timeout_ms), "SIGTERM drain window (5s)", 0, 0},
+    {"retry-hint", OPT_DURATION, F(retry_hint_ms), "retry: sent before the broker closes (2s)", 0,
+     0},
     {"max-connections", OPT_INT, F(max_connections),
-     "connections for the process (0: what the open-file limit allows)"},
+     "connections for the process (0: what the open-file limit allows)", 0, 100000000},
     {"max-connections-per-worker", OPT_INT, F(max_connections_per_worker),
-     "connections per worker (0: no cap beyond the global one)"},
-    {"max-header-bytes", OPT_SIZE, F(max_header_bytes), "request line and headers (64KiB)"},
-    {"max-headers", OPT_INT, F(max_headers), "header fields per request (100)"},
-    {"max-body-bytes", OPT_SIZE, F(max_body_bytes), "publish body (1MiB)"},
-    {"max-topics", OPT_INT, F(max_topics), "topics per request (1000)"},
-    {"max-selector-bytes", OPT_SIZE, F(max_selector_bytes), "bytes of one topic (4KiB)"},
+     "connections per worker (0: no cap beyond the global one)", 0, 100000000},
+    {"max-header-bytes", OPT_SIZE, F(max_header_bytes), "request line and headers (64KiB)", 1 * KIB,
+     16 * MIB},
+    {"max-headers", OPT_INT, F(max_headers), "header fields per request (100)", 1, 10000},
+    /* An event's wire bytes are at most ~7x its data and are counted in 32 bits. */
+    {"max-body-bytes", OPT_SIZE, F(max_body_bytes), "publish body (1MiB)", 0, 256 * MIB},
+    /* An event counts its topics in 16 bits. */
+    {"max-topics", OPT_INT, F(max_topics), "topics per request (1000)", 1, SSEB_MAX_TOPICS},
+    {"max-selector-bytes", OPT_SIZE, F(max_selector_bytes), "bytes of one topic (4KiB)", 1,
+     16 * MIB},
     {"max-template-cost", OPT_INT, F(max_template_cost),
-     "URI-template parts and variables per subscription (256)"},
-    {"max-queued-bytes", OPT_SIZE, F(max_queued_bytes), "output budget per stream (1MiB)"},
-    {"history-size", OPT_INT, F(history_size), "updates kept for replay (10000)"},
-    {"history-bytes", OPT_SIZE, F(history_bytes), "bytes kept for replay (64MiB)"},
-    {"bus-size", OPT_INT, F(bus_size), "bus ring slots, power of two (65536)"},
-    {"publish-wait", OPT_DURATION, F(publish_wait_ms), "wait on a full bus before 503 (200ms)"},
-    {"log-level", OPT_LOGLEVEL, F(log_level), "debug, info, warn, error (info)"},
-    {"log-format", OPT_LOGFORMAT, F(log_json), "logfmt or json (logfmt)"},
+     "URI-template parts and variables per subscription (256)", 1, 1000000},
+    {"max-queued-bytes", OPT_SIZE, F(max_queued_bytes), "output budget per stream (1MiB)", 1 * KIB,
+     64 * GIB},
+    /* The ring and the id table of history are allocated at start (24 B per event). */
+    {"history-size", OPT_INT, F(history_size), "updates kept for replay (10000)", 1,
+     SSEB_MAX_HISTORY_SIZE},
+    {"history-bytes", OPT_SIZE, F(history_bytes), "bytes kept for replay (64MiB)", 1 * KIB,
+     1024 * GIB},
+    {"bus-size", OPT_INT, F(bus_size), "bus ring slots, power of two (65536)", 16,
+     SSEB_MAX_BUS_SIZE},
+    {"publish-wait", OPT_DURATION, F(publish_wait_ms), "wait on a full bus before 503 (200ms)", 0,
+     0},
+    {"log-level", OPT_LOGLEVEL, F(log_level), "debug, info, warn, error (info)", 0, 0},
+    {"log-format", OPT_LOGFORMAT, F(log_json), "logfmt or json (logfmt)", 0, 0},
 };
 #undef F
 
@@ -124,7 +145,7 @@ static int parse_duration(const char *s, uint32_t *ms)
     else
         return -1;
     double r = v * mult;
-    if (r > 4e9) return -1;
+    if (!(r <= 4e9)) return -1; /* NaN too */
     *ms = (uint32_t)r;
     return 0;
 }
@@ -147,6 +168,7 @@ static int parse_size(const char *s, size_t *out)
         return -1;
     if (mult > 1 && end[1] != 0 && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
         return -1;
+    if (v > SIZE_MAX / mult) return -1; /* 20000000000G does not wrap to a small budget */
     *out = (size_t)(v * mult);
     return 0;
 }
@@ -182,7 +204,7 @@ static int apply(struct sseb_config *cfg, const struct opt *o, const char *val)
         char *end;
         errno = 0;
         long v = strtol(val, &end, 10);
-        if (errno || *end || end == val || v < 0 || v > 100000000) return -1;
+        if (errno || *end || end == val || v < 0 || v > UINT32_MAX) return -1;
         if (o->offset == offsetof(struct sseb_config, workers))
             *(int *)(base + o->offset) = (int)v;
         else
@@ -236,7 +258,10 @@ static void usage(FILE *f)
                "(e.g. SSEBROKER_LISTEN=:8080).\n\n");
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
         const struct opt *o = &options[i];
-        fprintf(f, "  --%-28s %s\n", o->type == OPT_BOOL ? o->name : o->name, o->help);
+        if (o->min || o->max)
+            fprintf(f, "  --%-28s %s [%llu..%llu]\n", o->name, o->help, o->min, o->max);
+        else
+            fprintf(f, "  --%-28s %s\n", o->name, o->help);
     }
     fprintf(f, "  --%-28s %s\n", "help", "print this help");
 }
@@ -296,11 +321,54 @@ int sseb_config_load(struct sseb_config *cfg, int argc, char **argv)
             return -1;
         }
     }
-    if (cfg->bus_size < 16 || (cfg->bus_size & (cfg->bus_size - 1))) {
-        fprintf(stderr, "ssebroker: --bus-size must be a power of two >= 16\n");
+    char err[256];
+    if (sseb_config_validate(cfg, err, sizeof(err))) {
+        fprintf(stderr, "ssebroker: %s\n", err);
         return -1;
     }
-    if (cfg->history_size == 0) cfg->history_size = 1;
-    if (cfg->max_topics == 0) cfg->max_topics = 1;
+    return 0;
+}
+
+/* A numeric field's value, whatever its C type. */
+static unsigned long long field_value(const struct sseb_config *cfg, const struct opt *o, bool *neg)
+{
+    const char *base = (const char *)cfg;
+    *neg = false;
+    if (o->offset == offsetof(struct sseb_config, workers)) {
+        int v = cfg->workers;
+        *neg = v < 0;
+        return v < 0 ? 0 : (unsigned long long)v;
+    }
+    if (o->type == OPT_SIZE) return *(const size_t *)(base + o->offset);
+    return *(const uint32_t *)(base + o->offset);
+}
+
+int sseb_config_validate(const struct sseb_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        const struct opt *o = &options[i];
+        if (o->type != OPT_INT && o->type != OPT_SIZE && o->type != OPT_DURATION) continue;
+        if (!o->min && !o->max) continue;
+        bool neg;
+        unsigned long long v = field_value(cfg, o, &neg);
+        if (neg) {
+            snprintf(err, errlen, "--%s must be between %llu and %llu (got %d)", o->name, o->min,
+                     o->max, cfg->workers);
+            return -1;
+        }
+        if (v < o->min || v > o->max) {
+            snprintf(err, errlen, "--%s must be between %llu and %llu (got %llu)", o->name, o->min,
+                     o->max, v);
+            return -1;
+        }
+    }
+    if (cfg->bus_size & (cfg->bus_size - 1)) {
+        snprintf(err, errlen, "--bus-size must be a power of two (got %u)", cfg->bus_size);
+        return -1;
+    }
+    if (!memchr(cfg->listen_host, 0, sizeof(cfg->listen_host))) {
+        snprintf(err, errlen, "--listen: host name too long");
+        return -1;
+    }
     return 0;
 }

@@ -7,10 +7,16 @@
 
 struct event *event_new(const struct sseb_update *u)
 {
+    /* The topic count and the byte lengths are stored in 16 and 32 bits: refuse what would not
+     * fit rather than truncate it (configuration bounds keep requests far below). */
+    if (u->ntopics > UINT16_MAX || u->id.len > UINT32_MAX) return NULL;
     size_t strings = u->id.len + 1;
     for (size_t i = 0; i < u->ntopics; i++)
         strings += u->topics[i].len + 1;
     size_t wire_cap = sse_encoded_size(u, u->id.len);
+    if (wire_cap > UINT32_MAX) return NULL;
+    for (size_t i = 0; i < u->ntopics; i++)
+        if (u->topics[i].len > UINT32_MAX) return NULL;
     size_t head = sizeof(struct event) + u->ntopics * sizeof(struct event_topic);
     size_t total = head + strings + wire_cap;
     struct event *ev = malloc(total);

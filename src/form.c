@@ -1,6 +1,7 @@
 #include "form.h"
 
 #include <stdint.h>
+#include <string.h>
 
 static int hex_value(unsigned char c)
 {
@@ -29,6 +30,14 @@ long form_decode(char *dst, const char *src, size_t len, bool plus_is_space)
         }
     }
     return (long)o;
+}
+
+size_t form_pairs_bound(const char *buf, size_t len)
+{
+    size_t n = 1;
+    for (const char *p = buf, *end = buf + len; (p = memchr(p, '&', (size_t)(end - p))); p++)
+        n++;
+    return n;
 }
 
 enum form_status form_parse(char *buf, size_t len, struct form_pair *pairs, size_t max_pairs,
@@ -98,4 +107,11 @@ bool utf8_valid(const char *str, size_t len)
         i += need + 1;
     }
     return true;
+}
+
+bool utf8_printable(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return false;
+    return utf8_valid(s, len);
 }

@@ -24,11 +24,19 @@ enum form_status {
 enum form_status form_parse(char *buf, size_t len, struct form_pair *pairs, size_t max_pairs,
                             size_t *npairs);
 
+/* How many pairs form_parse can find in buf[0..len) at most (segments between '&'), so that a
+ * caller sizes its pair array to the request rather than to the configured maximum. */
+size_t form_pairs_bound(const char *buf, size_t len);
+
 /* Percent-decodes src into dst (which may be src itself); returns the decoded length or -1 on a
  * bad escape. plus_is_space selects form ('+' -> ' ') or plain URI decoding. */
 long form_decode(char *dst, const char *src, size_t len, bool plus_is_space);
 
 /* True when s is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
 bool utf8_valid(const char *s, size_t len);
+
+/* True when s is well-formed UTF-8 without C0 control characters or DEL: what a topic or a
+ * selector may hold. */
+bool utf8_printable(const char *s, size_t len);
 
 #endif

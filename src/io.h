@@ -15,8 +15,17 @@ struct io_loop;
 
 struct io_loop *io_loop_new(void);
 void io_loop_free(struct io_loop *l);
-/* Registers fd (edge-triggered for read and write readiness) with a user pointer. */
-int io_add(struct io_loop *l, int fd, void *ptr, int want_write);
+/* How io_add watches a descriptor. */
+enum io_mode {
+    IO_EDGE_READ,       /* edge-triggered read readiness (a wake-up eventfd) */
+    IO_EDGE_READ_WRITE, /* edge-triggered read and write readiness (connections) */
+    /* Level-triggered read readiness: reported by every wait while the condition holds. A
+     * listener is registered so, so a backlog larger than one accept batch is never stranded. */
+    IO_LEVEL_READ,
+};
+
+/* Registers fd with a user pointer. Returns 0, or -1 with errno set. */
+int io_add(struct io_loop *l, int fd, void *ptr, enum io_mode mode);
 int io_del(struct io_loop *l, int fd);
 /* Waits up to timeout_ms (-1 forever) and fills at most max events. */
 int io_wait(struct io_loop *l, struct io_event *out, int max, int timeout_ms);

@@ -31,10 +31,11 @@ void io_loop_free(struct io_loop *l)
     free(l);
 }
 
-int io_add(struct io_loop *l, int fd, void *ptr, int want_write)
+int io_add(struct io_loop *l, int fd, void *ptr, enum io_mode mode)
 {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = ptr};
-    if (want_write) ev.events |= EPOLLOUT;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
+    if (mode != IO_LEVEL_READ) ev.events |= EPOLLRDHUP | EPOLLET;
+    if (mode == IO_EDGE_READ_WRITE) ev.events |= EPOLLOUT;
     return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 

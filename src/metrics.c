@@ -123,6 +123,9 @@ void metrics_handle(struct worker *w, struct conn *c, bool keep_alive)
            STAT_OFFSET(slow_consumers), false);
     family(&t, b, "heartbeats_total", "counter", "Heartbeat comments sent.",
            STAT_OFFSET(heartbeats), false);
+    family(&t, b, "subscription_events_dropped_total", "counter",
+           "Subscription events not published (bus full or out of memory).",
+           STAT_OFFSET(subscription_events_dropped), false);
 
     put(&t, "# HELP ssebroker_bus_lag Events published but not yet read by a worker.\n"
             "# TYPE ssebroker_bus_lag gauge\n");

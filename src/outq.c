@@ -147,8 +147,9 @@ int outq_prepare(const struct outq *q, struct iovec *iov, int max, size_t *asked
     return n;
 }
 
-void outq_consume(struct outq *q, struct shared_pool *pool, size_t written)
+int outq_consume(struct outq *q, struct shared_pool *pool, size_t written)
 {
+    if (written > q->bytes) return -1;
     q->bytes -= written;
     while (written) {
         struct outq_item *it = &q->items[q->head];
@@ -165,6 +166,7 @@ void outq_consume(struct outq *q, struct shared_pool *pool, size_t written)
         q->items = NULL;
         q->cap = q->head = 0;
     }
+    return 0;
 }
 
 void outq_clear(struct outq *q, struct shared_pool *pool)

@@ -68,7 +68,10 @@ int outq_push_event(struct outq *q, struct event *ev);
  * outq_prepare fills at most max iovecs from the head of the queue and the bytes they hold;
  * outq_consume drops what a send wrote. */
 int outq_prepare(const struct outq *q, struct iovec *iov, int max, size_t *asked);
-void outq_consume(struct outq *q, struct shared_pool *pool, size_t written);
+/* Returns 0, or -1 (nothing dropped) when written exceeds what is queued: a send cannot have
+ * written more than it was given, so the caller's bookkeeping is wrong and the connection must
+ * go. */
+int outq_consume(struct outq *q, struct shared_pool *pool, size_t written);
 
 /* Drops everything queued. */
 void outq_clear(struct outq *q, struct shared_pool *pool);

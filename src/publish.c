@@ -15,8 +15,9 @@
 #include "server.h"
 #include "worker.h"
 
-#define FORM_CONTENT_TYPE "application/x-www-form-urlencoded"
-#define RESERVED_PATH     "/.well-known/mercure"
+#define FORM_CONTENT_TYPE   "application/x-www-form-urlencoded"
+#define RESERVED_PATH       "/.well-known/mercure"
+#define PUBLISH_SMALL_PAIRS 16
 
 static void reply(struct worker *w, struct conn *c, int status, const char *extra, const char *text,
                   bool keep_alive)
@@ -27,14 +28,6 @@ static void reply(struct worker *w, struct conn *c, int status, const char *extr
 static bool has_ctl_breaking_framing(const char *s, size_t n)
 {
     return memchr(s, '\r', n) || memchr(s, '\n', n) || memchr(s, 0, n);
-}
-
-static bool topic_valid(const char *s, size_t n)
-{
-    if (n == 0 || !utf8_valid(s, n)) return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return false;
-    return true;
 }
 
 /* True when the topic's path lies in the hub's reserved namespace. */
@@ -125,7 +118,9 @@ static const struct auth_claims *authenticate(struct worker *w, struct conn *c,
         size_t olen;
         const char *origin = http_header_value(r, HDR_ORIGIN, &olen);
         char cors[700];
-        if (origin && !routes_cors_headers(w, r, cors, sizeof(cors))) {
+        size_t cors_len;
+        if (origin &&
+            routes_cors_headers(w, r, cors, sizeof(cors), &cors_len) != CORS_WITH_CREDENTIALS) {
             reply(w, c, 403, NULL, "Origin not allowed to publish with a cookie.", keep_alive);
             return NULL;
         }
@@ -153,13 +148,9 @@ void publish_handle(struct worker *w, struct conn *c, struct http_request *r, ch
     const struct auth_claims *claims = authenticate(w, c, r, qtoken, qtoken_len, keep_alive);
     if (!claims) return;
 
-    size_t max_pairs = cfg->max_topics + 64;
-    struct form_pair *pairs = malloc(max_pairs * sizeof(*pairs));
-    struct sseb_str *topics = malloc(cfg->max_topics * sizeof(*topics));
-    if (!pairs || !topics) {
-        reply(w, c, 503, NULL, "Out of memory.", false);
-        goto out;
-    }
+    /* Scratch sized to the request: small publishes (most of them) use the stack. */
+    struct form_pair small_pairs[PUBLISH_SMALL_PAIRS], *pairs = small_pairs;
+    struct sseb_str small_topics[PUBLISH_SMALL_PAIRS], *topics = small_topics;
     if (!content_type_is_form(r)) {
         reply(w, c, 400, NULL, "Content-Type must be application/x-www-form-urlencoded.",
               keep_alive);
@@ -169,6 +160,17 @@ void publish_handle(struct worker *w, struct conn *c, struct http_request *r, ch
     if (!r->body.p && buf_append(&r->body, "", 0)) {
         reply(w, c, 503, NULL, "Out of memory.", false);
         goto out;
+    }
+    /* Topics, plus a few of each other field, repeated fields being ignored. */
+    size_t max_pairs = form_pairs_bound(r->body.p, r->body.len);
+    if (max_pairs > (size_t)cfg->max_topics + 64) max_pairs = (size_t)cfg->max_topics + 64;
+    if (max_pairs > PUBLISH_SMALL_PAIRS) {
+        pairs = malloc(max_pairs * sizeof(*pairs));
+        topics = malloc(max_pairs * sizeof(*topics));
+        if (!pairs || !topics) {
+            reply(w, c, 503, NULL, "Out of memory.", false);
+            goto out;
+        }
     }
     enum form_status fs = form_parse(r->body.p, r->body.len, pairs, max_pairs, &npairs);
     if (fs == FORM_TOO_MANY) {
@@ -213,11 +215,18 @@ void publish_handle(struct worker *w, struct conn *c, struct http_request *r, ch
             reply(w, c, 400, NULL, "Topic too long.", keep_alive);
             goto out;
         }
-        if (!topic_valid(topics[i].p, topics[i].len)) {
+        if (topics[i].len == 0 || !utf8_printable(topics[i].p, topics[i].len)) {
             reply(w, c, 400, NULL, "Invalid topic: empty, invalid UTF-8 or control characters.",
                   keep_alive);
             goto out;
         }
+    }
+    /* An event stream is UTF-8: bytes that are not would reach browsers as U+FFFD. */
+    if ((have_data && !utf8_valid(u.data.p, u.data.len)) ||
+        (have_id && !utf8_valid(u.id.p, u.id.len)) ||
+        (have_type && !utf8_valid(u.type.p, u.type.len))) {
+        reply(w, c, 400, NULL, "Invalid \"data\", \"id\" or \"type\": not UTF-8.", keep_alive);
+        goto out;
     }
     if (have_id && (has_ctl_breaking_framing(u.id.p, u.id.len) || (u.id.len && u.id.p[0] == '#') ||
                     u.id.len > 1024)) {
@@ -262,7 +271,7 @@ void publish_handle(struct worker *w, struct conn *c, struct http_request *r, ch
         reply(w, c, 503, NULL, "Out of memory.", false);
         goto out;
     }
-    if (broker_publish_event(w->b, ev, worker_drain_bus, w) != PUBLISH_OK) {
+    if (broker_publish_event(w->b, ev, PUBLISH_MAY_WAIT, worker_drain_bus, w) != PUBLISH_OK) {
         STAT_ADD(w, publish_rejected, 1);
         reply(w, c, 503, "Retry-After: 1\r\n", "The hub is overloaded, retry later.", keep_alive);
         goto out;
@@ -271,6 +280,6 @@ void publish_handle(struct worker *w, struct conn *c, struct http_request *r, ch
     conn_respond(w, c, 200, "text/plain; charset=utf-8", NULL, u.id.p, u.id.len, !keep_alive);
 
 out:
-    free(pairs);
-    free(topics);
+    if (pairs != small_pairs) free(pairs);
+    if (topics != small_topics) free(topics);
 }

@@ -19,9 +19,12 @@ static void respond_text(struct worker *w, struct conn *c, int status, const cha
     conn_respond(w, c, status, "text/plain; charset=utf-8", extra, text, strlen(text), !keep_alive);
 }
 
-/* True when origin is in the configured list (comma or space separated, or "*"). */
-static bool origin_allowed(const char *list, const char *origin, size_t len)
+/* How the configured list (comma or space separated) admits origin: by name, which allows
+ * credentials, or only through "*", which never does (any web site could otherwise read a
+ * logged-in user's private updates through their cookie). */
+static enum cors_grant origin_grant(const char *list, const char *origin, size_t len)
 {
+    enum cors_grant grant = CORS_DENIED;
     const char *p = list;
     while (*p) {
         while (*p == ',' || *p == ' ')
@@ -30,27 +33,38 @@ static bool origin_allowed(const char *list, const char *origin, size_t len)
         while (*p && *p != ',' && *p != ' ')
             p++;
         size_t n = (size_t)(p - start);
-        if ((n == 1 && *start == '*') || (n == len && memcmp(start, origin, len) == 0))
-            return n > 0;
+        if (n == len && memcmp(start, origin, len) == 0) return CORS_WITH_CREDENTIALS;
+        if (n == 1 && *start == '*') grant = CORS_ANY_ORIGIN;
     }
-    return false;
+    return grant;
 }
 
-size_t routes_cors_headers(const struct worker *w, const struct http_request *r, char *out,
-                           size_t cap)
+enum cors_grant routes_cors_headers(const struct worker *w, const struct http_request *r, char *out,
+                                    size_t cap, size_t *len)
 {
     out[0] = 0;
+    *len = 0;
     const char *list = w->b->cfg.cors_origins;
     size_t olen;
     const char *origin = http_header_value(r, HDR_ORIGIN, &olen);
     if (!list || !origin || olen == 0 || olen > 512 || memchr(origin, '\r', olen) ||
-        memchr(origin, '\n', olen) || !origin_allowed(list, origin, olen))
-        return 0;
-    int n = snprintf(out, cap,
+        memchr(origin, '\n', olen))
+        return CORS_DENIED;
+    enum cors_grant grant = origin_grant(list, origin, olen);
+    int n = 0;
+    if (grant == CORS_WITH_CREDENTIALS)
+        n = snprintf(out, cap,
                      "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: "
                      "true\r\nVary: Origin\r\n",
                      (int)olen, origin);
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    else if (grant == CORS_ANY_ORIGIN)
+        n = snprintf(out, cap, "Access-Control-Allow-Origin: *\r\n");
+    if (n <= 0 || (size_t)n >= cap) {
+        out[0] = 0;
+        return CORS_DENIED;
+    }
+    *len = (size_t)n;
+    return grant;
 }
 
 const char *routes_find_token(const struct worker *w, const struct http_request *r,
@@ -85,7 +99,8 @@ const char *routes_find_token(const struct worker *w, const struct http_request 
 static void preflight(struct worker *w, struct conn *c, struct http_request *r, bool keep_alive)
 {
     char cors[700];
-    size_t n = routes_cors_headers(w, r, cors, sizeof(cors));
+    size_t n;
+    routes_cors_headers(w, r, cors, sizeof(cors), &n);
     if (n)
         snprintf(cors + n, sizeof(cors) - n,
                  "Access-Control-Allow-Methods: GET, POST, HEAD, OPTIONS\r\n"

@@ -14,10 +14,16 @@ void routes_dispatch(struct worker *w, struct conn *c, struct http_request *r, b
 void routes_stream_started(struct worker *w, struct conn *c);
 void routes_stream_ended(struct worker *w, struct conn *c);
 
-/* Appends the CORS response headers for r's Origin, when allowed, to out (NUL-terminated).
- * Returns the bytes written. */
-size_t routes_cors_headers(const struct worker *w, const struct http_request *r, char *out,
-                           size_t cap);
+enum cors_grant {
+    CORS_DENIED,     /* no Origin, no --cors-origin, or an origin not in the list */
+    CORS_ANY_ORIGIN, /* admitted only by "*": readable by any origin, never with credentials */
+    CORS_WITH_CREDENTIALS, /* listed by name: credentials (cookies) allowed */
+};
+
+/* Writes the CORS response headers for r's Origin to out (NUL-terminated, *len bytes; none when
+ * denied) and says how the origin was admitted. */
+enum cors_grant routes_cors_headers(const struct worker *w, const struct http_request *r, char *out,
+                                    size_t cap, size_t *len);
 
 /* Finds the request's token: Authorization: Bearer, then the `authorization` query parameter
  * (query_token, may be NULL), then the cookie. Returns NULL when none. *from_cookie tells

@@ -1,12 +1,16 @@
 #include "sender.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
 #ifdef SSEB_HAVE_LIBURING
 #include <liburing.h>
 #endif
+
+/* A slot's result while its send is in the ring (no real result is ever this value). */
+#define SENDER_PENDING ((ssize_t)INT64_MIN)
 
 struct sender {
     struct sender_slot slots[SENDER_BATCH];
@@ -63,42 +67,52 @@ static void send_one(struct sender_slot *slot)
 }
 
 #ifdef SSEB_HAVE_LIBURING
+static void uring_give_up(struct sender *s)
+{
+    io_uring_queue_exit(&s->ring);
+    s->uring = false;
+}
+
 /* Sends the batch through the ring; returns how many slots went through it (in order: the kernel
- * consumes submissions from the front). A ring that refuses a batch is given up for good. */
+ * consumes submissions from the front), the rest being left to sendmsg. A ring that fails in any
+ * way is given up for good: completions it still holds could otherwise be matched to the slots
+ * of a later batch, and a wrong byte count would corrupt that connection's stream. */
 static int send_uring(struct sender *s, int n)
 {
-    for (int i = 0; i < n; i++) {
+    int queued = 0;
+    for (; queued < n; queued++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
-        s->msgs[i] =
-            (struct msghdr){.msg_iov = s->slots[i].iov, .msg_iovlen = (size_t)s->slots[i].iovcnt};
+        if (!sqe) break; /* cannot happen with a ring of SENDER_BATCH entries drained per batch */
+        struct sender_slot *slot = &s->slots[queued];
+        s->msgs[queued] = (struct msghdr){.msg_iov = slot->iov, .msg_iovlen = (size_t)slot->iovcnt};
         /* MSG_DONTWAIT: a full socket answers -EAGAIN at once instead of waiting in the ring. */
-        io_uring_prep_sendmsg(sqe, s->slots[i].fd, &s->msgs[i], MSG_NOSIGNAL | MSG_DONTWAIT);
-        io_uring_sqe_set_data64(sqe, (uint64_t)i);
+        io_uring_prep_sendmsg(sqe, slot->fd, &s->msgs[queued], MSG_NOSIGNAL | MSG_DONTWAIT);
+        io_uring_sqe_set_data64(sqe, (uint64_t)queued);
+        slot->result = SENDER_PENDING;
     }
     int submitted;
     do
-        submitted = io_uring_submit_and_wait(&s->ring, (unsigned)n);
+        submitted = io_uring_submit_and_wait(&s->ring, (unsigned)queued);
     while (submitted == -EINTR);
     if (submitted < 0) submitted = 0; /* an error means nothing was consumed */
     for (int done = 0; done < submitted;) {
         struct io_uring_cqe *cqe;
         int r = io_uring_wait_cqe(&s->ring, &cqe);
         if (r == -EINTR) continue;
-        if (r < 0) {
-            /* Completions lost: what was written is unknown, so those connections must go. */
-            for (int i = 0; i < submitted; i++)
-                s->slots[i].result = -EIO;
-            break;
+        uint64_t i = r < 0 ? UINT64_MAX : io_uring_cqe_get_data64(cqe);
+        if (i >= (uint64_t)submitted || s->slots[i].result != SENDER_PENDING) {
+            /* Completions lost or not ours: what the pending sends wrote is unknown, so those
+             * connections must go. */
+            for (int k = 0; k < submitted; k++)
+                if (s->slots[k].result == SENDER_PENDING) s->slots[k].result = -EIO;
+            uring_give_up(s);
+            return submitted;
         }
-        struct sender_slot *slot = &s->slots[io_uring_cqe_get_data64(cqe)];
-        slot->result = cqe->res;
+        s->slots[i].result = cqe->res;
         io_uring_cqe_seen(&s->ring, cqe);
         done++;
     }
-    if (submitted < n) {
-        io_uring_queue_exit(&s->ring);
-        s->uring = false;
-    }
+    if (submitted < n) uring_give_up(s);
     return submitted;
 }
 #endif

@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "bus.h"
+#include "check.h"
 #include "event.h"
 #include "history.h"
 #include "log.h"
@@ -66,7 +67,8 @@ void broker_new_id(char out[46])
 /* ---- publishing --------------------------------------------------------------------------- */
 
 enum publish_result broker_publish_event(struct sseb_broker *b, struct event *ev,
-                                         void (*make_room)(void *), void *arg)
+                                         enum publish_wait wait, void (*make_room)(void *),
+                                         void *arg)
 {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -77,11 +79,17 @@ enum publish_result broker_publish_event(struct sseb_broker *b, struct event *ev
             history_append(b->history, ev);
             bool ok = bus_publish(b->bus, ev);
             history_unlock(b->history);
-            (void)ok; /* room was reserved under the lock: publishers cannot race us */
+            /* Room was checked under the lock and every publisher takes it: an update in history
+             * but on no bus would be acknowledged and never delivered. */
+            SSEB_BUG_ON(!ok);
             event_unref(ev);
             return PUBLISH_OK;
         }
         history_unlock(b->history);
+        if (wait == PUBLISH_NO_WAIT) {
+            event_unref(ev);
+            return PUBLISH_BUSY;
+        }
         if (make_room) make_room(arg);
         clock_gettime(CLOCK_MONOTONIC, &now);
         long waited_ms =
@@ -98,6 +106,7 @@ enum publish_result broker_publish_event(struct sseb_broker *b, struct event *ev
 enum sseb_publish_status sseb_broker_publish(struct sseb_broker *b, const struct sseb_update *u,
                                              char *id_out, size_t id_cap)
 {
+    if (u->ntopics == 0 || u->ntopics > b->cfg.max_topics) return SSEB_INVALID;
     char generated[46];
     struct sseb_update copy = *u;
     if (!copy.id.len) {
@@ -108,7 +117,8 @@ enum sseb_publish_status sseb_broker_publish(struct sseb_broker *b, const struct
     struct event *ev = event_new(&copy);
     if (!ev) return SSEB_NOMEM;
     if (id_out && id_cap) snprintf(id_out, id_cap, "%.*s", (int)copy.id.len, copy.id.p);
-    return broker_publish_event(b, ev, NULL, NULL) == PUBLISH_OK ? SSEB_PUBLISHED : SSEB_BUSY;
+    return broker_publish_event(b, ev, PUBLISH_MAY_WAIT, NULL, NULL) == PUBLISH_OK ? SSEB_PUBLISHED
+                                                                                   : SSEB_BUSY;
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
@@ -161,6 +171,7 @@ static int open_listener(const struct sseb_config *cfg, uint16_t port, char *err
 
 struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, size_t errlen)
 {
+    if (sseb_config_validate(cfg, err, errlen)) return NULL;
     struct sseb_broker *b = calloc(1, sizeof(*b));
     if (!b) {
         snprintf(err, errlen, "out of memory");

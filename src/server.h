@@ -30,11 +30,16 @@ struct sseb_broker {
 };
 
 enum publish_result { PUBLISH_OK, PUBLISH_BUSY };
-/* Appends ev to history and hands it to the bus in one order. When the bus is full, calls
- * make_room (the calling worker drains its own bus cursor, say) and retries until the configured
- * wait ends. Consumes the caller's reference to ev in every case. */
+enum publish_wait {
+    PUBLISH_NO_WAIT,  /* a full bus answers PUBLISH_BUSY at once */
+    PUBLISH_MAY_WAIT, /* retry on a full bus until --publish-wait runs out */
+};
+/* Appends ev to history and hands it to the bus in one order. With PUBLISH_MAY_WAIT and a full
+ * bus, calls make_room (the calling worker drains its own bus cursor, say) and retries until the
+ * configured wait ends. Consumes the caller's reference to ev in every case. */
 enum publish_result broker_publish_event(struct sseb_broker *b, struct event *ev,
-                                         void (*make_room)(void *), void *arg);
+                                         enum publish_wait wait, void (*make_room)(void *),
+                                         void *arg);
 
 /* Writes "urn:uuid:<v4>" (45 bytes + NUL) into out. */
 void broker_new_id(char out[46]);

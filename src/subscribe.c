@@ -16,6 +16,8 @@
 #include "server.h"
 #include "worker.h"
 
+#define SUBSCRIBE_SMALL_PAIRS 16
+
 static const char stream_headers[] =
     "HTTP/1.1 200 OK\r\n"
     "Content-Type: text/event-stream\r\n"
@@ -41,7 +43,8 @@ static int send_head(struct worker *w, struct conn *c, struct http_request *r, b
                      bool keep_alive, const char *last_id, size_t last_id_len)
 {
     char cors[700];
-    size_t cors_len = routes_cors_headers(w, r, cors, sizeof(cors));
+    size_t cors_len;
+    routes_cors_headers(w, r, cors, sizeof(cors), &cors_len);
     size_t cap = sizeof(stream_headers) + cors_len + last_id_len + 64;
     char *out = malloc(cap);
     if (!out) return -1;
@@ -65,14 +68,21 @@ void subscribe_handle(struct worker *w, struct conn *c, struct http_request *r, 
                       size_t query_len, bool head, bool keep_alive)
 {
     const struct sseb_config *cfg = &w->b->cfg;
-    size_t max_pairs = cfg->max_topics + 64;
-    struct form_pair *pairs = malloc(max_pairs * sizeof(*pairs));
-    char **sels = malloc(cfg->max_topics * sizeof(*sels));
-    size_t *lens = malloc(cfg->max_topics * sizeof(*lens));
+    /* Scratch sized to the request: a few selectors (most subscriptions) use the stack. */
+    struct form_pair small_pairs[SUBSCRIBE_SMALL_PAIRS], *pairs = small_pairs;
+    char *small_sels[SUBSCRIBE_SMALL_PAIRS], **sels = small_sels;
+    size_t small_lens[SUBSCRIBE_SMALL_PAIRS], *lens = small_lens;
     struct auth_claims *claims = NULL;
-    if (!pairs || !sels || !lens) {
-        conn_respond(w, c, 503, "text/plain", NULL, "Out of memory.", 14, true);
-        goto out;
+    size_t max_pairs = form_pairs_bound(query, query_len);
+    if (max_pairs > (size_t)cfg->max_topics + 64) max_pairs = (size_t)cfg->max_topics + 64;
+    if (max_pairs > SUBSCRIBE_SMALL_PAIRS) {
+        pairs = malloc(max_pairs * sizeof(*pairs));
+        sels = malloc(max_pairs * sizeof(*sels));
+        lens = malloc(max_pairs * sizeof(*lens));
+        if (!pairs || !sels || !lens) {
+            conn_respond(w, c, 503, "text/plain", NULL, "Out of memory.", 14, true);
+            goto out;
+        }
     }
     size_t npairs = 0;
     query[query_len] = 0; /* the target buffer always has room for it */
@@ -101,8 +111,9 @@ void subscribe_handle(struct worker *w, struct conn *c, struct http_request *r, 
                 bad_request(w, c, "Topic selector too long.", keep_alive);
                 goto out;
             }
-            if (!utf8_valid(p->value, p->value_len) || memchr(p->value, 0, p->value_len)) {
-                bad_request(w, c, "Invalid topic selector.", keep_alive);
+            if (!utf8_printable(p->value, p->value_len)) {
+                bad_request(w, c, "Invalid topic selector: invalid UTF-8 or control characters.",
+                            keep_alive);
                 goto out;
             }
             bool dup = false;
@@ -190,7 +201,10 @@ void subscribe_handle(struct worker *w, struct conn *c, struct http_request *r, 
     if (head) {
         /* The same Last-Event-ID as the GET would answer: never the raw id (CR/LF injection). */
         replay_release(&rp);
-        send_head(w, c, r, true, keep_alive, want_replay ? answer_id : NULL, answer_len);
+        if (send_head(w, c, r, true, keep_alive, want_replay ? answer_id : NULL, answer_len)) {
+            conn_kill(w, c);
+            goto out;
+        }
         if (!keep_alive) c->close_after = true;
         goto out;
     }
@@ -218,7 +232,7 @@ out:
         auth_claims_free(claims);
         free(claims);
     }
-    free(pairs);
-    free(sels);
-    free(lens);
+    if (pairs != small_pairs) free(pairs);
+    if (sels != small_sels) free(sels);
+    if (lens != small_lens) free(lens);
 }

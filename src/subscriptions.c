@@ -50,20 +50,32 @@ void subscriptions_free(struct subscriptions *s)
     free(s);
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved characters (RFC 6570 expansion). */
-static void append_encoded(struct buf *b, const char *s, size_t n)
+/* Appends s percent-encoded: everything but RFC 3986 unreserved characters (RFC 6570
+ * expansion). Returns 0, or -1 when out of memory. */
+static int append_encoded(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            buf_append(b, (const char *)&ch, 1);
-        } else {
-            char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            buf_append(b, esc, 3);
-        }
+        bool unreserved = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                          (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+                          ch == '~';
+        char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+        if (unreserved ? buf_append(b, (const char *)&ch, 1) : buf_append(b, esc, 3)) return -1;
     }
+    return 0;
+}
+
+/* The record's id: SUBS_PATH "/" enc(selector) "/" enc(subscriber), NUL-terminated, or NULL. */
+static char *record_id(const char *sel, size_t sel_len, const char *subscriber)
+{
+    struct buf id = {0};
+    if (buf_append(&id, SUBS_PATH "/", sizeof(SUBS_PATH)) || append_encoded(&id, sel, sel_len) ||
+        buf_append(&id, "/", 1) || append_encoded(&id, subscriber, strlen(subscriber))) {
+        buf_free(&id);
+        return NULL;
+    }
+    return id.p;
 }
 
 static json_t *record_json(const struct sub_record *r, bool active, bool context)
@@ -87,9 +99,13 @@ static json_t *record_json(const struct sub_record *r, bool active, bool context
 static void publish_record(struct worker *w, const struct sub_record *r, bool active)
 {
     json_t *o = record_json(r, active, true);
-    char *data = json_dumps(o, JSON_COMPACT);
+    char *data = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    if (!data) return;
+    if (!data) {
+        STAT_ADD(w, subscription_events_dropped, 1);
+        log_warn("subscription event dropped", "worker=%d reason=out_of_memory", w->id);
+        return;
+    }
     char id[46];
     broker_new_id(id);
     struct sseb_str topic = {r->id, strlen(r->id)};
@@ -100,9 +116,13 @@ static void publish_record(struct worker *w, const struct sub_record *r, bool ac
                             .private_ = true};
     struct event *ev = event_new(&u);
     free(data);
-    /* No make_room: this runs while the worker is closing connections. */
-    if (ev && broker_publish_event(w->b, ev, NULL, NULL) != PUBLISH_OK)
-        log_warn("subscription event dropped: bus full", "worker=%d", w->id);
+    /* Never waits: this runs on a worker (maybe the slowest bus consumer, which waiting would not
+     * help) and under the registry lock. A full bus drops the event, counted and logged. */
+    if (!ev || broker_publish_event(w->b, ev, PUBLISH_NO_WAIT, NULL, NULL) != PUBLISH_OK) {
+        STAT_ADD(w, subscription_events_dropped, 1);
+        log_warn("subscription event dropped", "worker=%d reason=%s", w->id,
+                 ev ? "bus_full" : "out_of_memory");
+    }
 }
 
 void subscriptions_stream_started(struct worker *w, struct conn *c)
@@ -122,12 +142,7 @@ void subscriptions_stream_started(struct worker *w, struct conn *c)
         if (!r) break;
         const char *sel = selector_text(c->subs[i].group->sel);
         size_t sel_len = selector_len(c->subs[i].group->sel);
-        struct buf id = {0};
-        buf_append(&id, SUBS_PATH "/", sizeof(SUBS_PATH));
-        append_encoded(&id, sel, sel_len);
-        buf_append(&id, "/", 1);
-        append_encoded(&id, c->subscriber_id, strlen(c->subscriber_id));
-        r->id = id.p;
+        r->id = record_id(sel, sel_len, c->subscriber_id);
         r->topic = strndup(sel, sel_len);
         r->subscriber = c->subscriber_id;
         r->payload = c->claims ? c->claims->payload_json : NULL;
@@ -203,7 +218,10 @@ void subscriptions_handle(struct worker *w, struct conn *c, struct http_request 
     const char *qtoken = NULL;
     size_t qtoken_len = 0;
     struct buf target_copy = {0};
-    buf_append(&target_copy, r->target.p, r->target.len);
+    if (buf_append(&target_copy, r->target.p, r->target.len)) {
+        conn_respond(w, c, 503, "text/plain", NULL, "Out of memory.", 14, true);
+        return;
+    }
     struct form_pair qp[16];
     size_t nq = 0;
     if (query_len && form_parse(query, query_len, qp, 16, &nq) == FORM_OK)

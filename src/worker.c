@@ -26,8 +26,10 @@
 /* Markers for the two non-connection descriptors in the loop. */
 static char listener_marker, wake_marker;
 
-#define READ_CHUNK   16384
-#define FANOUT_BATCH 1024
+#define READ_CHUNK      16384
+#define FANOUT_BATCH    1024
+#define ACCEPT_BATCH    256
+#define ACCEPT_PAUSE_MS 100
 
 static const char heartbeat_bytes[] = ":\n";
 static const char overload_response[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
@@ -65,8 +67,8 @@ struct worker *worker_new(struct sseb_broker *b, int id, int listen_fd)
         worker_free(w);
         return NULL;
     }
-    if (io_add(w->io, listen_fd, &listener_marker, 0) ||
-        io_add(w->io, bus_wake_fd(b->bus, id), &wake_marker, 0)) {
+    if (io_add(w->io, listen_fd, &listener_marker, IO_LEVEL_READ) ||
+        io_add(w->io, bus_wake_fd(b->bus, id), &wake_marker, IO_EDGE_READ)) {
         worker_free(w);
         return NULL;
     }
@@ -160,15 +162,26 @@ void conn_respond(struct worker *w, struct conn *c, int status, const char *cont
     conn_mark_dirty(w, c);
 }
 
-static void accept_all(struct worker *w)
+/* Accepts at most one batch, so a connection storm cannot starve the streams of this worker; the
+ * listener is level-triggered, so what is left in the backlog is reported by the next wait. */
+static void accept_batch(struct worker *w)
 {
     const struct sseb_config *cfg = &w->b->cfg;
-    for (int i = 0; i < 256; i++) {
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
         int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_warn("accept failed", "worker=%d error=\"%s\"", w->id, strerror(errno));
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* Out of descriptors or memory: a level-triggered listener would report the same
+                 * backlog at once, so stop watching it for a moment instead of spinning. */
+                log_warn("accept failed, pausing accepts", "worker=%d error=\"%s\" pause_ms=%d",
+                         w->id, strerror(errno), ACCEPT_PAUSE_MS);
+                if (io_del(w->io, w->listen_fd) == 0) {
+                    w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+                    if (w->next_tick_ms > w->accept_resume_ms)
+                        w->next_tick_ms = w->accept_resume_ms;
+                }
+            }
             return;
         }
         uint32_t total = atomic_fetch_add_explicit(&w->b->connections, 1, memory_order_relaxed);
@@ -198,7 +211,7 @@ static void accept_all(struct worker *w)
         w->nconns++;
         STAT_ADD(w, accepted, 1);
         STAT_ADD(w, connections, 1);
-        if (io_add(w->io, fd, c, 1)) conn_kill(w, c);
+        if (io_add(w->io, fd, c, IO_EDGE_READ_WRITE)) conn_kill(w, c);
     }
 }
 
@@ -235,7 +248,10 @@ static bool process_input(struct worker *w, struct conn *c, const char *data, si
             if (expect && !r->continue_sent && elen == 12 &&
                 strncasecmp(expect, "100-continue", 12) == 0) {
                 r->continue_sent = true;
-                outq_push_static(&c->out, continue_response, sizeof(continue_response) - 1);
+                if (outq_push_static(&c->out, continue_response, sizeof(continue_response) - 1)) {
+                    conn_kill(w, c);
+                    return false;
+                }
                 conn_mark_dirty(w, c);
             }
             return true;
@@ -268,8 +284,14 @@ static void handle_readable(struct worker *w, struct conn *c)
             continue;
         }
         if (n == 0) {
-            /* The peer closed: nothing more can be sent usefully once it is gone. */
-            if (c->close_after && c->out.bytes) return;
+            if (c->close_after && c->out.bytes) return; /* the answer is on its way out */
+            if (c->state == CONN_HTTP && c->req && c->req->started) {
+                /* A half-close in the middle of a request: the peer may still read why. */
+                static const char msg[] = "Request cut short: the connection was closed before "
+                                          "the whole request arrived.";
+                conn_respond(w, c, 400, "text/plain", NULL, msg, sizeof(msg) - 1, true);
+                return;
+            }
             conn_kill(w, c);
             return;
         }
@@ -297,7 +319,11 @@ static void sent(struct worker *w, struct conn *c, const struct sender_slot *slo
         c->last_write_ms = w->now_ms;
         /* The queue is written in order, so the replay (queued first) leaves first. */
         c->replay_unsent -= written < c->replay_unsent ? written : c->replay_unsent;
-        outq_consume(&c->out, &w->pool, written);
+        if (outq_consume(&c->out, &w->pool, written)) {
+            log_error("send reported more bytes than were queued; closing", "worker=%d", w->id);
+            conn_destroy(w, c);
+            return;
+        }
     }
     if (written < slot->asked)
         c->blocked = true; /* a short write: the socket buffer is full */
@@ -444,6 +470,17 @@ void worker_drain_bus(void *arg)
     drain_bus(arg, false);
 }
 
+/* The monotonic deadline of an instant given in epoch seconds (a token's exp), saturating: any
+ * exp a token carries, however large or small, gives a deadline in [now_ms, INT64_MAX]. */
+int64_t deadline_at_epoch(int64_t now_ms, long long at_s, int64_t now_s)
+{
+    if (at_s <= now_s) return now_ms;
+    /* at_s > now_s >= 0 here for any real clock, so the difference cannot overflow. */
+    uint64_t left_s = (uint64_t)at_s - (uint64_t)now_s;
+    if (left_s > (uint64_t)(INT64_MAX - now_ms) / 1000) return INT64_MAX;
+    return now_ms + (int64_t)left_s * 1000;
+}
+
 int worker_start_stream(struct worker *w, struct conn *c, char **selectors, size_t *lens, size_t n,
                         uint64_t after_seq)
 {
@@ -467,9 +504,8 @@ int worker_start_stream(struct worker *w, struct conn *c, char **selectors, size
     const struct sseb_config *cfg = &w->b->cfg;
     c->deadline_ms = cfg->stream_lifetime_ms ? w->now_ms + cfg->stream_lifetime_ms : INT64_MAX;
     if (c->claims && c->claims->exp) {
-        int64_t left_ms = (c->claims->exp - (int64_t)time(NULL)) * 1000;
-        if (w->now_ms + left_ms < c->deadline_ms)
-            c->deadline_ms = w->now_ms + (left_ms > 0 ? left_ms : 0);
+        int64_t at = deadline_at_epoch(w->now_ms, c->claims->exp, (int64_t)time(NULL));
+        if (at < c->deadline_ms) c->deadline_ms = at;
     }
     STAT_ADD(w, streams, 1);
     STAT_ADD(w, subscriptions, n);
@@ -481,7 +517,10 @@ int worker_start_stream(struct worker *w, struct conn *c, char **selectors, size
 static void close_stream_politely(struct worker *w, struct conn *c)
 {
     if (c->close_after || c->doomed) return;
-    outq_push_static(&c->out, w->retry_hint, w->retry_hint_len);
+    if (outq_push_static(&c->out, w->retry_hint, w->retry_hint_len)) {
+        conn_kill(w, c); /* out of memory: close without the hint */
+        return;
+    }
     c->close_after = true;
     conn_mark_dirty(w, c);
 }
@@ -508,7 +547,10 @@ static void on_tick(struct worker *w)
         }
         if (cfg->heartbeat_ms && !c->out.bytes &&
             w->now_ms - c->last_write_ms >= (int64_t)cfg->heartbeat_ms) {
-            outq_push_static(&c->out, heartbeat_bytes, sizeof(heartbeat_bytes) - 1);
+            if (outq_push_static(&c->out, heartbeat_bytes, sizeof(heartbeat_bytes) - 1)) {
+                conn_kill(w, c);
+                continue;
+            }
             STAT_ADD(w, heartbeats, 1);
             conn_mark_dirty(w, c);
         }
@@ -519,7 +561,9 @@ static void start_drain(struct worker *w)
 {
     w->draining = true;
     w->drain_deadline_ms = w->now_ms + w->b->cfg.drain_timeout_ms;
-    io_del(w->io, w->listen_fd);
+    if (!w->accept_resume_ms && io_del(w->io, w->listen_fd)) /* else already unwatched */
+        log_warn("cannot unwatch the listener", "worker=%d error=\"%s\"", w->id, strerror(errno));
+    w->accept_resume_ms = 0;
     close(w->listen_fd);
     w->listen_fd = -1;
     for (struct conn *c = w->conns; c; c = c->next) {
@@ -545,7 +589,7 @@ void *worker_main(void *arg)
         for (int i = 0; i < n; i++) {
             void *p = evs[i].ptr;
             if (p == &listener_marker) {
-                if (!w->draining) accept_all(w);
+                if (!w->draining) accept_batch(w);
                 continue;
             }
             if (p == &wake_marker) {
@@ -566,6 +610,12 @@ void *worker_main(void *arg)
         bus_woke_quiet(w->b->bus, w->id);
         drain_bus(w, true);
         flush_dirty(w);
+        if (w->accept_resume_ms && w->now_ms >= w->accept_resume_ms && !w->draining) {
+            w->accept_resume_ms = 0;
+            if (io_add(w->io, w->listen_fd, &listener_marker, IO_LEVEL_READ))
+                log_error("cannot watch the listener again", "worker=%d error=\"%s\"", w->id,
+                          strerror(errno));
+        }
         if (w->now_ms >= w->next_tick_ms) {
             w->next_tick_ms = w->now_ms + w->tick_ms;
             on_tick(w);

@@ -18,7 +18,7 @@ struct http_request;
 struct worker_stats {
     _Atomic uint64_t accepted, rejected, connections, streams, subscriptions;
     _Atomic uint64_t publishes, publish_rejected, deliveries, bytes_out, slow_consumers, heartbeats,
-        requests, replayed;
+        requests, replayed, subscription_events_dropped;
 };
 
 #define STAT_ADD(w, field, n)                                                                      \
@@ -45,6 +45,7 @@ struct worker {
     uint32_t tick_ms;
     char retry_hint[48];
     uint32_t retry_hint_len;
+    int64_t accept_resume_ms; /* nonzero: accepts paused (descriptors ran out) until then */
     bool draining;
     int64_t drain_deadline_ms;
     struct worker_stats stats;
@@ -56,6 +57,9 @@ void *worker_main(void *arg);
 
 /* Used by the request handlers (routes, publish, subscribe). */
 int64_t worker_now_ms(void);
+/* The worker-clock deadline (ms, from now_ms) of epoch second at_s, now being epoch second now_s;
+ * saturates at now_ms (past) and INT64_MAX (too far to represent). */
+int64_t deadline_at_epoch(int64_t now_ms, long long at_s, int64_t now_s);
 /* Queues a complete response; close set: the connection closes once it is written. */
 void conn_respond(struct worker *w, struct conn *c, int status, const char *content_type,
                   const char *extra_headers, const char *body, size_t body_len, bool close);

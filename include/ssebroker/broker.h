@@ -29,8 +29,10 @@ enum sseb_publish_status {
     SSEB_PUBLISHED = 0,
     SSEB_BUSY = -1, /* the bus stayed full for the configured wait: retry later */
     SSEB_NOMEM = -2,
+    SSEB_INVALID = -3, /* no topic, or more than max_topics */
 };
-/* Publishes a validated update from any thread; the id (given or generated) is copied into
+/* Publishes a validated update from any thread (it may wait up to publish_wait_ms for bus room,
+ * so never from a callback running on a worker); the id (given or generated) is copied into
  * id_out (NUL-terminated, truncated to id_cap). */
 enum sseb_publish_status sseb_broker_publish(struct sseb_broker *b, const struct sseb_update *u,
                                              char *id_out, size_t id_cap);

@@ -7,6 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Bounds of what the broker can honour; sseb_config_validate refuses anything beyond. */
+#define SSEB_MAX_WORKERS      256
+#define SSEB_MAX_TOPICS       65535    /* an event counts its topics in 16 bits */
+#define SSEB_MAX_HISTORY_SIZE 10000000 /* ring and id table are allocated at start */
+#define SSEB_MAX_BUS_SIZE     (1u << 24)
+
 /* The well-known development key of the Mercure hub, used when no key is configured. */
 #define SSEB_DEV_JWT_KEY "!ChangeThisMercureHubJWTSecretKey!"
 
@@ -54,8 +60,13 @@ struct sseb_config {
 /* Fills cfg with the defaults. */
 void sseb_config_defaults(struct sseb_config *cfg);
 
-/* Applies the environment, then argv. Returns 0 to go on, 1 when --help was printed, -1 on an
- * error (already reported on stderr). */
+/* Checks that every field holds a value the broker can honour (ranges, a power-of-two bus).
+ * Returns 0, or -1 with a message naming the flag in err. sseb_config_load and sseb_broker_new
+ * both call it. */
+int sseb_config_validate(const struct sseb_config *cfg, char *err, size_t errlen);
+
+/* Applies the environment, then argv, then validates. Returns 0 to go on, 1 when --help was
+ * printed, -1 on an error (already reported on stderr). */
 int sseb_config_load(struct sseb_config *cfg, int argc, char **argv);
 
 #endif

@@ -92,3 +92,40 @@ test('a subscriber that stops reading is cut at its queue budget and resumes by 
   sub.close();
   await b.stop();
 });
+
+test('a reconnect storm queued while the worker is busy is served whole', async () => {
+  // The worker is stopped while 600 connections queue in its listen backlog, more than one accept
+  // batch (256): every one of them must be answered once it runs again, without a new arrival.
+  const b = await new Broker(['--workers', '1', '--header-timeout', '30s']).start();
+  const N = 600;
+  b.proc.kill('SIGSTOP');
+  const answered = [];
+  const socks = [];
+  try {
+    await Promise.all(Array.from({ length: N }, () => new Promise((resolve, reject) => {
+      const sock = net.connect(b.port, '127.0.0.1');
+      socks.push(sock);
+      let data = '';
+      const done = new Promise((r) => {
+        sock.on('data', (d) => { data += d; });
+        sock.on('close', () => r(data));
+        sock.on('error', () => r(data));
+      });
+      answered.push(done);
+      sock.on('connect', () => {
+        sock.write('GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+        resolve();
+      });
+      sock.on('error', reject);
+    })));
+    b.proc.kill('SIGCONT');
+    const deadline = sleep(15000).then(() => null);
+    const results = await Promise.all(answered.map((p) => Promise.race([p, deadline])));
+    const ok = results.filter((r) => r && r.startsWith('HTTP/1.1 200')).length;
+    assert.equal(ok, N, `${ok} of ${N} queued connections answered`);
+  } finally {
+    b.proc.kill('SIGCONT');
+    for (const s of socks) s.destroy();
+    await b.stop();
+  }
+});

@@ -109,6 +109,96 @@ test('cookie-authorized publish from a foreign origin is refused', async () => {
   assert.equal((await send('https://app.example')).status, 200);
 });
 
+test('CORS "*": any origin may read public streams, but never with credentials', async () => {
+  const b = await new Broker(['--cors-origin', '*, https://app.example']).start();
+  try {
+    const evil = new RawSubscriber(b.port, '?topic=cors', { Origin: 'https://evil.example' });
+    await evil.ready();
+    assert.match(evil.headers, /\r\nAccess-Control-Allow-Origin: \*\r\n/);
+    assert.doesNotMatch(evil.headers, /Access-Control-Allow-Credentials/i);
+    evil.close();
+    const listed = new RawSubscriber(b.port, '?topic=cors', { Origin: 'https://app.example' });
+    await listed.ready();
+    assert.match(listed.headers, /\r\nAccess-Control-Allow-Origin: https:\/\/app\.example\r\n/);
+    assert.match(listed.headers, /\r\nAccess-Control-Allow-Credentials: true\r\n/);
+    listed.close();
+    const pre = await rawRequest(b.port, `OPTIONS ${HUB} HTTP/1.1\r\nHost: a\r\nOrigin: https://evil.example\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n`);
+    assert.match(pre, /^HTTP\/1\.1 204 /);
+    assert.match(pre, /\r\nAccess-Control-Allow-Origin: \*\r\n/);
+    assert.doesNotMatch(pre, /Access-Control-Allow-Credentials/i);
+    // A cookie is a credential: an origin admitted only by "*" may not publish with one.
+    const pubToken = jwt({ mercure: { publish: ['*'] } });
+    const send = (origin) => fetch(b.url(), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: `mercureAuthorization=${pubToken}`, Origin: origin },
+      body: 'topic=cookie-pub&data=x',
+    });
+    assert.equal((await send('https://evil.example')).status, 403);
+    assert.equal((await send('https://app.example')).status, 200);
+  } finally {
+    await b.stop();
+  }
+});
+
+test('exp and nbf of any size: huge, fractional and negative values are handled, never overflow', async () => {
+  const now = Date.now() / 1000;
+  const open = async (claims) => {
+    const sub = new RawSubscriber(broker.port, '?topic=exp-range', { Authorization: `Bearer ${jwt({ ...claims, mercure: { subscribe: ['*'] } })}` });
+    await sub.ready();
+    return sub;
+  };
+  // Far-future expiries (integer at the edge of int64, beyond it as a real, fractional): streams.
+  for (const exp of [9000000000000000000, 9223372036854775807, 1e300, now + 3600.5]) {
+    const sub = await open({ exp });
+    assert.match(sub.headers, /^HTTP\/1\.1 200 /, `exp ${exp}`);
+    sub.close();
+  }
+  // Past, negative and far-past expiries: refused.
+  for (const exp of [now - 10.5, -1, -9000000000000000000, -1e300]) {
+    const sub = await open({ exp });
+    assert.match(sub.headers, /^HTTP\/1\.1 401 /, `exp ${exp}`);
+    sub.close();
+  }
+  // nbf: far future refused, far past (and negative) accepted.
+  for (const [nbf, status] of [[9e18, 401], [1e300, 401], [-9e18, 200], [now - 1.5, 200]]) {
+    const sub = await open({ nbf });
+    assert.match(sub.headers, new RegExp(`^HTTP/1\\.1 ${status} `), `nbf ${nbf}`);
+    sub.close();
+  }
+  // The same claims on the publish path (its per-connection token cache compares exp too).
+  for (const [exp, status] of [[9e18, 200], [1e300, 200], [-1, 401]]) {
+    const r = await broker.publish({ topic: 'exp-range', data: 'x' }, { token: jwt({ exp, mercure: { publish: ['*'] } }) });
+    assert.equal(r.status, status, `publish exp ${exp}`);
+  }
+  // The broker is still there (an ASan+UBSan build aborts on signed overflow).
+  assert.equal((await fetch(`${broker.base}/healthz`)).status, 200);
+});
+
+test('subscription events never stall a worker, even when the bus is full', async () => {
+  // One worker, the only bus consumer, and a 16-slot bus: a stream with 100 selectors makes 100
+  // subscription events at once. Waiting for room would freeze the worker (the consumer that
+  // must make it) for 100 x --publish-wait; they are dropped and counted instead.
+  const b = await new Broker(['--workers', '1', '--subscriptions', '--bus-size', '16', '--publish-wait', '2s']).start();
+  try {
+    const topics = Array.from({ length: 100 }, (_, i) => `topic=many-${i}`).join('&');
+    const sub = new RawSubscriber(b.port, `?${topics}`, { Authorization: `Bearer ${SUB_ALL}` });
+    await sub.ready();
+    assert.match(sub.headers, /^HTTP\/1\.1 200 /);
+    const started = Date.now();
+    assert.equal((await fetch(`${b.base}/healthz`)).status, 200);
+    assert.ok(Date.now() - started < 3000, `the worker answered after ${Date.now() - started} ms`);
+    assert.ok((await b.metric('ssebroker_subscription_events_dropped_total')) > 0);
+    // Closing the stream makes 100 more: the worker still answers at once.
+    sub.close();
+    await sleep(100);
+    const again = Date.now();
+    assert.equal((await fetch(`${b.base}/healthz`)).status, 200);
+    assert.ok(Date.now() - again < 3000, `the worker answered after ${Date.now() - again} ms`);
+  } finally {
+    await b.stop();
+  }
+});
+
 test('subscription events and the subscriptions API', async () => {
   const watcher = new RawSubscriber(broker.port, `?topic=${encodeURIComponent('/.well-known/mercure/subscriptions/{topic}/{subscriber}')}`, { Authorization: `Bearer ${SUB_ALL}` });
   await watcher.ready();

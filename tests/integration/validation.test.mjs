@@ -161,3 +161,58 @@ test('a keep-alive publisher is re-checked: an expired or different token is ref
   while (Date.now() / 1000 < exp + 0.2) await new Promise((r) => setTimeout(r, 100));
   assert.equal((await broker.publish({ topic: 'ka-auth' }, { token: shortLived })).status, 401);
 });
+
+// A setting the code cannot honour is refused at start with a message naming it; nothing starts.
+const refused = [
+  [['--max-topics', '70000'], /--max-topics must be between 1 and 65535/],
+  [['--max-topics', '0'], /--max-topics must be between 1 and 65535/],
+  [['--max-queued-bytes', '20000000000G'], /invalid value for --max-queued-bytes/],
+  [['--max-queued-bytes', '18446744073709551615'], /--max-queued-bytes must be between/],
+  [['--history-size', '0'], /--history-size must be between 1 and/],
+  [['--history-size', '4294967296'], /invalid value for --history-size/],
+  [['--bus-size', '1000'], /--bus-size must be a power of two/],
+  [['--bus-size', '8'], /--bus-size must be between 16 and/],
+  [['--workers', '1000'], /--workers must be between 0 and 256/],
+  [['--max-body-bytes', '1G'], /--max-body-bytes must be between 0 and/],
+  [['--header-timeout', 'nan'], /invalid value for --header-timeout/],
+  [['--heartbeat', '1e300'], /invalid value for --heartbeat/],
+];
+for (const [args, message] of refused) {
+  test(`refused at start: ${args.join(' ')}`, async () => {
+    const { BIN } = await import('./lib/broker.mjs');
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(BIN, ['--listen', '127.0.0.1:0', ...args], { encoding: 'utf8', timeout: 10000 });
+    assert.notEqual(r.status, 0, `started with ${args.join(' ')}`);
+    assert.equal(r.signal, null);
+    assert.match(r.stderr, message);
+  });
+}
+
+test('the environment twin of a flag is checked the same way', async () => {
+  const { BIN } = await import('./lib/broker.mjs');
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(BIN, ['--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 10000, env: { ...process.env, SSEBROKER_MAX_TOPICS: '70000' } });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--max-topics must be between 1 and 65535/);
+});
+
+test('--max-topics at its limit (65535): an update with that many topics reaches each of them', async () => {
+  const b = await new Broker(['--workers', '1', '--max-topics', '65535', '--max-body-bytes', '2MiB']).start();
+  try {
+    const first = new RawSubscriber(b.port, '?topic=t0');
+    const last = new RawSubscriber(b.port, '?topic=t65534');
+    await Promise.all([first.ready(), last.ready()]);
+    const topics = Array.from({ length: 65535 }, (_, i) => `t${i}`);
+    const ok = await b.publish({ topic: topics, data: 'wide' });
+    assert.equal(ok.status, 200);
+    await Promise.all([first, last].map((s) => s.waitFor((x) => x.events.length === 1)));
+    assert.equal(last.events[0].data, 'wide');
+    const over = await b.publish({ topic: [...topics, 't65535'], data: 'too wide' });
+    assert.equal(over.status, 400);
+    assert.equal(over.body, 'Too many "topic" parameters.');
+    first.close();
+    last.close();
+  } finally {
+    await b.stop();
+  }
+});

@@ -41,7 +41,7 @@ static enum flush_result flush(struct outq *q, int fd, struct shared_pool *pool,
             return errno == EAGAIN || errno == EWOULDBLOCK ? FLUSH_BLOCKED : FLUSH_ERROR;
         }
         *written += (size_t)w;
-        outq_consume(q, pool, (size_t)w);
+        cr_assert_eq(outq_consume(q, pool, (size_t)w), 0);
         if ((size_t)w < asked) return FLUSH_BLOCKED;
     }
     return FLUSH_DONE;
@@ -214,4 +214,24 @@ Test(outq, holder_pool_keeps_a_bounded_number_of_spares)
     event_unref(ev);
     shared_pool_free(&pool);
     free(all);
+}
+
+Test(outq, consume_refuses_more_than_is_queued)
+{
+    struct outq q = {0};
+    struct shared_pool pool = {0};
+    cr_assert_eq(outq_push_static(&q, "abcdef", 6), 0);
+    cr_assert_eq(outq_push_static(&q, "gh", 2), 0);
+    /* A send cannot write more than it was given: a larger count is refused, nothing dropped. */
+    cr_assert_eq(outq_consume(&q, &pool, 9), -1);
+    cr_assert_eq(q.bytes, 8);
+    cr_assert_eq(q.count, 2);
+    cr_assert_eq(outq_consume(&q, &pool, 7), 0);
+    cr_assert_eq(q.bytes, 1);
+    cr_assert_eq(outq_consume(&q, &pool, 2), -1);
+    cr_assert_eq(outq_consume(&q, &pool, 1), 0);
+    cr_assert_eq(q.bytes, 0);
+    cr_assert_eq(q.count, 0);
+    outq_clear(&q, &pool);
+    shared_pool_free(&pool);
 }
