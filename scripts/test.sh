@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds every flavour and runs every test:
+#   the layering check (includes point down, no cycle) and the formatting check,
 #   unit tests (Criterion) in release, ASan+UBSan and TSan builds,
 #   integration tests (real binary, real clients) against the ASan, TSan and release binaries,
 #   bounded soak runs (release, ASan, TSan), short fuzz runs of every libFuzzer target.
@@ -49,6 +50,8 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1"
 
+group "layers (include graph of src/)" bash -c 'node scripts/check-layers.mjs && node --test tests/tools/'
+group "format (clang-format)" bash -c 'clang-format --dry-run --Werror src/*.c src/*/*.[ch] include/ssebroker/*.h tests/unit/*.c tests/unit/*/*.c tests/fuzz/*.c tests/stress/*.c bench/*.c'
 group "build release" bash scripts/build.sh release
 group "unit tests (release)" ctest --test-dir build --output-on-failure
 group "build asan" bash scripts/build.sh asan

@@ -7,7 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "common/log.h"
 #include "ssebroker/broker.h"
 #include "ssebroker/config.h"
 

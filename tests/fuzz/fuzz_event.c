@@ -16,9 +16,9 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "event.h"
-#include "history.h"
-#include "sse.h"
+#include "core/event.h"
+#include "core/history.h"
+#include "core/sse.h"
 
 #define MAX_EVENTS 64
 
@@ -114,6 +114,29 @@ static struct sseb_str clean(struct field f, char *buf, bool digits)
     return (struct sseb_str){buf, o};
 }
 
+/* Reads history from start to its end in chunks; returns 0 when it yields exactly want[0..n). */
+static int replay_matches(struct history *h, uint64_t start, size_t chunk, struct event **want,
+                          size_t n)
+{
+    struct event *got[4];
+    size_t seen = 0;
+    for (;;) {
+        bool gap;
+        size_t k = history_read(h, start, UINT64_MAX, got, chunk, &gap, NULL);
+        if (gap) return -1;
+        if (!k) break;
+        int bad = 0;
+        for (size_t i = 0; i < k; i++) {
+            if (seen >= n || got[i] != want[seen]) bad = 1;
+            seen++;
+            start = got[i]->seq + 1;
+            event_unref(got[i]);
+        }
+        if (bad) return -1;
+    }
+    return seen == n ? 0 : -1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 {
     if (size > 6000) return 0;
@@ -157,8 +180,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     if (!h) abort();
     struct event *published[MAX_EVENTS + 1];
     size_t npub = 0;
+    struct event *evicted = NULL;
     history_lock(h);
-    history_append(h, ev);
+    history_append(h, ev, &evicted);
     published[npub++] = ev;
     for (size_t k = 5; k + 1 < nf && npub < MAX_EVENTS + 1; k++) {
         struct sseb_update e = u;
@@ -166,10 +190,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
         if (e.id.len == 0) continue;
         struct event *x = event_new(&e);
         if (!x) break;
-        history_append(h, x);
+        history_append(h, x, &evicted);
         published[npub++] = x;
     }
     history_unlock(h);
+    history_release_evicted(evicted);
 
     struct field from = f[nf - 1];
     struct sseb_str want = clean(from, typeb, false);
@@ -182,21 +207,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
             break;
         }
     }
-    struct replay r;
-    if (history_replay(h, REPLAY_AFTER_ID, want.p, want.len, &r) == 0) {
-        if (r.found != (at >= 0)) abort();
-        size_t expect = at >= 0 ? npub - 1 - (size_t)at : 0;
-        if (r.n != expect) abort();
-        for (size_t k = 0; k < r.n; k++)
-            if (r.events[k] != published[(size_t)at + 1 + k]) abort();
-        replay_release(&r);
-    }
-    if (history_replay(h, REPLAY_EARLIEST, NULL, 0, &r) == 0) {
-        if (r.n != npub - retained_from || !r.found) abort();
-        for (size_t k = 0; k < r.n; k++)
-            if (r.events[k] != published[retained_from + k]) abort();
-        replay_release(&r);
-    }
+    /* Replays read in chunks of 1 to 4 events, as a stream's cursor does. */
+    size_t chunk = 1 + (size > 1 ? input[1] % 4 : 0);
+    uint64_t start;
+    bool found = history_replay_start(h, want.p, want.len, &start);
+    if (found != (at >= 0)) abort();
+    if (found && replay_matches(h, start, chunk, published + at + 1, npub - 1 - (size_t)at))
+        abort();
+    if (!history_replay_start(h, NULL, 0, &start)) abort();
+    if (replay_matches(h, start, chunk, published + retained_from, npub - retained_from)) abort();
     history_free(h);
     for (size_t k = 0; k < npub; k++)
         event_unref(published[k]);

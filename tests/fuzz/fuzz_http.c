@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "ssebroker/config.h"
 
 #define HUB_PATH "/.well-known/mercure"

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "auth/auth.h"
 
 #define KEY    "!ChangeThisMercureHubJWTSecretKey!"
 #define HEADER "eyJhbGciOiJIUzI1NiJ9" /* {"alg":"HS256"} */

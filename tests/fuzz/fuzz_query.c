@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "form.h"
-#include "selector.h"
+#include "http/form.h"
+#include "common/utf8.h"
+#include "core/selector.h"
 #include "ssebroker/config.h"
 
 static const char *const fixed_topics[] = {

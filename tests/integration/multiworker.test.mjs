@@ -3,7 +3,7 @@
 // updates in the order it published them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Broker, RawSubscriber, PUBLISH_ALL, HUB } from './lib/broker.mjs';
+import { Broker, RawSubscriber, PUBLISH_ALL, HUB, rawRequest } from './lib/broker.mjs';
 import http from 'node:http';
 
 let broker;
@@ -70,4 +70,36 @@ test('every subscriber on every worker gets every update once, in one global ord
     for (let i = 1; i < positions.length; i++) assert.ok(positions[i] > positions[i - 1]);
   }
   for (const s of subs) s.close();
+});
+
+test('a publish that finds the bus full is parked, not slept on: pipelined publishes all land, in order', async () => {
+  // 16 bus slots and 100 publishes pipelined on one connection: the worker fills the bus from its
+  // own input before its own cursor can move, so later publishes wait for room (parked, with the
+  // rest of the input kept) and are answered as the workers drain, each 200, in request order.
+  const b = await new Broker(['--workers', '2', '--bus-size', '16', '--publish-wait', '5s']).start();
+  try {
+    const sub = new RawSubscriber(b.port, '?topic=pipelined');
+    await sub.ready();
+    const N = 100;
+    let bytes = '';
+    for (let i = 0; i < N; i++) {
+      const body = `topic=pipelined&id=p-${i}&data=${i}`;
+      bytes += `POST ${HUB} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${PUBLISH_ALL}\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    }
+    const out = await rawRequest(b.port, bytes, { until: /(HTTP\/1\.1 [^]*?){100}p-99$/, timeout: 20000 });
+    const answers = [...out.matchAll(/HTTP\/1\.1 (\d{3}) [^]*?\r\n\r\n(p-\d+|[^H]*)/g)].map((m) => [m[1], m[2]]);
+    assert.equal(answers.length, N, out.slice(0, 500));
+    answers.forEach(([status, body], i) => {
+      assert.equal(status, '200');
+      assert.equal(body, `p-${i}`);
+    });
+    await sub.waitFor((s) => s.events.length === N, 10000);
+    assert.deepEqual(sub.events.map((e) => e.id), Array.from({ length: N }, (_, i) => `p-${i}`));
+    assert.ok((await b.metric('ssebroker_publishes_parked_total')) > 0, 'no publish was parked');
+    assert.equal(await b.metric('ssebroker_publishes_rejected_total'), 0);
+    sub.close();
+  } finally {
+    await b.stop();
+  }
 });

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bus.h"
-#include "event.h"
+#include "core/bus.h"
+#include "core/event.h"
 
 #define PRODUCERS    3
 #define PER_PRODUCER 20000
@@ -27,11 +27,15 @@ static void *producer(void *arg)
     for (int i = 0; i < PER_PRODUCER; i++) {
         struct event *ev = event_new(&u);
         for (;;) {
+            /* The bus admits one producer at a time: the mutex serialises them (as the hub's
+             * history lock does), and consumers are woken after it is released. */
+            struct bus_wakeups wake = {.n = 0};
             pthread_mutex_lock(&order);
             if (bus_has_room(bus)) {
                 ev->seq = ++next_seq;
-                bus_publish(bus, ev);
+                if (!bus_publish(bus, ev, &wake)) abort();
                 pthread_mutex_unlock(&order);
+                bus_wake(bus, &wake);
                 break;
             }
             pthread_mutex_unlock(&order);

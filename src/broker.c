@@ -1,0 +1,214 @@
+/* The embeddable broker (include/ssebroker/broker.h): builds the layers bottom up (history and
+ * bus, the hub and its order authority, the keys, the Mercure context, the workers with their
+ * listeners), wires the protocol's handler table into the server, and runs the lifecycle. */
+#include "ssebroker/broker.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "common/rand.h"
+#include "core/authority.h"
+#include "core/bus.h"
+#include "core/event.h"
+#include "core/history.h"
+#include "core/hub.h"
+#include "mercure/context.h"
+#include "mercure/mercure.h"
+#include "mercure/subscriptions.h"
+#include "net/listener.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+struct sseb_broker {
+    struct sseb_config cfg;
+    struct history *history;
+    struct bus *bus;
+    struct hub hub;
+    struct authority *authority;
+    struct auth_verifier *pub_auth, *sub_auth;
+    struct subscriptions *subscriptions;
+    struct server srv;
+    struct mercure mercure;
+    pthread_t *threads;
+    bool started;
+};
+
+enum sseb_publish_status sseb_broker_publish(struct sseb_broker *b, const struct sseb_update *u,
+                                             char *id_out, size_t id_cap)
+{
+    if (u->ntopics == 0 || u->ntopics > b->cfg.max_topics) return SSEB_INVALID;
+    char generated[RAND_URN_UUID_LEN + 1];
+    struct sseb_update copy = *u;
+    if (!copy.id.len) {
+        rand_urn_uuid(generated);
+        copy.id.p = generated;
+        copy.id.len = RAND_URN_UUID_LEN;
+    }
+    struct event *ev = event_new(&copy);
+    if (!ev) return SSEB_NOMEM;
+    if (id_out && id_cap) snprintf(id_out, id_cap, "%.*s", (int)copy.id.len, copy.id.p);
+    /* Not a worker: this thread may wait for room, --publish-wait at most. */
+    struct timespec start, now, pause = {0, 200000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    enum authority_result res;
+    while ((res = authority_submit(b->authority, ev, NULL)) == AUTHORITY_FULL) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited_ms =
+            (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (waited_ms >= (long)b->cfg.publish_wait_ms) break;
+        nanosleep(&pause, NULL);
+    }
+    event_unref(ev);
+    return res == AUTHORITY_STORED ? SSEB_PUBLISHED : SSEB_BUSY;
+}
+
+/* The development key only when nothing is configured: never next to a JWKS. Subscribers
+ * without keys of their own use the publishers' ones. */
+static int load_keys(struct sseb_broker *b, char *err, size_t errlen)
+{
+    const struct sseb_config *cfg = &b->cfg;
+    const char *pkey = cfg->publisher_key    ? cfg->publisher_key
+                       : cfg->publisher_jwks ? NULL
+                                             : SSEB_DEV_JWT_KEY;
+    bool sub_own = cfg->subscriber_key || cfg->subscriber_jwks;
+    const char *skey = sub_own ? cfg->subscriber_key : pkey;
+    const char *sjwks = sub_own ? cfg->subscriber_jwks : cfg->publisher_jwks;
+    char kerr[256];
+    b->pub_auth =
+        auth_verifier_new(pkey, cfg->publisher_alg, cfg->publisher_jwks, kerr, sizeof(kerr));
+    if (!b->pub_auth) {
+        snprintf(err, errlen, "publisher key: %s", kerr);
+        return -1;
+    }
+    b->sub_auth = auth_verifier_new(skey, cfg->subscriber_alg, sjwks, kerr, sizeof(kerr));
+    if (!b->sub_auth) {
+        snprintf(err, errlen, "subscriber key: %s", kerr);
+        return -1;
+    }
+    return 0;
+}
+
+struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, size_t errlen)
+{
+    if (sseb_config_validate(cfg, err, errlen)) return NULL;
+    struct sseb_broker *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->cfg = *cfg;
+    if (!b->cfg.max_connections) /* embedders that set no cap: the system's limits apply */
+        b->cfg.max_connections = UINT32_MAX;
+    int n = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > SSEB_MAX_WORKERS) n = SSEB_MAX_WORKERS;
+    if (load_keys(b, err, errlen)) goto fail;
+
+    b->history = history_new(cfg->history_size, cfg->history_bytes);
+    b->bus = bus_new(cfg->bus_size, n);
+    b->hub = (struct hub){.history = b->history, .bus = b->bus};
+    b->authority = authority_memory_new(&b->hub);
+    b->threads = calloc((size_t)n, sizeof(*b->threads));
+    b->srv.workers = calloc((size_t)n, sizeof(*b->srv.workers));
+    if (cfg->subscriptions) b->subscriptions = subscriptions_new();
+    if (!b->history || !b->bus || !b->authority || !b->threads || !b->srv.workers ||
+        (cfg->subscriptions && !b->subscriptions)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    b->mercure = (struct mercure){.cfg = &b->cfg,
+                                  .authority = b->authority,
+                                  .history = b->history,
+                                  .pub_auth = b->pub_auth,
+                                  .sub_auth = b->sub_auth,
+                                  .subscriptions = b->subscriptions,
+                                  .srv = &b->srv};
+    b->srv.cfg = &b->cfg;
+    b->srv.bus = b->bus;
+    b->srv.history = b->history;
+    b->srv.handler = &mercure_handler;
+    b->srv.handler_ctx = &b->mercure;
+    b->srv.max_connections = b->cfg.max_connections;
+    /* The kernel's SO_REUSEPORT hashing is not exactly even: no per-worker cap unless asked. */
+    b->srv.per_worker_max =
+        cfg->max_connections_per_worker ? cfg->max_connections_per_worker : b->cfg.max_connections;
+
+    uint16_t port = cfg->listen_port;
+    for (int i = 0; i < n; i++) {
+        uint16_t bound;
+        int fd = listener_open(cfg->listen_host, port, err, errlen, &bound);
+        if (fd < 0) goto fail;
+        port = bound; /* with port 0 every worker shares the first one's ephemeral port */
+        b->cfg.listen_port = bound;
+        b->srv.workers[i] = worker_new(&b->srv, i, fd, cfg->io_uring);
+        if (!b->srv.workers[i]) {
+            close(fd);
+            snprintf(err, errlen, "cannot create worker %d", i);
+            goto fail;
+        }
+        b->srv.nworkers = i + 1;
+    }
+    return b;
+fail:
+    sseb_broker_free(b);
+    return NULL;
+}
+
+bool sseb_broker_uses_io_uring(const struct sseb_broker *b)
+{
+    return worker_uses_io_uring(b->srv.workers[0]);
+}
+
+int sseb_broker_start(struct sseb_broker *b)
+{
+    for (int i = 0; i < b->srv.nworkers; i++) {
+        if (pthread_create(&b->threads[i], NULL, worker_main, b->srv.workers[i])) {
+            sseb_broker_drain(b);
+            for (int j = 0; j < i; j++)
+                pthread_join(b->threads[j], NULL);
+            return -1;
+        }
+    }
+    b->started = true;
+    return 0;
+}
+
+void sseb_broker_drain(struct sseb_broker *b)
+{
+    atomic_store_explicit(&b->srv.draining, 1, memory_order_release);
+    for (int i = 0; i < b->srv.nworkers; i++)
+        bus_kick(b->bus, i);
+}
+
+void sseb_broker_wait(struct sseb_broker *b)
+{
+    if (!b->started) return;
+    for (int i = 0; i < b->srv.nworkers; i++)
+        pthread_join(b->threads[i], NULL);
+    b->started = false;
+}
+
+void sseb_broker_free(struct sseb_broker *b)
+{
+    if (!b) return;
+    if (b->srv.workers) {
+        for (int i = 0; i < b->srv.nworkers; i++) {
+            if (b->srv.workers[i]->listen_fd >= 0) close(b->srv.workers[i]->listen_fd);
+            worker_free(b->srv.workers[i]);
+        }
+    }
+    free(b->srv.workers);
+    free(b->threads);
+    authority_free(b->authority);
+    bus_free(b->bus);
+    history_free(b->history);
+    subscriptions_free(b->subscriptions);
+    auth_verifier_free(b->pub_auth);
+    auth_verifier_free(b->sub_auth);
+    free(b);
+}

@@ -1,0 +1,64 @@
+/* The order authority: the one place that decides the order of updates and makes them durable
+ * (DESIGN.md section 2). A worker submits a validated, encoded event and goes on serving; the
+ * update is acknowledged to its publisher only once the authority says it is stored, and it
+ * reaches subscribers only after that (through core/hub.h), so no subscriber ever sees an update
+ * that a crash could un-write.
+ *
+ * Implementations: memory (authority_memory.c; history in RAM only). The embedded log and the
+ * Redis Stream plug in here: they answer AUTHORITY_PENDING and complete later through
+ * submit_done, called on the submitting worker's thread.
+ *
+ * Threads: submit may be called from any worker at once; it never blocks and never sleeps. */
+#ifndef SSEB_CORE_AUTHORITY_H
+#define SSEB_CORE_AUTHORITY_H
+
+struct event;
+struct authority;
+
+enum authority_result {
+    AUTHORITY_STORED,  /* ordered (ev->seq set) and stored: acknowledge it now */
+    AUTHORITY_FULL,    /* no room right now: submit the same event again later, or give up */
+    AUTHORITY_PENDING, /* taken; the outcome comes through the ticket's done callback */
+    AUTHORITY_FAILED,  /* refused (the store is unreachable or broken): answer 503 */
+};
+
+/* How an asynchronous authority reports the outcome of an AUTHORITY_PENDING submission. */
+struct authority_ticket {
+    void (*done)(void *arg, enum authority_result result);
+    void *arg;
+    int worker; /* the submitting worker: done runs on its thread */
+};
+
+struct authority_ops {
+    const char *name; /* "memory", ... (logged at start, shown in /metrics) */
+    /* Submits ev; the caller keeps its reference (the authority takes what it needs). */
+    enum authority_result (*submit)(struct authority *a, struct event *ev,
+                                    const struct authority_ticket *ticket);
+    void (*free)(struct authority *a);
+};
+
+struct authority {
+    const struct authority_ops *ops;
+};
+
+static inline enum authority_result authority_submit(struct authority *a, struct event *ev,
+                                                     const struct authority_ticket *ticket)
+{
+    return a->ops->submit(a, ev, ticket);
+}
+
+static inline const char *authority_name(const struct authority *a)
+{
+    return a->ops->name;
+}
+
+static inline void authority_free(struct authority *a)
+{
+    if (a) a->ops->free(a);
+}
+
+struct hub;
+/* The memory authority: the order is the hub's commit order, history is RAM only. */
+struct authority *authority_memory_new(struct hub *hub);
+
+#endif

@@ -1,0 +1,46 @@
+/* Immutable, reference-counted published event holding its SSE wire bytes, encoded once. */
+#ifndef SSEB_CORE_EVENT_H
+#define SSEB_CORE_EVENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/hash.h"
+#include "ssebroker/event.h"
+
+struct event_topic {
+    const char *s; /* NUL-terminated, inside the event's allocation */
+    uint32_t len;
+    uint32_t hash;
+};
+
+struct event {
+    _Atomic uint32_t refs;
+    bool private_;
+    uint16_t ntopics;
+    uint64_t seq; /* total order, assigned by history_append */
+    const char *id;
+    uint32_t id_len;
+    uint32_t wire_len;
+    const char *wire;           /* "id: ...\n[event: ...\n][retry: ...\n]data: ...\n\n" */
+    size_t mem;                 /* bytes of the whole allocation, for history accounting */
+    struct event *evicted_next; /* history's list of events to release after its lock */
+    struct event_topic topics[];
+};
+
+/* Builds an event from a validated update (one allocation, refs = 1). id must be non-empty. */
+struct event *event_new(const struct sseb_update *u);
+
+static inline void event_ref(struct event *ev)
+{
+    atomic_fetch_add_explicit(&ev->refs, 1, memory_order_relaxed);
+}
+static inline void event_ref_n(struct event *ev, uint32_t n)
+{
+    atomic_fetch_add_explicit(&ev->refs, n, memory_order_relaxed);
+}
+void event_unref(struct event *ev);
+
+#endif

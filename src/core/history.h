@@ -1,0 +1,53 @@
+/* In-memory history: the retained updates in order, for replay, bounded by count and bytes, with
+ * an id index for Last-Event-ID (O(1) whatever the length).
+ *
+ * Threads: one lock. The hub holds it across an append and the bus publish (so both see one
+ * order); readers take it for one bounded chunk at a time. Nothing under the lock allocates,
+ * frees or makes a system call: evicted events are handed back to the appender to release after
+ * unlocking, and the id index deletes in place (no tombstones, no rebuild). */
+#ifndef SSEB_CORE_HISTORY_H
+#define SSEB_CORE_HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event;
+struct history;
+
+struct history *history_new(uint32_t max_events, size_t max_bytes);
+void history_free(struct history *h);
+
+/* Locks the history for one append (see core/hub.c, its one caller). */
+void history_lock(struct history *h);
+void history_unlock(struct history *h);
+/* Assigns ev->seq and keeps a reference to ev. Events evicted to stay within the bounds are
+ * chained onto *evicted (through ev->evicted_next): the caller releases them with
+ * history_release_evicted after unlocking. Must hold the lock. */
+void history_append(struct history *h, struct event *ev, struct event **evicted);
+void history_release_evicted(struct event *evicted);
+
+/* Where a replay starts: after the event with this id (found: *from_seq = its seq + 1), or at the
+ * oldest retained event when id is NULL ("earliest"; always found). False when id is unknown. */
+bool history_replay_start(struct history *h, const char *id, size_t id_len, uint64_t *from_seq);
+
+/* Reads at most max retained events with from <= seq <= upto into out, oldest first, taking a
+ * reference to each (the caller unrefs them). *gap is set, and nothing read, when from is older
+ * than the oldest retained event (evicted since); *oldest, when not NULL, then tells where history
+ * starts now. Holds the lock for this one chunk. */
+size_t history_read(struct history *h, uint64_t from, uint64_t upto, struct event **out, size_t max,
+                    bool *gap, uint64_t *oldest);
+
+/* Copies the id of the newest retained event into out (NUL-terminated, truncated to cap), or
+ * "earliest" when history is empty. */
+void history_last_id(struct history *h, char *out, size_t cap);
+
+/* seq of the newest appended event (0 when none yet). Lock-free. */
+uint64_t history_last_seq(struct history *h);
+
+struct history_stats {
+    uint64_t events, bytes, evicted;
+};
+void history_stats(struct history *h, struct history_stats *out);
+
+#endif

@@ -1,0 +1,34 @@
+/* Topic selectors: "*", an exact topic, or an RFC 6570 URI template (Mercure).
+ * A selector matches a topic when it is "*", when it equals the topic byte for byte, or when it
+ * is a URI template whose expansion can produce the topic; tried in that order. */
+#ifndef SSEB_CORE_SELECTOR_H
+#define SSEB_CORE_SELECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum selector_kind {
+    SELECTOR_ANY,      /* "*" */
+    SELECTOR_EXACT,    /* no template expression: compared byte for byte */
+    SELECTOR_TEMPLATE, /* contains at least one {expression} */
+};
+
+struct selector;
+
+/* Compiles a selector. Text that is not a well-formed template (unbalanced braces, unknown
+ * operator...) compiles as an exact selector. Returns NULL only when out of memory. */
+struct selector *selector_compile(const char *text, size_t len);
+void selector_free(struct selector *sel);
+
+enum selector_kind selector_kind(const struct selector *sel);
+const char *selector_text(const struct selector *sel); /* NUL-terminated copy */
+size_t selector_len(const struct selector *sel);
+
+/* What matching this selector against one topic costs, in units of topic length: the template's
+ * literal parts plus the variables of its expressions (0 for "*" and exact selectors). */
+size_t selector_cost(const struct selector *sel);
+
+/* True when the selector matches the topic (see above). */
+bool selector_match(const struct selector *sel, const char *topic, size_t len);
+
+#endif

@@ -1,0 +1,185 @@
+#include "http/http.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ssebroker/config.h"
+
+static const char *const header_names[HDR_COUNT] = {
+    [HDR_AUTHORIZATION] = "authorization",
+    [HDR_COOKIE] = "cookie",
+    [HDR_LAST_EVENT_ID] = "last-event-id",
+    [HDR_CONTENT_TYPE] = "content-type",
+    [HDR_ORIGIN] = "origin",
+    [HDR_ACCESS_CONTROL_REQUEST_METHOD] = "access-control-request-method",
+    [HDR_EXPECT] = "expect",
+};
+
+static struct http_request *req_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int fail(struct http_request *r, int status, const char *reason)
+{
+    r->status = status;
+    r->reason = reason;
+    return -1;
+}
+
+static int count_header_bytes(struct http_request *r, size_t n)
+{
+    r->header_bytes += n;
+    if (r->header_bytes > r->cfg->max_header_bytes)
+        return fail(r, 431, "Request header fields too large.");
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    req_of(p)->started = true;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_request *r = req_of(p);
+    r->header_bytes += len;
+    if (r->header_bytes > r->cfg->max_header_bytes) return fail(r, 414, "URI too long.");
+    return buf_append(&r->target, at, len) ? fail(r, 503, "Out of memory.") : 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_request *r = req_of(p);
+    if (count_header_bytes(r, len)) return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (r->field_len < sizeof(r->field) - 1)
+            r->field[r->field_len] = (char)tolower((unsigned char)at[i]);
+        r->field_len++;
+    }
+    return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct http_request *r = req_of(p);
+    if (++r->nheaders > r->cfg->max_headers) return fail(r, 431, "Too many header fields.");
+    r->current = HDR_NONE;
+    if (r->field_len < sizeof(r->field)) {
+        r->field[r->field_len] = 0;
+        for (int h = 0; h < HDR_COUNT; h++) {
+            /* The first occurrence wins; repeated ones are ignored. */
+            if (strcmp(r->field, header_names[h]) == 0 && !r->hdr[h].present) {
+                r->current = (enum http_header)h;
+                r->hdr[h].present = true;
+                r->hdr[h].off = (uint32_t)r->headers.len;
+                r->hdr[h].len = 0;
+            }
+        }
+    }
+    r->field_len = 0;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_request *r = req_of(p);
+    if (count_header_bytes(r, len)) return -1;
+    if (r->current == HDR_NONE) return 0;
+    if (buf_append(&r->headers, at, len)) return fail(r, 503, "Out of memory.");
+    r->hdr[r->current].len += (uint32_t)len;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct http_request *r = req_of(p);
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->cfg->max_body_bytes)
+        return fail(r, 413, "Request body too large.");
+    r->chunked_body = (p->flags & F_CHUNKED) != 0;
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_request *r = req_of(p);
+    if (r->body.len + len > r->cfg->max_body_bytes) return fail(r, 413, "Request body too large.");
+    return buf_append(&r->body, at, len) ? fail(r, 503, "Out of memory.") : 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    req_of(p)->complete = true;
+    return HPE_PAUSED; /* hand the request to the broker before parsing the next one */
+}
+
+static llhttp_settings_t settings;
+static void settings_setup(void)
+{
+    static int done;
+    if (done) return;
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    settings.on_url = on_url;
+    settings.on_header_field = on_header_field;
+    settings.on_header_field_complete = on_header_field_complete;
+    settings.on_header_value = on_header_value;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+    done = 1;
+}
+
+void http_request_init(struct http_request *r, const struct sseb_config *cfg)
+{
+    memset(r, 0, sizeof(*r));
+    r->cfg = cfg;
+    llhttp_init(&r->parser, HTTP_REQUEST, &settings);
+    r->parser.data = r;
+    r->current = HDR_NONE;
+}
+
+void http_request_reset(struct http_request *r)
+{
+    r->target.len = 0;
+    r->headers.len = 0;
+    r->body.len = 0;
+    memset(r->hdr, 0, sizeof(r->hdr));
+    r->field_len = 0;
+    r->current = HDR_NONE;
+    r->header_bytes = 0;
+    r->nheaders = 0;
+    r->status = 0;
+    r->reason = NULL;
+    r->started = false;
+    r->complete = false;
+    r->chunked_body = false;
+    r->continue_sent = false; /* each request with Expect: 100-continue gets its own */
+}
+
+void http_request_free(struct http_request *r)
+{
+    buf_free(&r->target);
+    buf_free(&r->headers);
+    buf_free(&r->body);
+}
+
+size_t http_request_feed(struct http_request *r, const char *data, size_t len, bool *error)
+{
+    *error = false;
+    if (llhttp_get_errno(&r->parser) == HPE_PAUSED) llhttp_resume(&r->parser);
+    llhttp_errno_t e = llhttp_execute(&r->parser, data, len);
+    if (e == HPE_OK) return len;
+    if (e == HPE_PAUSED && r->complete) return (size_t)(llhttp_get_error_pos(&r->parser) - data);
+    *error = true;
+    return len;
+}
+
+/* llhttp sets up the settings lazily; make sure it happens before any parser exists. */
+__attribute__((constructor)) static void http_module_init(void)
+{
+    settings_setup();
+}

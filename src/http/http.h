@@ -1,0 +1,73 @@
+/* HTTP/1.1 request front on top of llhttp: collects what the broker needs from a request
+ * (method, target, a few headers, body) under strict limits. Responses: http/response.h. */
+#ifndef SSEB_HTTP_HTTP_H
+#define SSEB_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llhttp.h>
+
+#include "common/buf.h"
+
+struct sseb_config;
+
+/* Headers the broker reads; anything else is only counted against the limits. */
+enum http_header {
+    HDR_AUTHORIZATION,
+    HDR_COOKIE,
+    HDR_LAST_EVENT_ID,
+    HDR_CONTENT_TYPE,
+    HDR_ORIGIN,
+    HDR_ACCESS_CONTROL_REQUEST_METHOD,
+    HDR_EXPECT,
+    HDR_COUNT,
+    HDR_NONE = HDR_COUNT,
+};
+
+struct http_span {
+    uint32_t off, len;
+    bool present;
+};
+
+struct http_request {
+    llhttp_t parser;
+    const struct sseb_config *cfg;
+    struct buf target;  /* request-target as sent: path and query */
+    struct buf headers; /* values of the headers the broker reads, at spans */
+    struct buf body;
+    char field[40]; /* current header name, lowercased; longer names are irrelevant */
+    size_t field_len;
+    enum http_header current;
+    struct http_span hdr[HDR_COUNT];
+    size_t header_bytes;
+    uint32_t nheaders;
+    int status;         /* a limit was hit: the status to answer (413, 431, 414...) */
+    const char *reason; /* and why */
+    bool started;       /* the first byte of a request arrived */
+    bool complete;      /* a whole request is ready for dispatch */
+    bool chunked_body;
+    bool continue_sent; /* "100 Continue" answered to Expect */
+};
+
+void http_request_init(struct http_request *r, const struct sseb_config *cfg);
+void http_request_free(struct http_request *r);
+/* Forgets the previous request's data, keeping the buffers for the next one. */
+void http_request_reset(struct http_request *r);
+
+/* Feeds bytes; returns the number consumed. Stops early when a request is complete (then
+ * r->complete is set; call again with the rest after dispatching it) or on an error (then
+ * *error is set, with r->status/r->reason when a limit was hit, else a parse error). */
+size_t http_request_feed(struct http_request *r, const char *data, size_t len, bool *error);
+
+static inline const char *http_header_value(const struct http_request *r, enum http_header h,
+                                            size_t *len)
+{
+    if (!r->hdr[h].present) return NULL;
+    *len = r->hdr[h].len;
+    /* Present but empty, before any value was stored: no buffer yet (NULL + 0 is undefined). */
+    return r->headers.p ? r->headers.p + r->hdr[h].off : "";
+}
+
+#endif

@@ -1,0 +1,149 @@
+/* GET /metrics: Prometheus text exposition, summed over the workers (and per worker where the
+ * spread is what an operator looks at). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "core/authority.h"
+#include "core/bus.h"
+#include "core/history.h"
+#include "mercure/handlers.h"
+#include "mercure/context.h"
+#include "net/conn.h"
+#include "server/server.h"
+#include "server/stats.h"
+#include "server/worker.h"
+
+/* jemalloc's control interface, when the binary links jemalloc (weak: absent otherwise). */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+/* The exposition text; a failed append marks it failed and the answer becomes a 503. */
+struct text {
+    struct buf b;
+    bool failed;
+};
+
+#define put(t, ...)                                                                                \
+    do {                                                                                           \
+        if (!(t)->failed && buf_printf(&(t)->b, __VA_ARGS__)) (t)->failed = true;                  \
+    } while (0)
+
+#define STAT_OFFSET(field) offsetof(struct worker_stats_snapshot, field)
+
+static uint64_t stat_at(const struct worker_stats_snapshot *snap, size_t off)
+{
+    return *(const uint64_t *)((const char *)snap + off);
+}
+
+static void family(struct text *t, const struct worker_stats_snapshot *snaps, int n,
+                   const char *name, const char *type, const char *help, size_t off,
+                   bool per_worker)
+{
+    put(t, "# HELP ssebroker_%s %s\n# TYPE ssebroker_%s %s\n", name, help, name, type);
+    uint64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t v = stat_at(&snaps[i], off);
+        sum += v;
+        if (per_worker)
+            put(t, "ssebroker_%s{worker=\"%d\"} %llu\n", name, i, (unsigned long long)v);
+    }
+    if (!per_worker) put(t, "ssebroker_%s %llu\n", name, (unsigned long long)sum);
+}
+
+/* Live heap bytes and the allocator's resident pages: a leak shows in the first, fragmentation
+ * or retained free pages in the gap between the two. */
+static void heap_stats(struct text *t)
+{
+    if (!mallctl) return;
+    uint64_t epoch = 1;
+    size_t len = sizeof(epoch);
+    size_t allocated = 0, resident = 0, slen = sizeof(size_t);
+    if (mallctl("epoch", &epoch, &len, &epoch, len) != 0 ||
+        mallctl("stats.allocated", &allocated, &slen, NULL, 0) != 0 ||
+        mallctl("stats.resident", &resident, &slen, NULL, 0) != 0)
+        return;
+    put(t,
+        "# HELP ssebroker_heap_allocated_bytes Heap bytes in use (jemalloc).\n"
+        "# TYPE ssebroker_heap_allocated_bytes gauge\nssebroker_heap_allocated_bytes %zu\n"
+        "# HELP ssebroker_heap_resident_bytes Heap pages the allocator holds (jemalloc).\n"
+        "# TYPE ssebroker_heap_resident_bytes gauge\nssebroker_heap_resident_bytes %zu\n",
+        allocated, resident);
+}
+
+void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
+{
+    const struct server *srv = m->srv;
+    int n = srv->nworkers;
+    struct worker_stats_snapshot snaps[SSEB_MAX_WORKERS];
+    for (int i = 0; i < n; i++)
+        worker_stats_read(&srv->workers[i]->stats, &snaps[i]);
+    struct text t = {0};
+    family(&t, snaps, n, "connections", "gauge", "Open client connections.",
+           STAT_OFFSET(connections), true);
+    family(&t, snaps, n, "streams", "gauge", "Open event streams.", STAT_OFFSET(streams), true);
+    family(&t, snaps, n, "subscriptions", "gauge", "Selectors of the open streams.",
+           STAT_OFFSET(subscriptions), false);
+    family(&t, snaps, n, "connections_accepted_total", "counter", "Accepted connections.",
+           STAT_OFFSET(accepted), false);
+    family(&t, snaps, n, "connections_rejected_total", "counter",
+           "Connections refused by the limits.", STAT_OFFSET(rejected), false);
+    family(&t, snaps, n, "requests_total", "counter", "HTTP requests handled.",
+           STAT_OFFSET(requests), false);
+    family(&t, snaps, n, "publishes_total", "counter", "Updates accepted.", STAT_OFFSET(publishes),
+           false);
+    family(&t, snaps, n, "publishes_rejected_total", "counter",
+           "Updates refused with 503 (no bus room within --publish-wait).",
+           STAT_OFFSET(publish_rejected), false);
+    family(&t, snaps, n, "publishes_parked_total", "counter",
+           "Updates that waited for bus room (answered later, never by a sleeping worker).",
+           STAT_OFFSET(publish_parked), false);
+    family(&t, snaps, n, "replay_cut_total", "counter",
+           "Replaying streams closed because history evicted what they had still to read.",
+           STAT_OFFSET(replay_cut), false);
+    family(&t, snaps, n, "deliveries_total", "counter", "Events queued to subscribers.",
+           STAT_OFFSET(deliveries), true);
+    family(&t, snaps, n, "replayed_total", "counter", "Events replayed from history.",
+           STAT_OFFSET(replayed), false);
+    family(&t, snaps, n, "bytes_written_total", "counter", "Bytes written to clients.",
+           STAT_OFFSET(bytes_out), false);
+    family(&t, snaps, n, "slow_consumers_total", "counter",
+           "Streams cut for exceeding their budget.", STAT_OFFSET(slow_consumers), false);
+    family(&t, snaps, n, "heartbeats_total", "counter", "Heartbeat comments sent.",
+           STAT_OFFSET(heartbeats), false);
+    family(&t, snaps, n, "subscription_events_dropped_total", "counter",
+           "Subscription events not published (bus full or out of memory).",
+           STAT_OFFSET(subscription_events_dropped), false);
+
+    put(&t, "# HELP ssebroker_bus_lag Events published but not yet read by a worker.\n"
+            "# TYPE ssebroker_bus_lag gauge\n");
+    for (int i = 0; i < n; i++)
+        put(&t, "ssebroker_bus_lag{worker=\"%d\"} %llu\n", i,
+            (unsigned long long)bus_consumer_lag(srv->bus, i));
+    struct history_stats hs;
+    history_stats(m->history, &hs);
+    put(&t,
+        "# HELP ssebroker_history_events Updates kept for replay.\n"
+        "# TYPE ssebroker_history_events gauge\nssebroker_history_events %llu\n"
+        "# HELP ssebroker_history_bytes Bytes kept for replay.\n"
+        "# TYPE ssebroker_history_bytes gauge\nssebroker_history_bytes %llu\n"
+        "# HELP ssebroker_history_evicted_total Updates dropped from history by its bounds.\n"
+        "# TYPE ssebroker_history_evicted_total counter\nssebroker_history_evicted_total %llu\n"
+        "# HELP ssebroker_workers Worker threads.\n# TYPE ssebroker_workers gauge\n"
+        "ssebroker_workers %d\n"
+        "# HELP ssebroker_draining 1 while the broker drains for shutdown.\n"
+        "# TYPE ssebroker_draining gauge\nssebroker_draining %d\n",
+        (unsigned long long)hs.events, (unsigned long long)hs.bytes, (unsigned long long)hs.evicted,
+        n, atomic_load_explicit(&srv->draining, memory_order_relaxed));
+    heap_stats(&t);
+    if (t.failed) {
+        buf_free(&t.b);
+        conn_respond(c, 503, "text/plain", NULL, "Out of memory.", 14, true);
+        return;
+    }
+    conn_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, t.b.p, t.b.len,
+                 !keep_alive);
+    buf_free(&t.b);
+}

@@ -1,0 +1,220 @@
+/* GET/HEAD /.well-known/mercure: validate the selectors, authenticate, answer the stream
+ * headers, replay history after Last-Event-ID, then join the live stream with no gap. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/auth.h"
+#include "common/utf8.h"
+#include "core/history.h"
+#include "core/selector.h"
+#include "http/cors.h"
+#include "http/form.h"
+#include "http/http.h"
+#include "mercure/handlers.h"
+#include "mercure/context.h"
+#include "mercure/session.h"
+#include "mercure/subscriptions.h"
+#include "mercure/token.h"
+#include "net/conn.h"
+#include "server/fanout.h"
+#include "server/worker.h"
+#include "ssebroker/config.h"
+
+#define SUBSCRIBE_SMALL_PAIRS 16
+
+static const char stream_headers[] =
+    "HTTP/1.1 200 OK\r\n"
+    "Content-Type: text/event-stream\r\n"
+    "Cache-Control: private, no-cache, no-store, must-revalidate, max-age=0\r\n"
+    "X-Accel-Buffering: no\r\n";
+
+static void bad_request(struct conn *c, const char *reason, bool keep_alive)
+{
+    conn_respond_text(c, 400, NULL, reason, !keep_alive);
+}
+
+/* Writes the stream's response head; returns -1 when out of memory. */
+static int send_head(struct mercure *m, struct conn *c, struct http_request *r, bool head,
+                     bool keep_alive, const char *last_id, size_t last_id_len)
+{
+    char cors[700];
+    size_t cors_len;
+    cors_headers(m->cfg->cors_origins, r, cors, sizeof(cors), &cors_len);
+    size_t cap = sizeof(stream_headers) + cors_len + last_id_len + 64;
+    char *out = malloc(cap);
+    if (!out) return -1;
+    size_t n = sizeof(stream_headers) - 1;
+    memcpy(out, stream_headers, n);
+    memcpy(out + n, cors, cors_len);
+    n += cors_len;
+    if (last_id) {
+        n += (size_t)snprintf(out + n, cap - n, "Last-Event-ID: %.*s\r\n", (int)last_id_len,
+                              last_id);
+    }
+    /* A stream ends when the connection closes; a HEAD answer has no body to delimit. */
+    n += (size_t)snprintf(out + n, cap - n, "%s\r\n",
+                          head && keep_alive ? "Content-Length: 0\r\n" : "Connection: close\r\n");
+    return conn_write_owned(c, out, n);
+}
+
+void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struct http_request *r,
+                      char *query, size_t query_len, bool head, bool keep_alive)
+{
+    const struct sseb_config *cfg = m->cfg;
+    /* Scratch sized to the request: a few selectors (most subscriptions) use the stack. */
+    struct form_pair small_pairs[SUBSCRIBE_SMALL_PAIRS], *pairs = small_pairs;
+    char *small_sels[SUBSCRIBE_SMALL_PAIRS], **sels = small_sels;
+    size_t small_lens[SUBSCRIBE_SMALL_PAIRS], *lens = small_lens;
+    struct auth_claims *claims = NULL;
+    size_t max_pairs = form_pairs_bound(query, query_len);
+    if (max_pairs > (size_t)cfg->max_topics + 64) max_pairs = (size_t)cfg->max_topics + 64;
+    if (max_pairs > SUBSCRIBE_SMALL_PAIRS) {
+        pairs = malloc(max_pairs * sizeof(*pairs));
+        sels = malloc(max_pairs * sizeof(*sels));
+        lens = malloc(max_pairs * sizeof(*lens));
+        if (!pairs || !sels || !lens) {
+            conn_respond(c, 503, "text/plain", NULL, "Out of memory.", 14, true);
+            goto out;
+        }
+    }
+    size_t npairs = 0;
+    query[query_len] = 0; /* the target buffer always has room for it */
+    enum form_status fs = form_parse(query, query_len, pairs, max_pairs, &npairs);
+    if (fs == FORM_TOO_MANY) {
+        bad_request(c, "Too many \"topic\" parameters.", keep_alive);
+        goto out;
+    }
+    if (fs != FORM_OK) {
+        bad_request(c, "Invalid query string.", keep_alive);
+        goto out;
+    }
+
+    size_t nsel = 0, template_cost = 0;
+    const char *query_id = NULL, *query_token = NULL;
+    size_t query_id_len = 0, query_token_len = 0;
+    for (size_t i = 0; i < npairs; i++) {
+        struct form_pair *p = &pairs[i];
+        if (strcmp(p->key, "topic") == 0) {
+            if (nsel == cfg->max_topics) {
+                bad_request(c, "Too many \"topic\" parameters.", keep_alive);
+                goto out;
+            }
+            if (p->value_len == 0) continue;
+            if (p->value_len > cfg->max_selector_bytes) {
+                bad_request(c, "Topic selector too long.", keep_alive);
+                goto out;
+            }
+            if (!utf8_printable(p->value, p->value_len)) {
+                bad_request(c, "Invalid topic selector: invalid UTF-8 or control characters.",
+                            keep_alive);
+                goto out;
+            }
+            bool dup = false;
+            for (size_t j = 0; j < nsel && !dup; j++)
+                dup = lens[j] == p->value_len && memcmp(sels[j], p->value, p->value_len) == 0;
+            if (dup) continue;
+            /* Templates are matched against every new topic: bound the work one subscriber may
+             * add to each publish. */
+            if (memchr(p->value, '{', p->value_len)) {
+                struct selector *sel = selector_compile(p->value, p->value_len);
+                if (!sel) {
+                    conn_respond(c, 503, "text/plain", NULL, "Out of memory.", 14, true);
+                    goto out;
+                }
+                template_cost += selector_cost(sel);
+                selector_free(sel);
+                if (template_cost > cfg->max_template_cost) {
+                    bad_request(c, "Topic selectors too complex.", keep_alive);
+                    goto out;
+                }
+            }
+            sels[nsel] = p->value;
+            lens[nsel++] = p->value_len;
+        } else if (strcmp(p->key, "lastEventID") == 0 || strcmp(p->key, "Last-Event-ID") == 0) {
+            /* draft-07 names the query parameter Last-Event-ID; the reference hub lastEventID */
+            query_id = p->value;
+            query_id_len = p->value_len;
+        } else if (strcmp(p->key, "authorization") == 0) {
+            query_token = p->value;
+            query_token_len = p->value_len;
+        }
+    }
+    if (nsel == 0) {
+        bad_request(c, "Missing \"topic\" parameter.", keep_alive);
+        goto out;
+    }
+
+    size_t tlen;
+    bool from_cookie;
+    const char *token = token_find(m, r, query_token, query_token_len, &tlen, &from_cookie);
+    if (token) {
+        const char *why;
+        claims = calloc(1, sizeof(*claims));
+        if (!claims ||
+            !auth_verify(m->sub_auth, token, tlen, (long long)time(NULL), claims, &why)) {
+            free(claims);
+            claims = NULL;
+            conn_respond(c, 401, "text/plain; charset=utf-8",
+                         "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "Invalid token.",
+                         14, !keep_alive);
+            goto out;
+        }
+    } else if (cfg->require_subscriber_token) {
+        conn_respond(c, 401, "text/plain; charset=utf-8", "WWW-Authenticate: Bearer\r\n",
+                     "Authorization required.", 23, !keep_alive);
+        goto out;
+    }
+
+    /* Replay: the header wins over the query parameter; an empty id asks for nothing. */
+    size_t id_len = 0;
+    const char *id = http_header_value(r, HDR_LAST_EVENT_ID, &id_len);
+    if (!id || id_len == 0) {
+        id = query_id;
+        id_len = query_id_len;
+    }
+    bool want_replay = id && id_len > 0;
+
+    bool earliest = want_replay && id_len == 8 && memcmp(id, "earliest", 8) == 0;
+    uint64_t from_seq = 0;
+    bool found = want_replay && history_replay_start(m->history, earliest ? NULL : id,
+                                                     earliest ? 0 : id_len, &from_seq);
+    /* Never echo an id the client did not send; an unknown one becomes "earliest". */
+    const char *answer_id = found && !earliest ? id : "earliest";
+    size_t answer_len = answer_id == id ? id_len : 8;
+    if (memchr(id ? id : "", '\r', id_len) || memchr(id ? id : "", '\n', id_len))
+        answer_id = "earliest", answer_len = 8;
+    if (head) {
+        /* The same Last-Event-ID as the GET would answer: never the raw id (CR/LF injection). */
+        if (send_head(m, c, r, true, keep_alive, want_replay ? answer_id : NULL, answer_len)) {
+            conn_kill(c);
+            goto out;
+        }
+        if (!keep_alive) c->close_after = true;
+        goto out;
+    }
+    struct session *s = session_of(c);
+    if (!s || send_head(m, c, r, false, false, want_replay ? answer_id : NULL, answer_len)) {
+        conn_kill(c);
+        goto out;
+    }
+    s->claims = claims;
+    claims = NULL;
+    if (stream_start(&w->fan, c, sels, lens, nsel, s->claims, s->claims ? s->claims->exp : 0,
+                     w->now_ms)) {
+        conn_kill(c);
+        goto out;
+    }
+    if (found) stream_replay(&w->fan, c, from_seq, earliest);
+    if (m->subscriptions) subscriptions_stream_started(m, w, c);
+
+out:
+    if (claims) {
+        auth_claims_free(claims);
+        free(claims);
+    }
+    if (pairs != small_pairs) free(pairs);
+    if (sels != small_sels) free(sels);
+    if (lens != small_lens) free(lens);
+}

@@ -1,0 +1,27 @@
+/* Active subscriptions (Mercure "subscriptions" feature, off by default): a registry of the
+ * streams' selectors across all workers, subscription events published when a stream starts
+ * and ends, and the JSON-LD web API. Not on the delivery path: only stream start/end and the
+ * API touch it, under one mutex that also makes the API's lastEventID consistent with the list. */
+#ifndef SSEB_MERCURE_SUBSCRIPTIONS_H
+#define SSEB_MERCURE_SUBSCRIPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mercure;
+struct worker;
+struct conn;
+struct http_request;
+
+struct subscriptions;
+
+struct subscriptions *subscriptions_new(void);
+void subscriptions_free(struct subscriptions *s);
+
+/* Registers the selectors of c's new stream and publishes one "active" event per selector
+ * (never waiting: a full bus drops the event, counted). */
+void subscriptions_stream_started(struct mercure *m, struct worker *w, struct conn *c);
+/* Unregisters them and publishes the matching "inactive" events. */
+void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn *c);
+
+#endif

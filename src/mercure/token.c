@@ -1,0 +1,79 @@
+#include "mercure/token.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/auth.h"
+#include "http/http.h"
+#include "mercure/context.h"
+#include "ssebroker/config.h"
+
+struct publisher_token {
+    char *token;
+    size_t len;
+    struct auth_claims claims;
+};
+
+const char *token_find(const struct mercure *m, const struct http_request *r,
+                       const char *query_token, size_t query_len, size_t *len, bool *from_cookie)
+{
+    *from_cookie = false;
+    size_t alen;
+    const char *auth = http_header_value(r, HDR_AUTHORIZATION, &alen);
+    if (auth) {
+        if (alen > 7 && strncasecmp(auth, "Bearer ", 7) == 0) {
+            *len = alen - 7;
+            return auth + 7;
+        }
+        *len = alen; /* another scheme: verification fails with a clear invalid_token */
+        return auth;
+    }
+    if (query_token) {
+        *len = query_len;
+        return query_token;
+    }
+    size_t clen;
+    const char *cookie = http_header_value(r, HDR_COOKIE, &clen);
+    const char *val;
+    if (cookie && auth_cookie_find(cookie, clen, m->cfg->cookie_name, &val, len)) {
+        *from_cookie = true;
+        return val;
+    }
+    return NULL;
+}
+
+void token_cache_free(struct publisher_token *pt)
+{
+    if (!pt) return;
+    free(pt->token);
+    auth_claims_free(&pt->claims);
+    free(pt);
+}
+
+const struct auth_claims *token_verify_publisher(const struct auth_verifier *v,
+                                                 struct publisher_token **cache, const char *token,
+                                                 size_t len)
+{
+    long long now = (long long)time(NULL);
+    struct publisher_token *pt = *cache;
+    if (pt && pt->len == len && memcmp(pt->token, token, len) == 0 &&
+        (!pt->claims.exp || now < pt->claims.exp))
+        return &pt->claims;
+    token_cache_free(pt);
+    *cache = NULL;
+    pt = calloc(1, sizeof(*pt));
+    const char *why;
+    if (!pt || !auth_verify(v, token, len, now, &pt->claims, &why)) {
+        free(pt);
+        return NULL;
+    }
+    pt->token = malloc(len);
+    if (pt->token) { /* without a copy the claims still serve this request, uncached next time */
+        memcpy(pt->token, token, len);
+        pt->len = len;
+    }
+    *cache = pt;
+    return &pt->claims;
+}

@@ -1,0 +1,30 @@
+/* Where a request's token comes from (header, query, cookie), and the per-connection cache of a
+ * publisher's verified token. */
+#ifndef SSEB_MERCURE_TOKEN_H
+#define SSEB_MERCURE_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mercure;
+struct http_request;
+struct auth_claims;
+struct auth_verifier;
+struct publisher_token;
+
+/* The request's token: Authorization: Bearer, then the `authorization` query parameter
+ * (query_token, may be NULL), then the cookie. NULL when none. *from_cookie tells where it came
+ * from (a cookie travels with cross-site requests: callers check the origin). */
+const char *token_find(const struct mercure *m, const struct http_request *r,
+                       const char *query_token, size_t query_len, size_t *len, bool *from_cookie);
+
+/* Verifies a publisher's token, reusing the claims of the last one this connection presented
+ * when it is the same and unexpired (publishers send the same token with every update, and
+ * verifying it costs more than the rest of a publish). Returns the claims, owned by *cache, or
+ * NULL when the token is invalid. */
+const struct auth_claims *token_verify_publisher(const struct auth_verifier *v,
+                                                 struct publisher_token **cache, const char *token,
+                                                 size_t len);
+void token_cache_free(struct publisher_token *cache);
+
+#endif

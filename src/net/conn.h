@@ -1,0 +1,81 @@
+/* A client connection and what the layers above may do with it: queue bytes or a whole HTTP
+ * answer, close it now or once its output is written. A connection lives and dies on the worker
+ * that accepted it (its conn_list): nothing here is thread-safe, and nothing needs to be.
+ *
+ * The transport owns the fields below; the protocol keeps its per-connection state behind
+ * `session` (freed by the protocol's close hook), the fan-out its stream state behind `stream`. */
+#ifndef SSEB_NET_CONN_H
+#define SSEB_NET_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/outq.h"
+
+struct http_request;
+struct stream;
+struct park_ops;
+
+enum conn_state {
+    CONN_HTTP,   /* reading requests (publishers, probes, subscribe handshakes) */
+    CONN_STREAM, /* an event stream: only output from now on */
+};
+
+struct conn {
+    int fd;
+    uint8_t state;
+    bool dirty;            /* on the list's flush list */
+    bool close_after;      /* close once the output queue is written */
+    bool doomed;           /* close at the next flush, discarding output (slow consumer, errors) */
+    bool blocked;          /* the socket buffer is full: wait for write readiness */
+    bool parked;           /* a request waits for the store: input is not read meanwhile */
+    int64_t deadline_ms;   /* HTTP: header/keep-alive timeout; stream: lifetime/token expiry */
+    int64_t last_write_ms; /* for heartbeats */
+    struct outq out;       /* what is still to be written */
+    struct http_request *req; /* allocated while the connection speaks HTTP */
+    struct conn_list *list;   /* the owning worker's connections */
+    struct stream *stream;    /* the fan-out's state while an event stream (server/fanout.h) */
+    void *session;            /* the protocol's per-connection state, or NULL */
+    char *unread;             /* input read past a parked request, handled once it is answered */
+    size_t unread_len;
+    const struct park_ops *park; /* while parked: how the worker retries or expires the request */
+    int64_t park_deadline_ms;
+    struct conn *prev, *next; /* the list's connections */
+    struct conn *dirty_next;
+    struct conn *park_next;
+};
+
+/* One worker's connections and those waiting to be written. */
+struct conn_list {
+    struct conn *head;
+    uint32_t count;
+    struct conn *dirty;
+    bool closing; /* draining: every answer closes its connection */
+};
+
+/* A new connection on fd, linked into list (NULL when out of memory; fd is not closed). */
+struct conn *conn_new(struct conn_list *list, int fd);
+/* Unlinks c, closes its descriptor and frees it with its output and request. The protocol's
+ * session and the stream must already be released. */
+void conn_free(struct conn *c);
+
+/* Schedules c for the next flush. */
+void conn_mark_dirty(struct conn *c);
+/* Closes c at the next flush, discarding its output. */
+void conn_kill(struct conn *c);
+
+/* Queues a complete HTTP answer to c's current request (the headers only for a HEAD). close (or
+ * a draining list) closes the connection once it is written. Out of memory kills c. */
+void conn_respond(struct conn *c, int status, const char *content_type, const char *extra_headers,
+                  const char *body, size_t body_len, bool close);
+/* conn_respond with a text/plain UTF-8 body. */
+void conn_respond_text(struct conn *c, int status, const char *extra_headers, const char *text,
+                       bool close);
+/* Queues bytes that outlive the queue (literals) / a copy of p. Return -1 when out of memory. */
+int conn_write_static(struct conn *c, const char *p, size_t len);
+int conn_write_copy(struct conn *c, const char *p, size_t len);
+/* Queues a malloc'd buffer, freed once written (or at once on failure). Returns -1 on OOM. */
+int conn_write_owned(struct conn *c, char *p, size_t len);
+
+#endif

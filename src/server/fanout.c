@@ -1,0 +1,274 @@
+#include "server/fanout.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "auth/auth.h"
+#include "common/log.h"
+#include "core/bus.h"
+#include "core/event.h"
+#include "core/history.h"
+#include "core/selector.h"
+#include "core/topic_index.h"
+#include "net/conn.h"
+#include "common/clock.h"
+#include "server/stats.h"
+#include "ssebroker/config.h"
+
+#define REPLAY_CHUNK      256          /* events read from history per lock */
+#define REPLAY_HIGH_WATER (256 * 1024) /* a replaying stream's queue is topped up to this */
+
+int fanout_init(struct fanout *f, int consumer, struct bus *bus, struct history *history,
+                const struct sseb_config *cfg, struct worker_stats *stats)
+{
+    *f = (struct fanout){
+        .consumer = consumer, .bus = bus, .history = history, .cfg = cfg, .stats = stats};
+    f->retry_hint_len = (uint32_t)snprintf(f->retry_hint, sizeof(f->retry_hint), "retry: %u\n\n",
+                                           cfg->retry_hint_ms);
+    return topic_index_init(&f->index);
+}
+
+void fanout_free(struct fanout *f)
+{
+    topic_index_free(&f->index);
+    shared_pool_free(&f->pool);
+}
+
+void stream_close(struct fanout *f, struct conn *c)
+{
+    if (c->close_after || c->doomed) return;
+    if (conn_write_static(c, f->retry_hint, f->retry_hint_len)) {
+        conn_kill(c); /* out of memory: close without the hint */
+        return;
+    }
+    c->close_after = true;
+}
+
+bool stream_may_read(const struct stream *s, const struct event *ev)
+{
+    if (!ev->private_) return true;
+    if (!s->reader) return false;
+    for (uint16_t i = 0; i < ev->ntopics; i++)
+        if (auth_can_subscribe(s->reader, ev->topics[i].s, ev->topics[i].len)) return true;
+    return false;
+}
+
+static bool stream_matches(const struct stream *s, const struct event *ev)
+{
+    for (uint16_t t = 0; t < ev->ntopics; t++)
+        for (uint32_t i = 0; i < s->nsubs; i++)
+            if (selector_match(s->subs[i].group->sel, ev->topics[t].s, ev->topics[t].len))
+                return true;
+    return false;
+}
+
+const char *stream_selector(const struct stream *s, uint32_t i, size_t *len)
+{
+    *len = selector_len(s->subs[i].group->sel);
+    return selector_text(s->subs[i].group->sel);
+}
+
+int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *lens, size_t n,
+                 const struct auth_claims *reader, long long expires_at, int64_t now_ms)
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    if (!s) return -1;
+    s->subs = calloc(n, sizeof(*s->subs));
+    if (!s->subs) {
+        free(s);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (topic_index_add(&f->index, &s->subs[i], s, selectors[i], lens[i])) {
+            for (size_t j = 0; j < i; j++)
+                topic_index_remove(&f->index, &s->subs[j]);
+            free(s->subs);
+            free(s);
+            return -1;
+        }
+    }
+    s->conn = c;
+    s->nsubs = (uint32_t)n;
+    s->reader = reader;
+    s->last_seq = history_last_seq(f->history);
+    c->stream = s;
+    c->state = CONN_STREAM;
+    c->last_write_ms = now_ms;
+    const struct sseb_config *cfg = f->cfg;
+    c->deadline_ms = cfg->stream_lifetime_ms ? now_ms + cfg->stream_lifetime_ms : INT64_MAX;
+    if (expires_at) {
+        int64_t at = clock_deadline_at_epoch(now_ms, expires_at, (int64_t)time(NULL));
+        if (at < c->deadline_ms) c->deadline_ms = at;
+    }
+    STAT_ADD(f->stats, streams, 1);
+    STAT_ADD(f->stats, subscriptions, n);
+    return 0;
+}
+
+void stream_stop(struct fanout *f, struct conn *c)
+{
+    struct stream *s = c->stream;
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        topic_index_remove(&f->index, &s->subs[i]);
+    STAT_SUB(f->stats, streams, 1);
+    STAT_SUB(f->stats, subscriptions, s->nsubs);
+    free(s->subs);
+    free(s);
+    c->stream = NULL;
+}
+
+void stream_written(struct conn *c, size_t written)
+{
+    struct stream *s = c->stream;
+    /* The queue is written in order and replayed bytes are queued before later live ones. */
+    s->replay_unsent -= written < s->replay_unsent ? written : s->replay_unsent;
+}
+
+void stream_replay(struct fanout *f, struct conn *c, uint64_t from_seq, bool earliest)
+{
+    struct stream *s = c->stream;
+    s->replaying = true;
+    s->replay_earliest = earliest;
+    s->replay_next = from_seq;
+    stream_refill(f, c);
+}
+
+/* The cursor reached the worker's bus position: every later event comes through the fan-out. */
+static void go_live(struct fanout *f, struct stream *s)
+{
+    s->replaying = false;
+    uint64_t seen = s->replay_next - 1;
+    s->last_seq = f->bus_seq > seen ? f->bus_seq : seen;
+}
+
+void stream_refill(struct fanout *f, struct conn *c)
+{
+    struct stream *s = c->stream;
+    struct event *chunk[REPLAY_CHUNK];
+    while (s->replaying && c->out.bytes < REPLAY_HIGH_WATER && !c->doomed && !c->close_after) {
+        if (s->replay_next > f->bus_seq) {
+            go_live(f, s);
+            return;
+        }
+        bool gap;
+        uint64_t oldest;
+        size_t n = history_read(f->history, s->replay_next, f->bus_seq, chunk, REPLAY_CHUNK, &gap,
+                                &oldest);
+        if (gap && s->replay_earliest) {
+            /* "All retained history" and nothing sent yet: retained now starts later. */
+            s->replay_next = oldest;
+            continue;
+        }
+        if (gap) {
+            /* History moved past the cursor (the subscriber read slower than updates were
+             * evicted): the rest cannot come gap-free. It resumes by Last-Event-ID. */
+            STAT_ADD(f->stats, replay_cut, 1);
+            log_info("replay overtaken by history eviction; stream closed", "worker=%d",
+                     f->consumer);
+            stream_close(f, c);
+            return;
+        }
+        if (n) s->replay_earliest = false;
+        for (size_t i = 0; i < n; i++) {
+            struct event *ev = chunk[i];
+            s->replay_next = ev->seq + 1;
+            if (!stream_matches(s, ev) || !stream_may_read(s, ev)) {
+                event_unref(ev);
+                continue;
+            }
+            /* A reference of its own per replayed event: a worker-wide holder per (stream,
+             * event) would only cost memory. */
+            uint32_t len = ev->wire_len;
+            if (outq_push_event(&c->out, ev)) {
+                for (size_t j = i + 1; j < n; j++)
+                    event_unref(chunk[j]);
+                conn_kill(c);
+                return;
+            }
+            s->replay_unsent += len;
+            STAT_ADD(f->stats, replayed, 1);
+        }
+        if (n) conn_mark_dirty(c);
+    }
+}
+
+/* ---- live ------------------------------------------------------------------------------- */
+
+struct delivery {
+    struct fanout *f;
+    struct event *ev;
+    struct shared_event *se;
+    uint64_t delivered;
+};
+
+/* True when ev is next for s: newer than what it has, readable by it, and s still open. Marks
+ * ev as s's newest. */
+static bool take_next(struct stream *s, const struct event *ev)
+{
+    struct conn *c = s->conn;
+    if (s->replaying || s->last_seq >= ev->seq || c->doomed || c->close_after) return false;
+    if (!stream_may_read(s, ev)) return false;
+    s->last_seq = ev->seq;
+    return true;
+}
+
+static void deliver(struct stream *s, struct delivery *d)
+{
+    struct fanout *f = d->f;
+    struct conn *c = s->conn;
+    struct event *ev = d->ev;
+    if (!take_next(s, ev)) return;
+    /* Replayed bytes are history's own; only live output counts against the budget, so a
+     * client resuming far behind is not cut while its replay is still on the way out. */
+    if (c->out.bytes - s->replay_unsent + ev->wire_len > f->cfg->max_queued_bytes) {
+        STAT_ADD(f->stats, slow_consumers, 1);
+        log_info("slow consumer disconnected", "worker=%d queued=%zu", f->consumer, c->out.bytes);
+        conn_kill(c);
+        return;
+    }
+    if (!d->se) {
+        d->se = shared_get(&f->pool, ev);
+        if (!d->se) {
+            conn_kill(c);
+            return;
+        }
+    }
+    if (outq_push_shared(&c->out, d->se)) {
+        conn_kill(c);
+        return;
+    }
+    d->delivered++;
+    conn_mark_dirty(c);
+}
+
+static void visit_node(struct sub_node *node, void *arg)
+{
+    deliver(node->owner, arg);
+}
+
+/* Takes over the worker's bus reference to ev. */
+static void fan_out(struct fanout *f, struct event *ev)
+{
+    struct delivery d = {.f = f, .ev = ev};
+    for (uint16_t i = 0; i < ev->ntopics; i++)
+        topic_index_visit(&f->index, ev->topics[i].s, ev->topics[i].len, ev->topics[i].hash,
+                          visit_node, &d);
+    if (d.delivered) STAT_ADD(f->stats, deliveries, d.delivered);
+    if (!d.se)
+        event_unref(ev); /* no local holder */
+    else if (d.se->holders == 0)
+        shared_put_unused(&f->pool, d.se);
+}
+
+bool fanout_drain_bus(struct fanout *f, int max)
+{
+    struct event *ev;
+    for (int n = 0; n < max; n++) {
+        if (!(ev = bus_next(f->bus, f->consumer))) return false;
+        /* Replaying streams read up to here from history: set before the fan-out skips them. */
+        f->bus_seq = ev->seq;
+        fan_out(f, ev);
+    }
+    return true;
+}

@@ -1,0 +1,471 @@
+/* The worker loop: wait for readiness, accept, read requests and hand them to the protocol
+ * through the handler table, fan bus events out, flush output, retry parked requests, keep time.
+ * It names no protocol handler: server/server.h's conn_handler is all it knows of the layer
+ * above. */
+#include "server/worker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "core/bus.h"
+#include "http/http.h"
+#include "http/response.h"
+#include "net/io.h"
+#include "server/fanout.h"
+#include "server/server.h"
+#include "server/timer.h"
+#include "ssebroker/config.h"
+
+/* Markers for the two non-connection descriptors in the loop. */
+static char listener_marker, wake_marker;
+
+#define READ_CHUNK      16384
+#define FANOUT_BATCH    1024
+#define ACCEPT_BATCH    256
+#define ACCEPT_PAUSE_MS 100
+#define POLL_BATCH      256
+#define PARKED_POLL_MS  1 /* how often parked requests are retried while any wait */
+
+static const char overload_response[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                                        "text/plain\r\nContent-Length: 21\r\nRetry-After: 1\r\n"
+                                        "Connection: close\r\n\r\nToo many connections.";
+static const char continue_response[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_uring)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    if (!w) return NULL;
+    w->id = id;
+    w->srv = srv;
+    w->listen_fd = listen_fd;
+    w->io = io_loop_new(use_uring);
+    if (!w->io || fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats)) {
+        worker_free(w);
+        return NULL;
+    }
+    if (io_add(w->io, listen_fd, &listener_marker, IO_LEVEL_READ) ||
+        io_add(w->io, bus_wake_fd(srv->bus, id), &wake_marker, IO_EDGE_READ)) {
+        worker_free(w);
+        return NULL;
+    }
+    w->tick_ms = timer_tick_interval(srv->cfg);
+    return w;
+}
+
+void worker_free(struct worker *w)
+{
+    if (!w) return;
+    fanout_free(&w->fan);
+    io_loop_free(w->io);
+    free(w);
+}
+
+bool worker_uses_io_uring(const struct worker *w)
+{
+    return io_loop_backend(w->io)->caps & IO_CAP_BATCH_SEND;
+}
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+static void unpark(struct worker *w, struct conn *c)
+{
+    struct conn **p = &w->parked_head, *prev = NULL;
+    while (*p && *p != c) {
+        prev = *p;
+        p = &(*p)->park_next;
+    }
+    if (!*p) return;
+    *p = c->park_next;
+    if (w->parked_tail == c) w->parked_tail = prev;
+    c->park_next = NULL;
+    c->parked = false;
+    c->park = NULL;
+}
+
+/* Closes c now: the protocol releases its session, the fan-out its stream, then the transport
+ * the rest. */
+void worker_close(struct worker *w, struct conn *c)
+{
+    if (c->parked) {
+        unpark(w, c);
+    }
+    w->srv->handler->on_close(w->srv->handler_ctx, w, c);
+    if (c->stream) stream_stop(&w->fan, c);
+    outq_clear(&c->out, &w->fan.pool);
+    conn_free(c);
+    STAT_SUB(&w->stats, connections, 1);
+    atomic_fetch_sub_explicit(&w->srv->connections, 1, memory_order_relaxed);
+}
+
+/* Accepts at most one batch, so a connection storm cannot starve the streams of this worker; the
+ * listener is level-triggered, so what is left in the backlog is reported by the next wait. */
+static void accept_batch(struct worker *w)
+{
+    const struct server *srv = w->srv;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* Out of descriptors or memory: a level-triggered listener would report the same
+                 * backlog at once, so stop watching it for a moment instead of spinning. */
+                log_warn("accept failed, pausing accepts", "worker=%d error=\"%s\" pause_ms=%d",
+                         w->id, strerror(errno), ACCEPT_PAUSE_MS);
+                if (io_del(w->io, w->listen_fd) == 0) {
+                    w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+                    if (w->next_tick_ms > w->accept_resume_ms)
+                        w->next_tick_ms = w->accept_resume_ms;
+                }
+            }
+            return;
+        }
+        uint32_t total = atomic_fetch_add_explicit(&w->srv->connections, 1, memory_order_relaxed);
+        if (total >= srv->max_connections || w->conns.count >= srv->per_worker_max || w->draining) {
+            atomic_fetch_sub_explicit(&w->srv->connections, 1, memory_order_relaxed);
+            ssize_t sent = send(fd, overload_response, sizeof(overload_response) - 1,
+                                MSG_DONTWAIT | MSG_NOSIGNAL);
+            (void)sent; /* best effort: the client is refused either way */
+            close(fd);
+            STAT_ADD(&w->stats, rejected, 1);
+            continue;
+        }
+        struct conn *c = conn_new(&w->conns, fd);
+        if (!c) {
+            atomic_fetch_sub_explicit(&w->srv->connections, 1, memory_order_relaxed);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->deadline_ms = w->now_ms + srv->cfg->header_timeout_ms;
+        STAT_ADD(&w->stats, accepted, 1);
+        STAT_ADD(&w->stats, connections, 1);
+        if (io_add(w->io, fd, c, IO_EDGE_READ_WRITE)) conn_kill(c);
+    }
+}
+
+/* Keeps the input that follows a parked request, to be handled once it is answered. */
+static void keep_unread(struct conn *c, const char *data, size_t len)
+{
+    if (!len) return;
+    char *p = realloc(c->unread, c->unread_len + len);
+    if (!p) {
+        conn_kill(c);
+        return;
+    }
+    memcpy(p + c->unread_len, data, len);
+    c->unread = p;
+    c->unread_len += len;
+}
+
+/* Runs the requests contained in data. Returns false when the connection stops reading. */
+static bool process_input(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+    const struct sseb_config *cfg = w->srv->cfg;
+    while (len) {
+        if (!c->req) {
+            c->req = malloc(sizeof(*c->req));
+            if (!c->req) {
+                conn_kill(c);
+                return false;
+            }
+            http_request_init(c->req, cfg);
+        }
+        struct http_request *r = c->req;
+        bool was_started = r->started, error;
+        size_t used = http_request_feed(r, data, len, &error);
+        data += used;
+        len -= used;
+        if (!was_started && r->started) c->deadline_ms = w->now_ms + cfg->header_timeout_ms;
+        if (error) {
+            int status = r->status ? r->status : 400;
+            const char *reason = r->reason ? r->reason : "Malformed HTTP request.";
+            if (!r->status && llhttp_get_errno(&r->parser) == HPE_INVALID_VERSION)
+                status = 505, reason = "HTTP version not supported.";
+            conn_respond(c, status, "text/plain", NULL, reason, strlen(reason), true);
+            return false;
+        }
+        if (!r->complete) {
+            size_t elen;
+            const char *expect = http_header_value(r, HDR_EXPECT, &elen);
+            if (expect && !r->continue_sent && elen == 12 &&
+                strncasecmp(expect, "100-continue", 12) == 0) {
+                r->continue_sent = true;
+                if (conn_write_static(c, continue_response, sizeof(continue_response) - 1)) {
+                    conn_kill(c);
+                    return false;
+                }
+            }
+            return true;
+        }
+        STAT_ADD(&w->stats, requests, 1);
+        bool keep_alive = llhttp_should_keep_alive(&r->parser);
+        w->srv->handler->on_request(w->srv->handler_ctx, w, c, r, keep_alive);
+        if (c->state == CONN_STREAM) {
+            http_request_free(c->req);
+            free(c->req);
+            c->req = NULL;
+            return false;
+        }
+        if (c->parked) {
+            keep_unread(c, data, len);
+            return false;
+        }
+        http_request_reset(r);
+        c->deadline_ms = w->now_ms + cfg->keepalive_timeout_ms;
+        if (c->close_after || c->doomed) return false;
+    }
+    return true;
+}
+
+static void handle_readable(struct worker *w, struct conn *c)
+{
+    char buf[READ_CHUNK];
+    for (;;) {
+        if (c->parked) return; /* the socket keeps the rest until the request is answered */
+        ssize_t n = read(c->fd, buf, sizeof(buf));
+        if (n > 0) {
+            if (c->state == CONN_STREAM || c->close_after)
+                continue; /* streams only talk one way; drain and ignore */
+            if (!process_input(w, c, buf, (size_t)n) && c->state != CONN_STREAM) return;
+            continue;
+        }
+        if (n == 0) {
+            if (c->close_after && c->out.bytes) return; /* the answer is on its way out */
+            if (c->state == CONN_HTTP && c->req && c->req->started) {
+                /* A half-close in the middle of a request: the peer may still read why. */
+                static const char msg[] = "Request cut short: the connection was closed before "
+                                          "the whole request arrived.";
+                conn_respond(c, 400, "text/plain", NULL, msg, sizeof(msg) - 1, true);
+                return;
+            }
+            conn_kill(c);
+            return;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) conn_kill(c);
+        return;
+    }
+}
+
+/* Accounts one send's result for c. */
+static void sent(struct worker *w, struct conn *c, const struct io_send_slot *slot)
+{
+    if (slot->result < 0) {
+        if (slot->result == -EAGAIN || slot->result == -EWOULDBLOCK)
+            c->blocked = true; /* write readiness will bring it back */
+        else if (slot->result == -EINTR)
+            conn_mark_dirty(c);
+        else
+            worker_close(w, c);
+        return;
+    }
+    size_t written = (size_t)slot->result;
+    if (written) {
+        STAT_ADD(&w->stats, bytes_out, written);
+        c->last_write_ms = w->now_ms;
+        if (c->stream) stream_written(c, written);
+        if (outq_consume(&c->out, &w->fan.pool, written)) {
+            log_error("send reported more bytes than were queued; closing", "worker=%d", w->id);
+            worker_close(w, c);
+            return;
+        }
+    }
+    if (written < slot->asked)
+        c->blocked = true; /* a short write: the socket buffer is full */
+    else if (c->out.count || c->close_after)
+        conn_mark_dirty(c); /* more than one send's worth, or close once all is out */
+    if (c->stream && !c->blocked) stream_refill(&w->fan, c);
+}
+
+/* Writes every dirty connection's queue: one gathered send per connection, a batch of them per
+ * system call where io_uring is available. */
+void worker_flush(struct worker *w)
+{
+    struct io_send_slot *slots = io_send_slots(w->io);
+    struct conn *batch[IO_SEND_BATCH];
+    while (w->conns.dirty) {
+        int n = 0;
+        while (w->conns.dirty && n < IO_SEND_BATCH) {
+            struct conn *c = w->conns.dirty;
+            w->conns.dirty = c->dirty_next;
+            c->dirty = false;
+            if (c->doomed || (!c->out.count && c->close_after)) {
+                worker_close(w, c);
+                continue;
+            }
+            if (c->blocked || !c->out.count) continue;
+            slots[n].fd = c->fd;
+            slots[n].iovcnt = outq_prepare(&c->out, slots[n].iov, IO_SEND_IOV_MAX, &slots[n].asked);
+            batch[n++] = c;
+        }
+        if (!n) break;
+        io_send(w->io, n);
+        for (int i = 0; i < n; i++)
+            sent(w, batch[i], &slots[i]);
+    }
+}
+
+/* ---- parked requests --------------------------------------------------------------------- */
+
+void worker_park(struct worker *w, struct conn *c, const struct park_ops *ops, int64_t deadline_ms)
+{
+    c->parked = true;
+    c->park = ops;
+    c->park_deadline_ms = deadline_ms;
+    c->park_next = NULL;
+    if (w->parked_tail)
+        w->parked_tail->park_next = c;
+    else
+        w->parked_head = c;
+    w->parked_tail = c;
+}
+
+/* A request was answered: the connection goes on with what it sent after it. */
+static void resume_input(struct worker *w, struct conn *c)
+{
+    if (c->doomed || c->close_after) return;
+    http_request_reset(c->req);
+    c->deadline_ms = w->now_ms + w->srv->cfg->keepalive_timeout_ms;
+    char *unread = c->unread;
+    size_t len = c->unread_len;
+    c->unread = NULL;
+    c->unread_len = 0;
+    bool more = !len || process_input(w, c, unread, len);
+    free(unread);
+    if (more && !c->parked) handle_readable(w, c);
+}
+
+/* Retries parked requests oldest first (the bus frees room in order, so once one fails the
+ * younger ones would too) and answers those whose wait ran out. */
+static void retry_parked(struct worker *w)
+{
+    bool room = true;
+    struct conn *c = w->parked_head;
+    while (c) {
+        struct conn *next = c->park_next;
+        bool done = false;
+        if (room) room = done = c->park->retry(w, c);
+        if (!done && (w->now_ms >= c->park_deadline_ms || w->draining)) {
+            c->park->expire(w, c);
+            done = true;
+        }
+        if (done) {
+            unpark(w, c);
+            resume_input(w, c);
+        }
+        c = next;
+    }
+}
+
+/* ---- the loop ---------------------------------------------------------------------------- */
+
+static void drain_bus(struct worker *w)
+{
+    /* Keep latency bounded under a flood: write each batch before taking the next. */
+    while (fanout_drain_bus(&w->fan, FANOUT_BATCH))
+        worker_flush(w);
+}
+
+/* The server drains: stop accepting, end streams with a retry hint, close idle connections. */
+static void start_drain(struct worker *w)
+{
+    w->draining = true;
+    w->conns.closing = true;
+    w->drain_deadline_ms = w->now_ms + w->srv->cfg->drain_timeout_ms;
+    if (!w->accept_resume_ms && io_del(w->io, w->listen_fd)) /* else already unwatched */
+        log_warn("cannot unwatch the listener", "worker=%d error=\"%s\"", w->id, strerror(errno));
+    w->accept_resume_ms = 0;
+    close(w->listen_fd);
+    w->listen_fd = -1;
+    for (struct conn *c = w->conns.head; c; c = c->next) {
+        if (c->state == CONN_STREAM)
+            stream_close(&w->fan, c);
+        else if ((!c->req || !c->req->started) && !c->out.bytes && !c->parked)
+            conn_kill(c); /* idle keep-alive; requests in flight finish with a close */
+    }
+}
+
+void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct bus *bus = w->srv->bus;
+    struct io_event evs[POLL_BATCH];
+    w->now_ms = clock_now_ms();
+    w->next_tick_ms = w->now_ms + w->tick_ms;
+    for (;;) {
+        int timeout = (int)(w->next_tick_ms - w->now_ms);
+        if (timeout < 0) timeout = 0;
+        if (w->parked_head && timeout > PARKED_POLL_MS) timeout = PARKED_POLL_MS;
+        if (timeout && !bus_prepare_sleep(bus, w->id)) timeout = 0;
+        int n = io_wait(w->io, evs, POLL_BATCH, timeout);
+        if (n < 0) {
+            log_error("poller wait failed", "worker=%d error=\"%s\"", w->id, strerror(errno));
+            n = 0;
+        }
+        w->now_ms = clock_now_ms();
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].ptr;
+            if (p == &listener_marker) {
+                if (!w->draining) accept_batch(w);
+                continue;
+            }
+            if (p == &wake_marker) {
+                bus_woke(bus, w->id);
+                continue;
+            }
+            struct conn *c = p;
+            if (c->doomed) continue;
+            if (evs[i].events & IO_WRITE && c->blocked) {
+                c->blocked = false;
+                conn_mark_dirty(c);
+            }
+            if (evs[i].events & (IO_READ | IO_HUP | IO_ERR)) handle_readable(w, c);
+        }
+        /* Answers first (publish acknowledgements above all), so that publishers are not kept
+         * waiting behind the fan-out of the events they just sent. */
+        worker_flush(w);
+        bus_woke_quiet(bus, w->id);
+        drain_bus(w);
+        if (w->parked_head) retry_parked(w);
+        worker_flush(w);
+        if (w->accept_resume_ms && w->now_ms >= w->accept_resume_ms && !w->draining) {
+            w->accept_resume_ms = 0;
+            if (io_add(w->io, w->listen_fd, &listener_marker, IO_LEVEL_READ))
+                log_error("cannot watch the listener again", "worker=%d error=\"%s\"", w->id,
+                          strerror(errno));
+        }
+        if (w->now_ms >= w->next_tick_ms) {
+            w->next_tick_ms = w->now_ms + w->tick_ms;
+            timer_tick(&w->conns, &w->fan, w->now_ms);
+            worker_flush(w);
+        }
+        if (!w->draining && atomic_load_explicit(&w->srv->draining, memory_order_acquire)) {
+            start_drain(w);
+            worker_flush(w);
+        }
+        if (w->draining) {
+            if (!w->conns.count) break;
+            if (w->now_ms >= w->drain_deadline_ms) {
+                w->conns.dirty = NULL;
+                while (w->conns.head)
+                    worker_close(w, w->conns.head);
+                break;
+            }
+            if (w->next_tick_ms > w->now_ms + 50) w->next_tick_ms = w->now_ms + 50;
+        }
+    }
+    /* Release what the bus still holds for this worker (no connections are left). */
+    while (fanout_drain_bus(&w->fan, FANOUT_BATCH))
+        ;
+    return NULL;
+}

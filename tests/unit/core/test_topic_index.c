@@ -1,0 +1,135 @@
+/* The per-worker topic index: exact and pattern routes, the match cache, removal. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/event.h"
+#include "core/topic_index.h"
+
+/* Connections are opaque to the index: any distinct pointers do. */
+static char conn_a, conn_b, conn_c;
+
+struct seen {
+    const void *conns[16];
+    int n;
+};
+
+static void record(struct sub_node *node, void *arg)
+{
+    struct seen *s = arg;
+    s->conns[s->n++] = node->owner;
+}
+
+static struct seen visit(struct topic_index *idx, const char *topic)
+{
+    struct seen s = {0};
+    size_t len = strlen(topic);
+    topic_index_visit(idx, topic, (uint32_t)len, hash_fnv1a(topic, len), record, &s);
+    return s;
+}
+
+static bool saw(const struct seen *s, const void *conn)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->conns[i] == conn) return true;
+    return false;
+}
+
+static void add(struct topic_index *idx, struct sub_node *n, void *conn, const char *sel)
+{
+    cr_assert_eq(topic_index_add(idx, n, conn, sel, strlen(sel)), 0);
+}
+
+Test(topic, exact_routes_only_to_equal_topics)
+{
+    struct topic_index idx;
+    topic_index_init(&idx);
+    struct sub_node a, b;
+    add(&idx, &a, &conn_a, "https://example.com/books/1");
+    add(&idx, &b, &conn_b, "https://example.com/books/2");
+    struct seen s = visit(&idx, "https://example.com/books/1");
+    cr_assert_eq(s.n, 1);
+    cr_assert(saw(&s, &conn_a));
+    cr_assert_eq(visit(&idx, "https://example.com/books/3").n, 0);
+    topic_index_free(&idx);
+}
+
+Test(topic, patterns_and_wildcard)
+{
+    struct topic_index idx;
+    topic_index_init(&idx);
+    struct sub_node a, b, c;
+    add(&idx, &a, &conn_a, "https://example.com/books/{id}");
+    add(&idx, &b, &conn_b, "*");
+    add(&idx, &c, &conn_c, "https://example.com/users/{id}");
+    struct seen s = visit(&idx, "https://example.com/books/42");
+    cr_assert_eq(s.n, 2);
+    cr_assert(saw(&s, &conn_a));
+    cr_assert(saw(&s, &conn_b));
+    /* second lookup comes from the cache and must agree */
+    s = visit(&idx, "https://example.com/books/42");
+    cr_assert_eq(s.n, 2);
+    s = visit(&idx, "https://example.com/users/7");
+    cr_assert(saw(&s, &conn_c) && saw(&s, &conn_b) && !saw(&s, &conn_a));
+    topic_index_free(&idx);
+}
+
+Test(topic, cache_follows_pattern_changes)
+{
+    struct topic_index idx;
+    topic_index_init(&idx);
+    struct sub_node a, b;
+    add(&idx, &a, &conn_a, "https://example.com/books/{id}");
+    cr_assert_eq(visit(&idx, "https://example.com/books/1").n, 1);
+    add(&idx, &b, &conn_b, "https://example.com/{kind}/1");
+    cr_assert_eq(visit(&idx, "https://example.com/books/1").n, 2, "a new pattern is seen");
+    topic_index_remove(&idx, &a);
+    struct seen s = visit(&idx, "https://example.com/books/1");
+    cr_assert_eq(s.n, 1);
+    cr_assert(saw(&s, &conn_b));
+    topic_index_remove(&idx, &b);
+    cr_assert_eq(visit(&idx, "https://example.com/books/1").n, 0);
+    cr_assert_eq(idx.ngroups, 0, "empty groups are freed");
+    topic_index_free(&idx);
+}
+
+Test(topic, shared_group_and_removal_in_any_order)
+{
+    struct topic_index idx;
+    topic_index_init(&idx);
+    struct sub_node n[3];
+    void *conns[3] = {&conn_a, &conn_b, &conn_c};
+    for (int i = 0; i < 3; i++)
+        add(&idx, &n[i], conns[i], "t");
+    cr_assert_eq(idx.ngroups, 1);
+    cr_assert_eq(visit(&idx, "t").n, 3);
+    topic_index_remove(&idx, &n[1]);
+    struct seen s = visit(&idx, "t");
+    cr_assert_eq(s.n, 2);
+    cr_assert(!saw(&s, &conn_b));
+    topic_index_remove(&idx, &n[0]);
+    topic_index_remove(&idx, &n[2]);
+    cr_assert_eq(visit(&idx, "t").n, 0);
+    topic_index_free(&idx);
+}
+
+Test(topic, many_groups_rehash)
+{
+    struct topic_index idx;
+    topic_index_init(&idx);
+    static struct sub_node nodes[5000];
+    char name[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "topic-%d", i);
+        add(&idx, &nodes[i], &conn_a, name);
+    }
+    cr_assert_gt(idx.mask, 255);
+    for (int i = 0; i < 5000; i += 499) {
+        snprintf(name, sizeof(name), "topic-%d", i);
+        cr_assert_eq(visit(&idx, name).n, 1);
+    }
+    for (int i = 0; i < 5000; i++)
+        topic_index_remove(&idx, &nodes[i]);
+    cr_assert_eq(idx.ngroups, 0);
+    topic_index_free(&idx);
+}
