@@ -1,6 +1,8 @@
-/* JWT verification (compact JWS) for publishers and subscribers, Mercure claims. */
-#ifndef SSEB_AUTH_H
-#define SSEB_AUTH_H
+/* JWT verification (compact JWS) for publishers and subscribers, Mercure claims: keys.c loads
+ * the keys, jws.c checks signatures, claims.c reads what a token allows. Thread-safe: a verifier
+ * is immutable once built. */
+#ifndef SSEB_AUTH_AUTH_H
+#define SSEB_AUTH_AUTH_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,9 +42,5 @@ void auth_claims_free(struct auth_claims *c);
 bool auth_can_publish(const struct auth_claims *c, const char *topic, size_t len);
 /* True when one of the token's subscribe selectors matches the topic. */
 bool auth_can_subscribe(const struct auth_claims *c, const char *topic, size_t len);
-
-/* Finds cookie `name` in a Cookie header value; sets *val and *vlen, returns true when present. */
-bool auth_cookie_find(const char *header, size_t len, const char *name, const char **val,
-                      size_t *vlen);
 
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "auth/auth.h"
+#include "http/cookie.h"
 #include "http/http.h"
 #include "mercure/context.h"
 #include "ssebroker/config.h"
@@ -37,7 +38,7 @@ const char *token_find(const struct mercure *m, const struct http_request *r,
     size_t clen;
     const char *cookie = http_header_value(r, HDR_COOKIE, &clen);
     const char *val;
-    if (cookie && auth_cookie_find(cookie, clen, m->cfg->cookie_name, &val, len)) {
+    if (cookie && cookie_find(cookie, clen, m->cfg->cookie_name, &val, len)) {
         *from_cookie = true;
         return val;
     }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/wheel.h"
 #include "net/outq.h"
 
 struct http_request;
@@ -44,6 +45,7 @@ struct conn {
     struct conn *prev, *next; /* the list's connections */
     struct conn *dirty_next;
     struct conn *park_next;
+    struct wheel_node timer; /* the worker's timers (server/timer.h) */
 };
 
 /* One worker's connections and those waiting to be written. */

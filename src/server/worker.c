@@ -48,7 +48,8 @@ struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_ur
     w->srv = srv;
     w->listen_fd = listen_fd;
     w->io = io_loop_new(use_uring);
-    if (!w->io || fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats)) {
+    if (!w->io || fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats) ||
+        timers_init(&w->timers, srv->cfg, &w->fan, clock_now_ms())) {
         worker_free(w);
         return NULL;
     }
@@ -65,6 +66,7 @@ void worker_free(struct worker *w)
 {
     if (!w) return;
     fanout_free(&w->fan);
+    timers_free(&w->timers);
     io_loop_free(w->io);
     free(w);
 }
@@ -98,6 +100,7 @@ void worker_close(struct worker *w, struct conn *c)
     if (c->parked) {
         unpark(w, c);
     }
+    timers_cancel(&w->timers, c);
     w->srv->handler->on_close(w->srv->handler_ctx, w, c);
     if (c->stream) stream_stop(&w->fan, c);
     outq_clear(&c->out, &w->fan.pool);
@@ -147,6 +150,7 @@ static void accept_batch(struct worker *w)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->deadline_ms = w->now_ms + srv->cfg->header_timeout_ms;
+        timers_arm(&w->timers, c);
         STAT_ADD(&w->stats, accepted, 1);
         STAT_ADD(&w->stats, connections, 1);
         if (io_add(w->io, fd, c, IO_EDGE_READ_WRITE)) conn_kill(c);
@@ -185,7 +189,10 @@ static bool process_input(struct worker *w, struct conn *c, const char *data, si
         size_t used = http_request_feed(r, data, len, &error);
         data += used;
         len -= used;
-        if (!was_started && r->started) c->deadline_ms = w->now_ms + cfg->header_timeout_ms;
+        if (!was_started && r->started) {
+            c->deadline_ms = w->now_ms + cfg->header_timeout_ms;
+            timers_arm(&w->timers, c);
+        }
         if (error) {
             int status = r->status ? r->status : 400;
             const char *reason = r->reason ? r->reason : "Malformed HTTP request.";
@@ -214,6 +221,7 @@ static bool process_input(struct worker *w, struct conn *c, const char *data, si
             http_request_free(c->req);
             free(c->req);
             c->req = NULL;
+            timers_arm(&w->timers, c);
             return false;
         }
         if (c->parked) {
@@ -222,6 +230,7 @@ static bool process_input(struct worker *w, struct conn *c, const char *data, si
         }
         http_request_reset(r);
         c->deadline_ms = w->now_ms + cfg->keepalive_timeout_ms;
+        timers_arm(&w->timers, c);
         if (c->close_after || c->doomed) return false;
     }
     return true;
@@ -336,6 +345,7 @@ static void resume_input(struct worker *w, struct conn *c)
     if (c->doomed || c->close_after) return;
     http_request_reset(c->req);
     c->deadline_ms = w->now_ms + w->srv->cfg->keepalive_timeout_ms;
+    timers_arm(&w->timers, c);
     char *unread = c->unread;
     size_t len = c->unread_len;
     c->unread = NULL;
@@ -446,7 +456,7 @@ void *worker_main(void *arg)
         }
         if (w->now_ms >= w->next_tick_ms) {
             w->next_tick_ms = w->now_ms + w->tick_ms;
-            timer_tick(&w->conns, &w->fan, w->now_ms);
+            timers_run(&w->timers, w->now_ms);
             worker_flush(w);
         }
         if (!w->draining && atomic_load_explicit(&w->srv->draining, memory_order_acquire)) {

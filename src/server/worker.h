@@ -10,6 +10,7 @@
 #include "net/conn.h"
 #include "server/fanout.h"
 #include "server/stats.h"
+#include "server/timer.h"
 
 struct server;
 struct io_loop;
@@ -19,7 +20,8 @@ struct worker {
     struct server *srv;
     struct io_loop *io;
     int listen_fd;
-    struct fanout fan; /* bus cursor, subscriber index shard, streams */
+    struct fanout fan;    /* bus cursor, subscriber index shard, streams */
+    struct timers timers; /* timeouts, heartbeats, stream ends */
     struct conn_list conns;
     struct conn *parked_head, *parked_tail; /* requests waiting for the store, oldest first */
     int64_t now_ms;

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "http/http.h"
+#include "http/response.h"
 #include "ssebroker/config.h"
 
 #define HUB_PATH "/.well-known/mercure"
@@ -104,7 +105,7 @@ static void run(const struct sseb_config *cfg, const uint8_t *data, size_t size,
                 const char *reason = req->reason ? req->reason : "Malformed HTTP request.";
                 size_t out_len;
                 char *resp = http_response(req->status ? req->status : 400, "text/plain", NULL,
-                                           reason, strlen(reason), true, &out_len);
+                                           reason, strlen(reason), HTTP_RESPONSE_CLOSE, &out_len);
                 free(resp);
                 t->error = true;
                 open = false;

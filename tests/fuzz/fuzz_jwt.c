@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "http/cookie.h"
 
 #define KEY    "!ChangeThisMercureHubJWTSecretKey!"
 #define HEADER "eyJhbGciOiJIUzI1NiJ9" /* {"alg":"HS256"} */
@@ -111,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const char *val;
     size_t vlen;
-    if (auth_cookie_find(tok, size, "mercureAuthorization", &val, &vlen) &&
+    if (cookie_find(tok, size, "mercureAuthorization", &val, &vlen) &&
         (val < tok || val + vlen > tok + size))
         abort();
     free(tok);

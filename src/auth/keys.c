@@ -1,30 +1,18 @@
-/* JWT (compact JWS) verification for Mercure publishers and subscribers.
+/* Verification keys for JWT: HMAC secrets, PEM public keys (text or file) and JWKS files, each
+ * bound to the algorithms it may check, parsed once at configuration time.
  *
  * The algorithm is bound to the key, never taken from the token alone: a token is checked only
  * with keys of the family its "alg" names (and, for ES, of the matching curve), and only when
  * that alg is in the allowlist, so "none" and key confusion (an HS256 token "signed" with an RSA
  * public key's PEM) cannot pass. HMAC secrets and public keys are kept apart from the start: a
- * PEM value is never stored as a secret.
- *
- * Signatures are checked with OpenSSL EVP on keys parsed once, at configuration time. libjwt
- * 1.10 is not used here: its jwt_decode re-parses the PEM key on every call (about 0.5 ms on
- * OpenSSL 3.0, ten times the RSA verification itself, and free work for anyone sending junk),
- * rejects any "typ" other than "JWT" and has no EdDSA. Claims are read with jansson.
- *
- * A verifier is immutable once built; verification keeps its state on the stack and in
- * per-call OpenSSL contexts, so one verifier serves every worker thread at once. */
-#include "auth/auth.h"
-
+ * PEM value is never stored as a secret. A verifier is immutable once built. */
 #include <errno.h>
 #include <jansson.h>
-#include <limits.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/decoder.h>
-#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -34,100 +22,21 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_TOKEN_BYTES (64 * 1024) /* the default limit on all request headers together */
-#define MAX_KEY_FILE    (1 << 20)
+#include "auth/auth.h"
+#include "auth/keys.h"
+#include "common/b64url.h"
 
-enum family { FAM_HS, FAM_RS, FAM_ES, FAM_ED };
-enum digest { MD_SHA256, MD_SHA384, MD_SHA512, MD_NONE };
+#define MAX_KEY_FILE (1 << 20)
 
-struct alg_info {
-    const char *name;
-    enum family family;
-    enum digest md;
-    size_t ec_bytes; /* ES: size of one coordinate (R and S each), which pins the curve */
-};
-
-static const struct alg_info algs[] = {
+const struct alg_info algs[NALGS] = {
     {"HS256", FAM_HS, MD_SHA256, 0},  {"HS384", FAM_HS, MD_SHA384, 0},
     {"HS512", FAM_HS, MD_SHA512, 0},  {"RS256", FAM_RS, MD_SHA256, 0},
     {"RS384", FAM_RS, MD_SHA384, 0},  {"RS512", FAM_RS, MD_SHA512, 0},
     {"ES256", FAM_ES, MD_SHA256, 32}, {"ES384", FAM_ES, MD_SHA384, 48},
     {"ES512", FAM_ES, MD_SHA512, 66}, {"EdDSA", FAM_ED, MD_NONE, 0},
 };
-#define NALGS (sizeof(algs) / sizeof(algs[0]))
 
 static const char *const md_names[] = {"SHA256", "SHA384", "SHA512"};
-
-struct key {
-    enum family family;
-    int alg;               /* index in algs when the JWK names one ("alg"), else -1 */
-    size_t ec_bytes;       /* ES: coordinate size of the key's curve */
-    unsigned char *secret; /* HS */
-    size_t len;
-    EVP_PKEY *pkey; /* RS, ES, EdDSA */
-    char *kid;      /* from a JWKS, or NULL */
-};
-
-struct auth_verifier {
-    unsigned allowed; /* bit i: algs[i] */
-    EVP_MD *md[3];    /* fetched once: per-call implicit fetches cost a lookup and a lock */
-    struct key *keys;
-    size_t nkeys;
-};
-
-/* ---- base64url ---------------------------------------------------------------------------- */
-
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
-
-/* Decodes unpadded base64url (RFC 7515 section 2) strictly: no padding, no whitespace, unused
- * trailing bits zero, so each value has exactly one encoding. Returns a malloc'd buffer
- * (NUL-terminated for convenience) or NULL when malformed or out of memory. */
-static unsigned char *b64url_decode(const char *s, size_t n, size_t *out_len)
-{
-    if (n % 4 == 1) return NULL;
-    unsigned char *out = malloc(n / 4 * 3 + 3);
-    if (!out) return NULL;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64url_value((unsigned char)s[i]);
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    if (acc & ((1u << bits) - 1)) {
-        free(out);
-        return NULL;
-    }
-    out[o] = 0;
-    *out_len = o;
-    return out;
-}
-
-static bool b64url_valid(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (b64url_value((unsigned char)s[i]) < 0) return false;
-    return n % 4 != 1;
-}
-
-/* ---- keys --------------------------------------------------------------------------------- */
 
 static void key_clear(struct key *k)
 {
@@ -148,7 +57,7 @@ void auth_verifier_free(struct auth_verifier *v)
     free(v);
 }
 
-static int alg_index(const char *name, size_t n)
+int alg_index(const char *name, size_t n)
 {
     for (size_t i = 0; i < NALGS; i++)
         if (strlen(algs[i].name) == n && !memcmp(algs[i].name, name, n)) return (int)i;
@@ -156,7 +65,7 @@ static int alg_index(const char *name, size_t n)
 }
 
 /* Whether the key can check tokens of algs[ai]. */
-static bool key_fits(const struct key *k, size_t ai)
+bool key_fits(const struct key *k, size_t ai)
 {
     if (k->family != algs[ai].family) return false;
     if (k->alg >= 0 && (size_t)k->alg != ai) return false;
@@ -549,308 +458,4 @@ oom:
 fail:
     auth_verifier_free(v);
     return NULL;
-}
-
-/* ---- verification ------------------------------------------------------------------------- */
-
-void auth_claims_free(struct auth_claims *c)
-{
-    if (!c) return;
-    for (size_t i = 0; i < c->npublish; i++)
-        selector_free(c->publish[i]);
-    for (size_t i = 0; i < c->nsubscribe; i++)
-        selector_free(c->subscribe[i]);
-    free(c->publish);
-    free(c->subscribe);
-    free(c->payload_json);
-    memset(c, 0, sizeof(*c));
-}
-
-static bool verify_hmac(const struct auth_verifier *v, const struct key *k, size_t ai,
-                        const unsigned char *in, size_t inlen, const unsigned char *sig,
-                        size_t siglen)
-{
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    if (k->len > INT_MAX ||
-        !HMAC(v->md[algs[ai].md], k->secret, (int)k->len, in, inlen, mac, &maclen))
-        return false;
-    /* The length is public; the bytes are compared in constant time. */
-    bool ok = maclen == siglen && CRYPTO_memcmp(mac, sig, siglen) == 0;
-    OPENSSL_cleanse(mac, sizeof(mac));
-    return ok;
-}
-
-/* JWS carries ECDSA signatures as R || S, each the curve's coordinate size (RFC 7518
- * section 3.4); OpenSSL wants DER. Returns a DER buffer (OPENSSL_free) or NULL. */
-static unsigned char *ecdsa_der(const unsigned char *sig, size_t n, int *derlen)
-{
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(sig, (int)n, NULL), *s = BN_bin2bn(sig + n, (int)n, NULL);
-    unsigned char *der = NULL;
-    if (es && r && s && ECDSA_SIG_set0(es, r, s)) {
-        r = s = NULL; /* owned by es now */
-        *derlen = i2d_ECDSA_SIG(es, &der);
-        if (*derlen <= 0) {
-            OPENSSL_free(der);
-            der = NULL;
-        }
-    }
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
-    return der;
-}
-
-static bool verify_pkey(const struct auth_verifier *v, const struct key *k, size_t ai,
-                        const unsigned char *in, size_t inlen, const unsigned char *sig,
-                        size_t siglen)
-{
-    unsigned char *der = NULL;
-    if (k->family == FAM_ES) {
-        int derlen = 0;
-        if (siglen != 2 * k->ec_bytes || !(der = ecdsa_der(sig, k->ec_bytes, &derlen)))
-            return false;
-        sig = der;
-        siglen = (size_t)derlen;
-    }
-    /* EdDSA signs the message itself: no separate digest. */
-    const EVP_MD *md = algs[ai].md == MD_NONE ? NULL : v->md[algs[ai].md];
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, md, NULL, k->pkey) == 1 &&
-              EVP_DigestVerify(ctx, sig, siglen, in, inlen) == 1;
-    EVP_MD_CTX_free(ctx);
-    OPENSSL_free(der);
-    return ok;
-}
-
-/* Compiles a JSON array of selector strings. Returns NULL when fine, else the reason. */
-static const char *compile_selectors(json_t *arr, struct selector ***out, size_t *n)
-{
-    if (!arr || json_is_null(arr)) return NULL; /* Go encoders write empty lists as null */
-    if (!json_is_array(arr)) return "malformed mercure claim";
-    size_t count = json_array_size(arr);
-    if (!count) return NULL;
-    if (!(*out = calloc(count, sizeof(**out)))) return "out of memory";
-    size_t i;
-    json_t *item;
-    json_array_foreach(arr, i, item)
-    {
-        if (!json_is_string(item)) return "malformed mercure claim";
-        if (!((*out)[i] = selector_compile(json_string_value(item), json_string_length(item))))
-            return "out of memory";
-        *n = i + 1;
-    }
-    return NULL;
-}
-
-/* A NumericDate as whole seconds. Fractions round up, so that "now < exp" and "now >= nbf"
- * compare exactly as with the fractional value; out-of-range values saturate. */
-static bool numeric_date(json_t *j, long long *out)
-{
-    if (json_is_integer(j)) {
-        *out = json_integer_value(j);
-        return true;
-    }
-    if (!json_is_real(j)) return false;
-    double d = json_real_value(j);
-    if (d >= 0x1p63) {
-        *out = LLONG_MAX;
-    } else if (d < -0x1p63) {
-        *out = LLONG_MIN;
-    } else {
-        *out = (long long)d; /* towards zero, then up: ceil without libm */
-        if ((double)*out < d) ++*out;
-    }
-    return true;
-}
-
-static bool read_claims(json_t *payload, long long now, struct auth_claims *out, const char **why)
-{
-    json_t *exp = json_object_get(payload, "exp"), *nbf = json_object_get(payload, "nbf");
-    long long exp_at = 0, nbf_at = 0;
-    if ((exp && !numeric_date(exp, &exp_at)) || (nbf && !numeric_date(nbf, &nbf_at))) {
-        *why = "exp or nbf is not a number";
-        return false;
-    }
-    if (exp && now >= exp_at) {
-        *why = "token expired";
-        return false;
-    }
-    if (nbf && now < nbf_at) {
-        *why = "token not valid yet";
-        return false;
-    }
-    out->exp = exp ? exp_at : 0;
-
-    json_t *mercure = json_object_get(payload, "mercure");
-    if (!mercure || json_is_null(mercure)) return true;
-    if (!json_is_object(mercure)) {
-        *why = "malformed mercure claim";
-        return false;
-    }
-    const char *bad =
-        compile_selectors(json_object_get(mercure, "publish"), &out->publish, &out->npublish);
-    if (!bad)
-        bad = compile_selectors(json_object_get(mercure, "subscribe"), &out->subscribe,
-                                &out->nsubscribe);
-    if (bad) {
-        *why = bad;
-        return false;
-    }
-    json_t *pl = json_object_get(mercure, "payload");
-    if (pl && !json_is_null(pl) &&
-        !(out->payload_json = json_dumps(pl, JSON_COMPACT | JSON_ENCODE_ANY))) {
-        *why = "out of memory";
-        return false;
-    }
-    return true;
-}
-
-static json_t *decode_json(const char *s, size_t n)
-{
-    size_t len;
-    unsigned char *bytes = b64url_decode(s, n, &len);
-    /* Duplicate members are refused: two parsers must never read two different claims. */
-    json_error_t err;
-    json_t *j = bytes ? json_loadb((const char *)bytes, len, JSON_REJECT_DUPLICATES, &err) : NULL;
-    /* An integer beyond 64 bits (an exp of 1e19 written out) is still a JSON number: read such a
-     * document with numbers as doubles, which NumericDate handling saturates. */
-    if (bytes && !j && strstr(err.text, "too big"))
-        j = json_loadb((const char *)bytes, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
-                       NULL);
-    free(bytes);
-    if (j && !json_is_object(j)) {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
-}
-
-bool auth_verify(const struct auth_verifier *v, const char *token, size_t len, long long now,
-                 struct auth_claims *out, const char **why)
-{
-    memset(out, 0, sizeof(*out));
-    *why = "malformed token";
-    if (!v || !token || len == 0 || len > MAX_TOKEN_BYTES) return false;
-    const char *end = token + len;
-    const char *dot1 = memchr(token, '.', len);
-    const char *dot2 = dot1 ? memchr(dot1 + 1, '.', (size_t)(end - dot1 - 1)) : NULL;
-    if (!dot2 || memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1))) return false;
-    const char *sig64 = dot2 + 1;
-    size_t hlen = (size_t)(dot1 - token), plen = (size_t)(dot2 - dot1 - 1);
-    size_t slen = (size_t)(end - sig64);
-    if (!hlen || !plen || !b64url_valid(dot1 + 1, plen)) return false;
-
-    json_t *header = decode_json(token, hlen);
-    if (!header) {
-        *why = "malformed token header";
-        return false;
-    }
-    json_t *jalg = json_object_get(header, "alg"), *jkid = json_object_get(header, "kid");
-    const char *kid = json_string_value(jkid);
-    int ai =
-        json_is_string(jalg) ? alg_index(json_string_value(jalg), json_string_length(jalg)) : -1;
-    bool bad_header = !json_is_string(jalg) || (jkid && !kid);
-    /* No extension is understood, so any critical one must fail (RFC 7515 section 4.1.11). */
-    bool crit = json_object_get(header, "crit") != NULL;
-    bool none = json_is_string(jalg) && !strcasecmp(json_string_value(jalg), "none");
-    if (bad_header || crit || none || ai < 0 || !(v->allowed & (1u << ai))) {
-        *why = bad_header ? "malformed token header"
-               : crit     ? "unsupported critical header"
-               : none     ? "unsecured token (alg none)"
-                          : "algorithm not allowed";
-        json_decref(header);
-        return false;
-    }
-
-    size_t siglen;
-    unsigned char *sig = slen ? b64url_decode(sig64, slen, &siglen) : NULL;
-    bool verified = false;
-    for (size_t i = 0; sig && i < v->nkeys && !verified; i++) {
-        const struct key *k = &v->keys[i];
-        if (!key_fits(k, (size_t)ai) || (kid && k->kid && strcmp(kid, k->kid))) continue;
-        const unsigned char *in = (const unsigned char *)token;
-        size_t inlen = (size_t)(dot2 - token);
-        verified = k->family == FAM_HS ? verify_hmac(v, k, (size_t)ai, in, inlen, sig, siglen)
-                                       : verify_pkey(v, k, (size_t)ai, in, inlen, sig, siglen);
-    }
-    json_decref(header);
-    if (!sig) {
-        *why = "malformed token";
-        return false;
-    }
-    free(sig);
-    if (!verified) {
-        *why = "invalid signature";
-        return false;
-    }
-
-    /* Only signed claims get parsed. */
-    json_t *payload = decode_json(dot1 + 1, plen);
-    if (!payload) {
-        *why = "malformed token claims";
-        return false;
-    }
-    bool ok = read_claims(payload, now, out, why);
-    json_decref(payload);
-    if (!ok) auth_claims_free(out);
-    return ok;
-}
-
-static bool any_match(struct selector *const *sels, size_t n, const char *topic, size_t len)
-{
-    for (size_t i = 0; i < n; i++)
-        if (selector_match(sels[i], topic, len)) return true;
-    return false;
-}
-
-bool auth_can_publish(const struct auth_claims *c, const char *topic, size_t len)
-{
-    return c && any_match(c->publish, c->npublish, topic, len);
-}
-
-bool auth_can_subscribe(const struct auth_claims *c, const char *topic, size_t len)
-{
-    return c && any_match(c->subscribe, c->nsubscribe, topic, len);
-}
-
-static bool is_ws(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Cookie: name=value pairs separated by ";" (RFC 6265 section 5.4), read the way browsers
- * write them and leniently about spaces; a pair without "=" is skipped. */
-bool auth_cookie_find(const char *header, size_t len, const char *name, const char **val,
-                      size_t *vlen)
-{
-    if (!header || !name || !*name) return false;
-    size_t nlen = strlen(name);
-    const char *p = header, *end = header + len;
-    while (p < end) {
-        const char *semi = memchr(p, ';', (size_t)(end - p));
-        const char *pend = semi ? semi : end;
-        const char *eq = memchr(p, '=', (size_t)(pend - p));
-        if (eq) {
-            const char *k = p, *kend = eq, *v = eq + 1, *vend = pend;
-            while (k < kend && is_ws(*k))
-                k++;
-            while (kend > k && is_ws(kend[-1]))
-                kend--;
-            if ((size_t)(kend - k) == nlen && !memcmp(k, name, nlen)) {
-                while (v < vend && is_ws(*v))
-                    v++;
-                while (vend > v && is_ws(vend[-1]))
-                    vend--;
-                if (vend - v >= 2 && *v == '"' && vend[-1] == '"') v++, vend--;
-                *val = v;
-                *vlen = (size_t)(vend - v);
-                return true;
-            }
-        }
-        if (!semi) break;
-        p = semi + 1;
-    }
-    return false;
 }
