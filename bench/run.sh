@@ -28,7 +28,7 @@
 #   BENCH_S5_SUBS 10000/500       BENCH_S5_TOPICS 1  BENCH_S5_RATE 10/100  BENCH_S5_SECS 5/1
 #   BENCH_SWEEP_SUBS "100 1000 5000 10000"/"100 1000"  BENCH_SWEEP_DELIVERIES 1000000/50000
 #   BENCH_OUT          output directory (bench/out/<date>)
-#   LOADGEN_BIN        use this load generator instead of compiling bench/loadgen.c
+#   LOADGEN_BIN        use this load generator instead of compiling bench/loadgen/
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -91,14 +91,18 @@ need_pkg gcc gcc
 # ---------------------------------------------------------------------------------------------
 # Load generator
 
+loadgen_stale() { # binary: true when absent or older than any bench/loadgen source
+    [ ! -x "$1" ] || [ -n "$(find bench/loadgen -newer "$1" -name '*.[ch]' | head -1)" ]
+}
 loadgen=${LOADGEN_BIN:-}
 if [ -z "$loadgen" ]; then
     loadgen=build/loadgen # built by the main CMake build; compiled here when stale or absent
-    if [ ! -x "$loadgen" ] || [ bench/loadgen.c -nt "$loadgen" ]; then
+    if loadgen_stale "$loadgen"; then
         loadgen=bench/out/loadgen
     fi
-    if [ ! -x "$loadgen" ] || [ bench/loadgen.c -nt "$loadgen" ]; then
-        gcc -O2 -Wall -Wextra -D_GNU_SOURCE -std=c11 -o "$loadgen" bench/loadgen.c -lpthread -lm
+    if loadgen_stale "$loadgen"; then
+        gcc -O2 -Wall -Wextra -D_GNU_SOURCE -std=c11 -o "$loadgen" bench/loadgen/*.c -lcrypto \
+            -lpthread -lm
     fi
 fi
 nofile=$(ulimit -Hn)

@@ -51,7 +51,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1"
 
 group "layers (include graph of src/)" bash -c 'node scripts/check-layers.mjs && node --test tests/tools/'
-group "format (clang-format)" bash -c 'clang-format --dry-run --Werror src/*.c src/*/*.[ch] include/ssebroker/*.h tests/unit/*.c tests/unit/*/*.c tests/fuzz/*.c tests/stress/*.c bench/*.c'
+group "format (clang-format)" bash -c 'clang-format --dry-run --Werror src/*.c src/*/*.[ch] include/ssebroker/*.h tests/unit/*.c tests/unit/*/*.c tests/fuzz/*.c tests/stress/*.c bench/loadgen/*.[ch]'
 group "build release" bash scripts/build.sh release
 group "unit tests (release)" ctest --test-dir build --output-on-failure
 group "build asan" bash scripts/build.sh asan
@@ -62,7 +62,7 @@ group "stress tests (TSan)" ctest --test-dir build-tsan --output-on-failure -R '
 group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs
 group "integration (release binary)" integration build/ssebroker
 group "integration (release binary, sendmsg writes)" integration_sendmsg build/ssebroker \
-    core.test.mjs multiworker.test.mjs lifecycle.test.mjs replay.test.mjs
+    core.test.mjs multiworker.test.mjs lifecycle.test.mjs replay.test.mjs bad_input.test.mjs
 group "soak (release: exactly once, heap back to baseline)" soak build/ssebroker --seconds 40 --rounds 2
 group "soak (ASan+UBSan: no leak)" soak build-asan/ssebroker --seconds 30 --subscribers 1000 --rate 1000
 group "soak (TSan: no race)" soak build-tsan/ssebroker --seconds 20 --subscribers 500 --rate 500
