@@ -2,7 +2,7 @@
 // Checks the include graph of src/: every include names its layer ("core/bus.h"), includes point
 // down the layer order only, and no module (x.c + x.h) or folder is in an include cycle.
 //
-//   common < core < auth < http < net < server < mercure < (src/*.c: broker, config, main)
+//   common < core < store < auth < http < net < server < mercure < (src/*.c: broker, config, main)
 //
 // usage: node scripts/check-layers.mjs [SRC_DIR]   (default: src/ next to this script)
 // Prints what it checked, or each violation; exits 1 on any.
@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const LAYERS = ['common', 'core', 'auth', 'http', 'net', 'server', 'mercure', '.'];
+export const LAYERS = ['common', 'core', 'store', 'auth', 'http', 'net', 'server', 'mercure', '.'];
 
 function sourceFiles(dir, rel = '') {
   const out = [];

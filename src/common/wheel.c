@@ -38,12 +38,11 @@ void wheel_free(struct wheel *w)
 
 void wheel_add(struct wheel *w, struct wheel_node *n, int64_t at_ms)
 {
-    if (n->linked)
+    if (n->next)
         unlink_node(n);
     else
         w->count++;
     n->at = at_ms;
-    n->linked = true;
     /* A time already past goes to the next tick's slot, so it fires at the next advance. */
     int64_t t = at_ms / w->tick_ms;
     if (t <= w->tick) t = w->tick + 1;
@@ -52,9 +51,8 @@ void wheel_add(struct wheel *w, struct wheel_node *n, int64_t at_ms)
 
 void wheel_remove(struct wheel *w, struct wheel_node *n)
 {
-    if (!n->linked) return;
+    if (!n->next) return;
     unlink_node(n);
-    n->linked = false;
     w->count--;
 }
 
@@ -86,7 +84,6 @@ void wheel_advance(struct wheel *w, int64_t now_ms, void (*fire)(struct wheel_no
                 link_before(due > now ? head : &w->slots[(uint64_t)(now + 1) & w->mask], n);
                 continue;
             }
-            n->linked = false;
             w->count--;
             fire(n, arg);
         }

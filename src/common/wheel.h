@@ -6,13 +6,18 @@
 #define SSEB_COMMON_WHEEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct wheel_node {
-    struct wheel_node *prev, *next;
-    int64_t at; /* ms; valid while linked */
-    bool linked;
+    struct wheel_node *prev, *next; /* NULL while not scheduled */
+    int64_t at;                     /* ms; valid while scheduled */
 };
+
+static inline bool wheel_scheduled(const struct wheel_node *n)
+{
+    return n->next != NULL;
+}
 
 struct wheel {
     struct wheel_node *slots; /* circular list heads */

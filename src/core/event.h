@@ -30,8 +30,12 @@ struct event {
     struct event_topic topics[];
 };
 
-/* Builds an event from a validated update (one allocation, refs = 1). id must be non-empty. */
+/* Builds an event from a validated update (one allocation, refs = 1). id must be non-empty.
+ * NULL when out of memory or when a count or length exceeds what an event can hold. */
 struct event *event_new(const struct sseb_update *u);
+/* The same from bytes already encoded (the embedded log's records). */
+struct event *event_new_encoded(const struct sseb_str *topics, size_t ntopics, struct sseb_str id,
+                                struct sseb_str wire, bool private_);
 
 static inline void event_ref(struct event *ev)
 {

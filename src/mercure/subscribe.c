@@ -194,15 +194,26 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
         if (!keep_alive) c->close_after = true;
         goto out;
     }
-    struct session *s = session_of(c);
-    if (!s || send_head(m, c, r, false, false, want_replay ? answer_id : NULL, answer_len)) {
+    /* Anonymous streams without the subscriptions API keep no session: an idle stream costs
+     * its connection and nothing else. */
+    struct session *s = c->session;
+    if ((claims || m->subscriptions) && !(s = session_of(c))) {
         conn_kill(c);
         goto out;
     }
-    s->claims = claims;
-    claims = NULL;
-    if (stream_start(&w->fan, c, sels, lens, nsel, s->claims, s->claims ? s->claims->exp : 0,
-                     w->now_ms)) {
+    if (send_head(m, c, r, false, false, want_replay ? answer_id : NULL, answer_len)) {
+        conn_kill(c);
+        goto out;
+    }
+    const struct auth_claims *reader = NULL;
+    if (s) {
+        token_cache_free(s->pub_token); /* a stream publishes nothing more */
+        s->pub_token = NULL;
+        s->claims = claims;
+        claims = NULL;
+        reader = s->claims;
+    }
+    if (stream_start(&w->fan, c, sels, lens, nsel, reader, reader ? reader->exp : 0, w->now_ms)) {
         conn_kill(c);
         goto out;
     }

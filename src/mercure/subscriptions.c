@@ -139,7 +139,7 @@ void subscriptions_stream_started(struct mercure *m, struct worker *w, struct co
 {
     struct subscriptions *s = m->subscriptions;
     struct session *ss = c->session;
-    const struct stream *st = c->stream;
+    const struct stream *st = conn_stream(c);
     ss->subscriber_id = malloc(RAND_URN_UUID_LEN + 1);
     ss->records = calloc(st->nsubs, sizeof(*ss->records));
     if (!ss->subscriber_id || !ss->records) {
@@ -178,7 +178,7 @@ void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn
 {
     struct subscriptions *s = m->subscriptions;
     struct session *ss = c->session;
-    uint32_t n = c->stream ? c->stream->nsubs : 0;
+    uint32_t n = conn_stream(c) ? conn_stream(c)->nsubs : 0;
     if (ss->records) {
         pthread_mutex_lock(&s->lock);
         for (uint32_t i = 0; i < n; i++) {

@@ -9,7 +9,7 @@
 
 struct conn *conn_new(struct conn_list *list, int fd)
 {
-    struct conn *c = calloc(1, sizeof(*c));
+    struct conn *c = calloc(1, sizeof(*c) + list->extra_bytes);
     if (!c) return NULL;
     c->fd = fd;
     c->state = CONN_HTTP;
@@ -27,7 +27,6 @@ void conn_free(struct conn *c)
         http_request_free(c->req);
         free(c->req);
     }
-    free(c->unread);
     close(c->fd);
     struct conn_list *list = c->list;
     if (c->prev)

@@ -3,7 +3,8 @@
  * that accepted it (its conn_list): nothing here is thread-safe, and nothing needs to be.
  *
  * The transport owns the fields below; the protocol keeps its per-connection state behind
- * `session` (freed by the protocol's close hook), the fan-out its stream state behind `stream`. */
+ * `session` (freed by the protocol's close hook), the fan-out its stream state in the room after
+ * the struct (conn_extra). */
 #ifndef SSEB_NET_CONN_H
 #define SSEB_NET_CONN_H
 
@@ -15,8 +16,7 @@
 #include "net/outq.h"
 
 struct http_request;
-struct stream;
-struct park_ops;
+struct park;
 
 enum conn_state {
     CONN_HTTP,   /* reading requests (publishers, probes, subscribe handshakes) */
@@ -36,15 +36,10 @@ struct conn {
     struct outq out;       /* what is still to be written */
     struct http_request *req; /* allocated while the connection speaks HTTP */
     struct conn_list *list;   /* the owning worker's connections */
-    struct stream *stream;    /* the fan-out's state while an event stream (server/fanout.h) */
     void *session;            /* the protocol's per-connection state, or NULL */
-    char *unread;             /* input read past a parked request, handled once it is answered */
-    size_t unread_len;
-    const struct park_ops *park; /* while parked: how the worker retries or expires the request */
-    int64_t park_deadline_ms;
+    struct park *park;        /* while parked: the loop's state for it (server/worker.c) */
     struct conn *prev, *next; /* the list's connections */
     struct conn *dirty_next;
-    struct conn *park_next;
     struct wheel_node timer; /* the worker's timers (server/timer.h) */
 };
 
@@ -53,11 +48,19 @@ struct conn_list {
     struct conn *head;
     uint32_t count;
     struct conn *dirty;
-    bool closing; /* draining: every answer closes its connection */
+    bool closing;       /* draining: every answer closes its connection */
+    size_t extra_bytes; /* room allocated after each struct conn for the layer above (its stream
+                         * state), so a delivery touches one allocation, not two */
 };
 
-/* A new connection on fd, linked into list (NULL when out of memory; fd is not closed). */
+/* A new connection on fd, linked into list, with list->extra_bytes of zeroed room after it
+ * (conn_extra). NULL when out of memory; fd is not closed. */
 struct conn *conn_new(struct conn_list *list, int fd);
+/* The room after c (aligned for any type). */
+static inline void *conn_extra(struct conn *c)
+{
+    return c + 1;
+}
 /* Unlinks c, closes its descriptor and frees it with its output and request. The protocol's
  * session and the stream must already be released. */
 void conn_free(struct conn *c);

@@ -72,27 +72,23 @@ const char *stream_selector(const struct stream *s, uint32_t i, size_t *len)
 int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *lens, size_t n,
                  const struct auth_claims *reader, long long expires_at, int64_t now_ms)
 {
-    struct stream *s = calloc(1, sizeof(*s));
-    if (!s) return -1;
-    s->subs = calloc(n, sizeof(*s->subs));
-    if (!s->subs) {
-        free(s);
-        return -1;
-    }
+    /* The stream lives in the room the worker's connections carry for it (server/worker.c). */
+    struct stream *s = conn_extra(c);
+    *s = (struct stream){0};
+    s->subs = n == 1 ? &s->one : calloc(n, sizeof(*s->subs));
+    if (!s->subs) return -1;
     for (size_t i = 0; i < n; i++) {
         if (topic_index_add(&f->index, &s->subs[i], s, selectors[i], lens[i])) {
             for (size_t j = 0; j < i; j++)
                 topic_index_remove(&f->index, &s->subs[j]);
-            free(s->subs);
-            free(s);
+            if (s->subs != &s->one) free(s->subs);
+            s->subs = NULL;
             return -1;
         }
     }
-    s->conn = c;
     s->nsubs = (uint32_t)n;
     s->reader = reader;
-    s->last_seq = history_last_seq(f->history);
-    c->stream = s;
+    s->last_seq = history_last_seq(f->history); /* live from now, unless stream_replay follows */
     c->state = CONN_STREAM;
     c->last_write_ms = now_ms;
     const struct sseb_config *cfg = f->cfg;
@@ -108,26 +104,25 @@ int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *len
 
 void stream_stop(struct fanout *f, struct conn *c)
 {
-    struct stream *s = c->stream;
+    struct stream *s = conn_stream(c);
     for (uint32_t i = 0; i < s->nsubs; i++)
         topic_index_remove(&f->index, &s->subs[i]);
     STAT_SUB(f->stats, streams, 1);
     STAT_SUB(f->stats, subscriptions, s->nsubs);
-    free(s->subs);
-    free(s);
-    c->stream = NULL;
+    if (s->subs != &s->one) free(s->subs);
+    s->subs = NULL;
 }
 
 void stream_written(struct conn *c, size_t written)
 {
-    struct stream *s = c->stream;
+    struct stream *s = conn_stream(c);
     /* The queue is written in order and replayed bytes are queued before later live ones. */
     s->replay_unsent -= written < s->replay_unsent ? written : s->replay_unsent;
 }
 
 void stream_replay(struct fanout *f, struct conn *c, uint64_t from_seq, bool earliest)
 {
-    struct stream *s = c->stream;
+    struct stream *s = conn_stream(c);
     s->replaying = true;
     s->replay_earliest = earliest;
     s->replay_next = from_seq;
@@ -144,7 +139,7 @@ static void go_live(struct fanout *f, struct stream *s)
 
 void stream_refill(struct fanout *f, struct conn *c)
 {
-    struct stream *s = c->stream;
+    struct stream *s = conn_stream(c);
     struct event *chunk[REPLAY_CHUNK];
     while (s->replaying && c->out.bytes < REPLAY_HIGH_WATER && !c->doomed && !c->close_after) {
         if (s->replay_next > f->bus_seq) {
@@ -206,7 +201,7 @@ struct delivery {
  * ev as s's newest. */
 static bool take_next(struct stream *s, const struct event *ev)
 {
-    struct conn *c = s->conn;
+    struct conn *c = stream_conn(s);
     if (s->replaying || s->last_seq >= ev->seq || c->doomed || c->close_after) return false;
     if (!stream_may_read(s, ev)) return false;
     s->last_seq = ev->seq;
@@ -216,7 +211,7 @@ static bool take_next(struct stream *s, const struct event *ev)
 static void deliver(struct stream *s, struct delivery *d)
 {
     struct fanout *f = d->f;
-    struct conn *c = s->conn;
+    struct conn *c = stream_conn(s);
     struct event *ev = d->ev;
     if (!take_next(s, ev)) return;
     /* Replayed bytes are history's own; only live output counts against the budget, so a

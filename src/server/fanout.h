@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/topic_index.h"
+#include "net/conn.h"
 #include "net/outq.h"
 
 struct conn;
@@ -44,18 +45,21 @@ int fanout_init(struct fanout *f, int consumer, struct bus *bus, struct history 
 void fanout_free(struct fanout *f);
 
 struct stream {
-    struct conn *conn;
-    struct sub_node *subs; /* one node per distinct selector */
+    struct sub_node *subs; /* one node per distinct selector (&one when there is one) */
+    struct sub_node one;
     uint32_t nsubs;
-    uint64_t last_seq;    /* the newest seq delivered or skipped */
-    size_t replay_unsent; /* replayed bytes still queued, outside the live budget */
     bool replaying;       /* reading history: live events come from the cursor meanwhile */
     bool replay_earliest; /* replaying "earliest" and nothing read yet */
-    uint64_t replay_next; /* the next seq the cursor reads */
+    union {
+        uint64_t last_seq;    /* live: the newest seq delivered or skipped */
+        uint64_t replay_next; /* replaying: the next seq the cursor reads */
+    };
+    size_t replay_unsent;             /* replayed bytes still queued, outside the live budget */
     const struct auth_claims *reader; /* borrowed from the protocol: who may read private updates */
 };
 
-/* Turns c into an event stream on the worker's topic index, live from now on. reader (NULL:
+/* Turns c into an event stream on the worker's topic index, live from now on. The stream is kept
+ * in c's extra room (conn_extra: the worker sizes it to struct stream). reader (NULL:
  * anonymous) must outlive the stream. The stream ends at epoch second expires_at (0: never) or at
  * --stream-lifetime, whichever comes first. Returns -1 when out of memory. */
 int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *lens, size_t n,
@@ -65,6 +69,18 @@ int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *len
 void stream_replay(struct fanout *f, struct conn *c, uint64_t from_seq, bool earliest);
 /* Leaves the topic index and frees the stream (the worker's close path). */
 void stream_stop(struct fanout *f, struct conn *c);
+/* c's stream while it is one (it sits in the connection's extra room), else NULL. */
+static inline struct stream *conn_stream(struct conn *c)
+{
+    return c->state == CONN_STREAM ? (struct stream *)conn_extra(c) : NULL;
+}
+
+/* The connection a stream lives in. */
+static inline struct conn *stream_conn(struct stream *s)
+{
+    return (struct conn *)s - 1;
+}
+
 /* The selector text of the stream's i-th subscription. */
 const char *stream_selector(const struct stream *s, uint32_t i, size_t *len);
 

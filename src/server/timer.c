@@ -50,7 +50,7 @@ void timers_arm(struct timers *t, struct conn *c)
 {
     int64_t at = next_due(t, c);
     if (at == INT64_MAX) return;
-    if (!c->timer.linked || at < c->timer.at) wheel_add(&t->wheel, &c->timer, at);
+    if (!wheel_scheduled(&c->timer) || at < c->timer.at) wheel_add(&t->wheel, &c->timer, at);
 }
 
 void timers_cancel(struct timers *t, struct conn *c)

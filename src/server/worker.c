@@ -47,6 +47,7 @@ struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_ur
     w->id = id;
     w->srv = srv;
     w->listen_fd = listen_fd;
+    w->conns.extra_bytes = sizeof(struct stream);
     w->io = io_loop_new(use_uring);
     if (!w->io || fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats) ||
         timers_init(&w->timers, srv->cfg, &w->fan, clock_now_ms())) {
@@ -78,31 +79,42 @@ bool worker_uses_io_uring(const struct worker *w)
 
 /* ---- connections ---------------------------------------------------------------------- */
 
+/* A parked request: what the loop keeps for it while it waits (allocated only then, so an idle
+ * connection pays nothing for the possibility). */
+struct park {
+    const struct park_ops *ops;
+    int64_t deadline_ms;
+    struct conn *conn;
+    struct park *next;
+    char *unread; /* input read past the parked request, handled once it is answered */
+    size_t unread_len;
+};
+
 static void unpark(struct worker *w, struct conn *c)
 {
-    struct conn **p = &w->parked_head, *prev = NULL;
-    while (*p && *p != c) {
+    struct park **p = &w->parked_head, *prev = NULL;
+    while (*p && *p != c->park) {
         prev = *p;
-        p = &(*p)->park_next;
+        p = &(*p)->next;
     }
-    if (!*p) return;
-    *p = c->park_next;
-    if (w->parked_tail == c) w->parked_tail = prev;
-    c->park_next = NULL;
-    c->parked = false;
+    if (*p) {
+        *p = c->park->next;
+        if (w->parked_tail == c->park) w->parked_tail = prev;
+    }
+    free(c->park->unread);
+    free(c->park);
     c->park = NULL;
+    c->parked = false;
 }
 
 /* Closes c now: the protocol releases its session, the fan-out its stream, then the transport
  * the rest. */
 void worker_close(struct worker *w, struct conn *c)
 {
-    if (c->parked) {
-        unpark(w, c);
-    }
+    if (c->parked) unpark(w, c);
     timers_cancel(&w->timers, c);
     w->srv->handler->on_close(w->srv->handler_ctx, w, c);
-    if (c->stream) stream_stop(&w->fan, c);
+    if (conn_stream(c)) stream_stop(&w->fan, c);
     outq_clear(&c->out, &w->fan.pool);
     conn_free(c);
     STAT_SUB(&w->stats, connections, 1);
@@ -161,14 +173,15 @@ static void accept_batch(struct worker *w)
 static void keep_unread(struct conn *c, const char *data, size_t len)
 {
     if (!len) return;
-    char *p = realloc(c->unread, c->unread_len + len);
+    struct park *pk = c->park;
+    char *p = realloc(pk->unread, pk->unread_len + len);
     if (!p) {
         conn_kill(c);
         return;
     }
-    memcpy(p + c->unread_len, data, len);
-    c->unread = p;
-    c->unread_len += len;
+    memcpy(p + pk->unread_len, data, len);
+    pk->unread = p;
+    pk->unread_len += len;
 }
 
 /* Runs the requests contained in data. Returns false when the connection stops reading. */
@@ -282,7 +295,7 @@ static void sent(struct worker *w, struct conn *c, const struct io_send_slot *sl
     if (written) {
         STAT_ADD(&w->stats, bytes_out, written);
         c->last_write_ms = w->now_ms;
-        if (c->stream) stream_written(c, written);
+        if (conn_stream(c)) stream_written(c, written);
         if (outq_consume(&c->out, &w->fan.pool, written)) {
             log_error("send reported more bytes than were queued; closing", "worker=%d", w->id);
             worker_close(w, c);
@@ -293,7 +306,7 @@ static void sent(struct worker *w, struct conn *c, const struct io_send_slot *sl
         c->blocked = true; /* a short write: the socket buffer is full */
     else if (c->out.count || c->close_after)
         conn_mark_dirty(c); /* more than one send's worth, or close once all is out */
-    if (c->stream && !c->blocked) stream_refill(&w->fan, c);
+    if (conn_stream(c) && !c->blocked) stream_refill(&w->fan, c);
 }
 
 /* Writes every dirty connection's queue: one gathered send per connection, a batch of them per
@@ -328,28 +341,31 @@ void worker_flush(struct worker *w)
 
 void worker_park(struct worker *w, struct conn *c, const struct park_ops *ops, int64_t deadline_ms)
 {
+    struct park *pk = calloc(1, sizeof(*pk));
+    if (!pk) {
+        ops->expire(w, c); /* no memory to wait with: answer now */
+        return;
+    }
+    *pk = (struct park){.ops = ops, .deadline_ms = deadline_ms, .conn = c};
+    c->park = pk;
     c->parked = true;
-    c->park = ops;
-    c->park_deadline_ms = deadline_ms;
-    c->park_next = NULL;
     if (w->parked_tail)
-        w->parked_tail->park_next = c;
+        w->parked_tail->next = pk;
     else
-        w->parked_head = c;
-    w->parked_tail = c;
+        w->parked_head = pk;
+    w->parked_tail = pk;
 }
 
 /* A request was answered: the connection goes on with what it sent after it. */
-static void resume_input(struct worker *w, struct conn *c)
+static void resume_input(struct worker *w, struct conn *c, char *unread, size_t len)
 {
-    if (c->doomed || c->close_after) return;
+    if (c->doomed || c->close_after) {
+        free(unread);
+        return;
+    }
     http_request_reset(c->req);
     c->deadline_ms = w->now_ms + w->srv->cfg->keepalive_timeout_ms;
     timers_arm(&w->timers, c);
-    char *unread = c->unread;
-    size_t len = c->unread_len;
-    c->unread = NULL;
-    c->unread_len = 0;
     bool more = !len || process_input(w, c, unread, len);
     free(unread);
     if (more && !c->parked) handle_readable(w, c);
@@ -360,20 +376,24 @@ static void resume_input(struct worker *w, struct conn *c)
 static void retry_parked(struct worker *w)
 {
     bool room = true;
-    struct conn *c = w->parked_head;
-    while (c) {
-        struct conn *next = c->park_next;
+    struct park *pk = w->parked_head;
+    while (pk) {
+        struct park *next = pk->next;
+        struct conn *c = pk->conn;
         bool done = false;
-        if (room) room = done = c->park->retry(w, c);
-        if (!done && (w->now_ms >= c->park_deadline_ms || w->draining)) {
-            c->park->expire(w, c);
+        if (room) room = done = pk->ops->retry(w, c);
+        if (!done && (w->now_ms >= pk->deadline_ms || w->draining)) {
+            pk->ops->expire(w, c);
             done = true;
         }
         if (done) {
+            char *unread = pk->unread;
+            size_t len = pk->unread_len;
+            pk->unread = NULL;
             unpark(w, c);
-            resume_input(w, c);
+            resume_input(w, c, unread, len);
         }
-        c = next;
+        pk = next;
     }
 }
 

@@ -13,6 +13,7 @@
 #include "server/timer.h"
 
 struct server;
+struct park;
 struct io_loop;
 
 struct worker {
@@ -23,7 +24,7 @@ struct worker {
     struct fanout fan;    /* bus cursor, subscriber index shard, streams */
     struct timers timers; /* timeouts, heartbeats, stream ends */
     struct conn_list conns;
-    struct conn *parked_head, *parked_tail; /* requests waiting for the store, oldest first */
+    struct park *parked_head, *parked_tail; /* requests waiting for the store, oldest first */
     int64_t now_ms;
     int64_t next_tick_ms;
     uint32_t tick_ms;

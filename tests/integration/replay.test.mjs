@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import EventSource from 'eventsource';
-import { Broker, RawSubscriber, sleep } from './lib/broker.mjs';
+import { Broker, RawSubscriber, PUBLISH_ALL, sleep } from './lib/broker.mjs';
 
 let broker;
 before(async () => {
@@ -111,5 +111,63 @@ test('replay races with live publishes: no gap, no duplicate', async () => {
     await sleep(50);
     assert.deepEqual(sub.events.map((e) => e.id), want);
     sub.close();
+  }
+});
+
+test('deep replays to subscribers that do not read cost bounded memory (a cursor, not the whole backlog)', async (t) => {
+  // 20,000 retained updates of ~1 KB, then 50 subscribers ask for all of them and read nothing.
+  // Queued whole, that is 50 x 20,000 references (~40 MB); read through a cursor that stops at
+  // 256 KiB of queued bytes per stream, it is a few hundred KB in all.
+  const b = await new Broker(['--workers', '2', '--history-size', '20000', '--history-bytes', '256MiB']).start();
+  try {
+    if (!(await fetch(`${b.base}/metrics`).then((r) => r.text())).includes('ssebroker_heap_allocated_bytes')) {
+      t.skip('this build has no jemalloc heap gauge (sanitizer builds)');
+      return;
+    }
+    const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 8 });
+    const data = 'x'.repeat(1000);
+    const { request } = await import('node:http');
+    const publishOne = (i) => new Promise((resolve, reject) => {
+      const body = `topic=deep&id=d-${i}&data=${data}`;
+      const req = request({ host: '127.0.0.1', port: b.port, path: '/.well-known/mercure', method: 'POST', agent, headers: {
+        'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length, Authorization: `Bearer ${PUBLISH_ALL}`,
+      } }, (res) => { res.resume(); res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(String(res.statusCode))))); });
+      req.on('error', reject);
+      req.end(body);
+    });
+    for (let i = 0; i < 20000; i += 8) await Promise.all(Array.from({ length: 8 }, (_, k) => publishOne(i + k)));
+    agent.destroy();
+    const before = await b.metric('ssebroker_heap_allocated_bytes');
+    const net = await import('node:net');
+    const subs = [];
+    for (let i = 0; i < 50; i++) {
+      const sock = net.connect(b.port, '127.0.0.1');
+      const s = { sock, text: '' };
+      sock.on('error', () => {});
+      sock.on('connect', () => sock.write('GET /.well-known/mercure?topic=deep HTTP/1.1\r\nHost: t\r\nLast-Event-ID: earliest\r\n\r\n'));
+      sock.on('data', (d) => { s.text += d.toString('latin1'); });
+      sock.pause(); // never reads: the kernel buffers fill, then the broker's queue
+      subs.push(s);
+    }
+    await sleep(1500);
+    const during = await b.metric('ssebroker_heap_allocated_bytes');
+    const grown = during - before;
+    assert.ok(grown < 8 * 1024 * 1024, `heap grew by ${(grown / 1048576).toFixed(1)} MiB for 50 stalled deep replays`);
+    // Resumed, one of them still gets all 20,000, in order.
+    const s0 = subs[0];
+    s0.sock.resume();
+    const deadline = Date.now() + 30000;
+    while (!s0.text.includes('id: d-19999\ndata: ' + data + '\n\n')) {
+      assert.ok(Date.now() < deadline, `replay incomplete: ${s0.text.length} bytes`);
+      await sleep(50);
+    }
+    const ids = [...s0.text.matchAll(/^id: d-(\d+)$/gm)].map((m) => Number(m[1]));
+    assert.equal(ids.length, 20000);
+    // Each once; batches of 8 were published concurrently, so order holds between batches.
+    assert.deepEqual([...ids].sort((x, y) => x - y), Array.from({ length: 20000 }, (_, i) => i));
+    assert.ok(ids.every((v, i) => i === 0 || Math.floor(v / 8) >= Math.floor(ids[i - 1] / 8)), 'batches out of order');
+    for (const x of subs) x.sock.destroy();
+  } finally {
+    await b.stop();
   }
 });

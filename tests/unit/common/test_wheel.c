@@ -81,11 +81,11 @@ Test(wheel, a_firing_may_schedule_its_node_again)
     int count = 0;
     wheel_advance(&w, 20, reschedule_once, &count);
     cr_assert_eq(count, 1);
-    cr_assert(a.linked);
+    cr_assert(wheel_scheduled(&a));
     wheel_advance(&w, 30, reschedule_once, &count);
     cr_assert_eq(count, 1, "due at 35");
     wheel_advance(&w, 40, reschedule_once, &count);
     cr_assert_eq(count, 2);
-    cr_assert_not(a.linked);
+    cr_assert_not(wheel_scheduled(&a));
     wheel_free(&w);
 }
