@@ -3,6 +3,7 @@
  * listeners), wires the protocol's handler table into the server, and runs the lifecycle. */
 #include "ssebroker/broker.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "auth/auth.h"
 #include "common/rand.h"
 #include "core/authority.h"
+#include "core/completion.h"
 #include "core/bus.h"
 #include "core/event.h"
 #include "core/history.h"
@@ -38,6 +40,17 @@ struct sseb_broker {
     bool started;
 };
 
+/* The embedder's wait for its one ticket: done marks it by clearing its queue pointer. */
+static void ticket_done(struct authority_ticket *t)
+{
+    t->queue = NULL;
+}
+
+static bool ticket_is_done(const struct authority_ticket *t)
+{
+    return t->queue == NULL;
+}
+
 enum sseb_publish_status sseb_broker_publish(struct sseb_broker *b, const struct sseb_update *u,
                                              char *id_out, size_t id_cap)
 {
@@ -52,17 +65,32 @@ enum sseb_publish_status sseb_broker_publish(struct sseb_broker *b, const struct
     struct event *ev = event_new(&copy);
     if (!ev) return SSEB_NOMEM;
     if (id_out && id_cap) snprintf(id_out, id_cap, "%.*s", (int)copy.id.len, copy.id.p);
-    /* Not a worker: this thread may wait for room, --publish-wait at most. */
+    /* Not a worker: this thread may wait, for room (--publish-wait at most) and for the store. */
+    struct completion_queue q;
+    if (completion_queue_init(&q)) {
+        event_unref(ev);
+        return SSEB_NOMEM;
+    }
+    struct authority_ticket ticket = {.done = ticket_done, .queue = &q};
     struct timespec start, now, pause = {0, 200000};
     clock_gettime(CLOCK_MONOTONIC, &start);
     enum authority_result res;
-    while ((res = authority_submit(b->authority, ev, NULL)) == AUTHORITY_FULL) {
+    while ((res = authority_submit(b->authority, ev, &ticket)) == AUTHORITY_FULL) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         long waited_ms =
             (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (waited_ms >= (long)b->cfg.publish_wait_ms) break;
         nanosleep(&pause, NULL);
     }
+    if (res == AUTHORITY_PENDING) {
+        struct pollfd p = {.fd = q.efd, .events = POLLIN};
+        while (!ticket_is_done(&ticket)) {
+            poll(&p, 1, 1000);
+            completion_run(&q);
+        }
+        res = ticket.result;
+    }
+    completion_queue_free(&q);
     event_unref(ev);
     return res == AUTHORITY_STORED ? SSEB_PUBLISHED : SSEB_BUSY;
 }

@@ -4,9 +4,10 @@
  * reaches subscribers only after that (through core/hub.h), so no subscriber ever sees an update
  * that a crash could un-write.
  *
- * Implementations: memory (authority_memory.c; history in RAM only). The embedded log and the
- * Redis Stream plug in here: they answer AUTHORITY_PENDING and complete later through
- * submit_done, called on the submitting worker's thread.
+ * Implementations: memory (authority_memory.c; history in RAM only), the embedded log
+ * (store/log.c), and later the Redis Stream. The last two answer AUTHORITY_PENDING and complete
+ * through the ticket: its outcome is posted to the submitter's completion queue
+ * (core/completion.h) and `done` runs on the submitting worker's thread.
  *
  * Threads: submit may be called from any worker at once; it never blocks and never sleeps. */
 #ifndef SSEB_CORE_AUTHORITY_H
@@ -22,18 +23,23 @@ enum authority_result {
     AUTHORITY_FAILED,  /* refused (the store is unreachable or broken): answer 503 */
 };
 
-/* How an asynchronous authority reports the outcome of an AUTHORITY_PENDING submission. */
+/* A submission's outcome, for an authority that completes later (AUTHORITY_PENDING). The
+ * submitter owns the ticket's memory until done has run; done runs on the thread that owns
+ * `queue` (the submitting worker), never on the authority's. */
+struct completion_queue;
 struct authority_ticket {
-    void (*done)(void *arg, enum authority_result result);
-    void *arg;
-    int worker; /* the submitting worker: done runs on its thread */
+    void (*done)(struct authority_ticket *t); /* t->result is set when it runs */
+    struct completion_queue *queue;           /* where the outcome is posted */
+    enum authority_result result;
+    struct authority_ticket *next; /* the queue's link */
 };
 
 struct authority_ops {
     const char *name; /* "memory", ... (logged at start, shown in /metrics) */
-    /* Submits ev; the caller keeps its reference (the authority takes what it needs). */
+    /* Submits ev; the caller keeps its reference (the authority takes what it needs). ticket
+     * NULL: nobody waits for the outcome (the authority then never answers PENDING's result). */
     enum authority_result (*submit)(struct authority *a, struct event *ev,
-                                    const struct authority_ticket *ticket);
+                                    struct authority_ticket *ticket);
     void (*free)(struct authority *a);
 };
 
@@ -42,7 +48,7 @@ struct authority {
 };
 
 static inline enum authority_result authority_submit(struct authority *a, struct event *ev,
-                                                     const struct authority_ticket *ticket)
+                                                     struct authority_ticket *ticket)
 {
     return a->ops->submit(a, ev, ticket);
 }

@@ -29,7 +29,12 @@ static void on_close(void *ctx, struct worker *w, struct conn *c)
         free(s->claims);
     }
     token_cache_free(s->pub_token);
-    if (s->pending) event_unref(s->pending);
+    if (s->pending) {
+        if (s->pending->in_store && !s->pending->completed)
+            s->pending->conn = NULL; /* the store's completion frees it */
+        else
+            pending_publish_free(s->pending);
+    }
     free(s->subscriber_id);
     free(s);
     c->session = NULL;

@@ -113,29 +113,65 @@ static void overloaded(struct worker *w, struct conn *c, bool keep_alive)
     reply(c, 503, "Retry-After: 1\r\n", "The hub is overloaded, retry later.", keep_alive);
 }
 
-/* A parked publish: the authority had no room for it yet. */
+/* The answer to a publish once its outcome is known. */
+static void answer(struct worker *w, struct pending_publish *pp, enum authority_result res)
+{
+    if (res == AUTHORITY_STORED)
+        acknowledge(w, pp->conn, pp->ev, pp->keep_alive);
+    else
+        overloaded(w, pp->conn, pp->keep_alive);
+}
+
+void pending_publish_free(struct pending_publish *pp)
+{
+    event_unref(pp->ev);
+    free(pp);
+}
+
+/* Runs on the worker when an asynchronous store has decided (core/completion.h). */
+static void stored(struct authority_ticket *t)
+{
+    struct pending_publish *pp = (struct pending_publish *)t;
+    if (!pp->conn) { /* the publisher left meanwhile: nobody to answer */
+        pending_publish_free(pp);
+        return;
+    }
+    pp->completed = true; /* the loop's next retry of the parked request answers it */
+}
+
+/* A parked publish: it waits for bus room (submitted again here), or for the store's outcome. */
 static bool parked_retry(struct worker *w, struct conn *c)
 {
     struct mercure *m = w->srv->handler_ctx;
     struct session *s = c->session;
-    struct authority_ticket ticket = {.worker = w->id};
-    enum authority_result res = authority_submit(m->authority, s->pending, &ticket);
-    if (res == AUTHORITY_FULL) return false;
-    if (res == AUTHORITY_STORED)
-        acknowledge(w, c, s->pending, s->pending_keep_alive);
-    else
-        overloaded(w, c, s->pending_keep_alive);
-    event_unref(s->pending);
+    struct pending_publish *pp = s->pending;
+    enum authority_result res;
+    if (pp->in_store) {
+        if (!pp->completed) return false;
+        res = pp->ticket.result;
+    } else {
+        res = authority_submit(m->authority, pp->ev, &pp->ticket);
+        if (res == AUTHORITY_FULL) return false;
+        if (res == AUTHORITY_PENDING) {
+            pp->in_store = true;
+            return false;
+        }
+    }
+    answer(w, pp, res);
     s->pending = NULL;
+    pending_publish_free(pp);
     return true;
 }
 
-static void parked_expire(struct worker *w, struct conn *c)
+static bool parked_expire(struct worker *w, struct conn *c)
 {
     struct session *s = c->session;
-    overloaded(w, c, s->pending_keep_alive);
-    event_unref(s->pending);
+    struct pending_publish *pp = s->pending;
+    if (pp->in_store) return false; /* on its way to disk or Redis: its outcome will come */
+    overloaded(w, c, pp->keep_alive);
     s->pending = NULL;
+    pending_publish_free(pp);
+    return true;
 }
 
 static const struct park_ops publish_park = {.retry = parked_retry, .expire = parked_expire};
@@ -282,31 +318,29 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
         reply(c, 503, NULL, "Out of memory.", false);
         goto out;
     }
-    struct authority_ticket ticket = {.worker = w->id};
-    switch (authority_submit(m->authority, ev, &ticket)) {
-    case AUTHORITY_STORED:
-        acknowledge(w, c, ev, keep_alive);
-        break;
-    case AUTHORITY_FULL: {
+    struct session *s = session_of(c);
+    struct pending_publish *pp = s ? calloc(1, sizeof(*pp)) : NULL;
+    if (!pp) {
+        event_unref(ev);
+        reply(c, 503, NULL, "Out of memory.", false);
+        goto out;
+    }
+    *pp = (struct pending_publish){.ticket = {.done = stored, .queue = &w->completions},
+                                   .ev = ev,
+                                   .conn = c,
+                                   .keep_alive = keep_alive};
+    enum authority_result res = authority_submit(m->authority, ev, &pp->ticket);
+    if (res == AUTHORITY_FULL || res == AUTHORITY_PENDING) {
         /* Park it: the worker goes on serving (and consuming the bus, which makes room) and
-         * retries; --publish-wait later it answers 503. */
-        struct session *s = session_of(c);
-        if (!s) {
-            reply(c, 503, NULL, "Out of memory.", false);
-            break;
-        }
-        s->pending = ev;
-        s->pending_keep_alive = keep_alive;
-        STAT_ADD(&w->stats, publish_parked, 1);
+         * answers once it is stored; without room within --publish-wait, 503. */
+        pp->in_store = res == AUTHORITY_PENDING;
+        s->pending = pp;
+        if (res == AUTHORITY_FULL) STAT_ADD(&w->stats, publish_parked, 1);
         worker_park(w, c, &publish_park, w->now_ms + cfg->publish_wait_ms);
-        goto out; /* the session owns ev now */
+        goto out;
     }
-    case AUTHORITY_PENDING: /* not produced by the memory authority: nothing completes it yet */
-    case AUTHORITY_FAILED:
-        overloaded(w, c, keep_alive);
-        break;
-    }
-    event_unref(ev);
+    answer(w, pp, res);
+    pending_publish_free(pp);
 
 out:
     if (pairs != small_pairs) free(pairs);

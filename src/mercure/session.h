@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/authority.h"
+
 struct conn;
 struct event;
 struct auth_claims;
@@ -19,9 +21,20 @@ struct session {
     struct sub_record **records;       /* stream, with --subscriptions: one per selector */
     char *subscriber_id;               /* stream, with --subscriptions: urn:uuid:... */
     struct publisher_token *pub_token; /* HTTP: the last verified publisher token */
-    struct event *pending;             /* a parked publish: the event waiting for the store */
-    bool pending_keep_alive;
+    struct pending_publish *pending;   /* a parked publish */
 };
+
+/* A publish waiting for bus room or for its store. Freed when answered, or, when the connection
+ * closes while the store still has it, by the store's completion (conn then NULL). */
+struct pending_publish {
+    struct authority_ticket ticket; /* first: the completion casts back */
+    struct event *ev;
+    struct conn *conn;
+    bool keep_alive;
+    bool in_store;  /* submitted: the outcome comes through the ticket */
+    bool completed; /* the outcome came */
+};
+void pending_publish_free(struct pending_publish *pp);
 
 /* c's session, created on first use; NULL when out of memory. */
 struct session *session_of(struct conn *c);

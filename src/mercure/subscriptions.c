@@ -123,9 +123,9 @@ static void publish_record(struct mercure *m, struct worker *w, const struct sub
     free(data);
     /* Never waits: this runs on a worker (maybe the slowest bus consumer, which waiting would not
      * help) and under the registry lock. A full bus drops the event, counted and logged. */
-    struct authority_ticket ticket = {.worker = w->id};
-    enum authority_result res = ev ? authority_submit(m->authority, ev, &ticket) : AUTHORITY_FAILED;
-    if (res != AUTHORITY_STORED) {
+    /* Nobody waits for a subscription event: no ticket, and PENDING means taken. */
+    enum authority_result res = ev ? authority_submit(m->authority, ev, NULL) : AUTHORITY_FAILED;
+    if (res == AUTHORITY_FULL || res == AUTHORITY_FAILED) {
         STAT_ADD(&w->stats, subscription_events_dropped, 1);
         log_warn("subscription event dropped", "worker=%d reason=%s", w->id,
                  !ev                     ? "out_of_memory"

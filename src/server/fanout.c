@@ -24,6 +24,9 @@ int fanout_init(struct fanout *f, int consumer, struct bus *bus, struct history 
 {
     *f = (struct fanout){
         .consumer = consumer, .bus = bus, .history = history, .cfg = cfg, .stats = stats};
+    /* History loaded before start (the embedded log) is behind the bus already: replays read it
+     * from history, never from the bus. */
+    f->bus_seq = history_last_seq(history);
     f->retry_hint_len = (uint32_t)snprintf(f->retry_hint, sizeof(f->retry_hint), "retry: %u\n\n",
                                            cfg->retry_hint_ms);
     return topic_index_init(&f->index);

@@ -26,7 +26,7 @@
 #include "ssebroker/config.h"
 
 /* Markers for the two non-connection descriptors in the loop. */
-static char listener_marker, wake_marker;
+static char listener_marker, wake_marker, completion_marker;
 
 #define READ_CHUNK      16384
 #define FANOUT_BATCH    1024
@@ -46,16 +46,19 @@ struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_ur
     if (!w) return NULL;
     w->id = id;
     w->srv = srv;
+    w->completions.efd = -1; /* not set up yet: worker_free leaves it alone */
     w->listen_fd = listen_fd;
     w->conns.extra_bytes = sizeof(struct stream);
     w->io = io_loop_new(use_uring);
     if (!w->io || fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats) ||
-        timers_init(&w->timers, srv->cfg, &w->fan, clock_now_ms())) {
+        timers_init(&w->timers, srv->cfg, &w->fan, clock_now_ms()) ||
+        completion_queue_init(&w->completions)) {
         worker_free(w);
         return NULL;
     }
     if (io_add(w->io, listen_fd, &listener_marker, IO_LEVEL_READ) ||
-        io_add(w->io, bus_wake_fd(srv->bus, id), &wake_marker, IO_EDGE_READ)) {
+        io_add(w->io, bus_wake_fd(srv->bus, id), &wake_marker, IO_EDGE_READ) ||
+        io_add(w->io, w->completions.efd, &completion_marker, IO_EDGE_READ)) {
         worker_free(w);
         return NULL;
     }
@@ -68,6 +71,7 @@ void worker_free(struct worker *w)
     if (!w) return;
     fanout_free(&w->fan);
     timers_free(&w->timers);
+    completion_queue_free(&w->completions);
     io_loop_free(w->io);
     free(w);
 }
@@ -343,7 +347,7 @@ void worker_park(struct worker *w, struct conn *c, const struct park_ops *ops, i
 {
     struct park *pk = calloc(1, sizeof(*pk));
     if (!pk) {
-        ops->expire(w, c); /* no memory to wait with: answer now */
+        if (!ops->expire(w, c)) conn_kill(c); /* no memory to wait with: answer now */
         return;
     }
     *pk = (struct park){.ops = ops, .deadline_ms = deadline_ms, .conn = c};
@@ -382,10 +386,7 @@ static void retry_parked(struct worker *w)
         struct conn *c = pk->conn;
         bool done = false;
         if (room) room = done = pk->ops->retry(w, c);
-        if (!done && (w->now_ms >= pk->deadline_ms || w->draining)) {
-            pk->ops->expire(w, c);
-            done = true;
-        }
+        if (!done && (w->now_ms >= pk->deadline_ms || w->draining)) done = pk->ops->expire(w, c);
         if (done) {
             char *unread = pk->unread;
             size_t len = pk->unread_len;
@@ -451,6 +452,10 @@ void *worker_main(void *arg)
             }
             if (p == &wake_marker) {
                 bus_woke(bus, w->id);
+                continue;
+            }
+            if (p == &completion_marker) {
+                completion_run(&w->completions);
                 continue;
             }
             struct conn *c = p;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/completion.h"
 #include "net/conn.h"
 #include "server/fanout.h"
 #include "server/stats.h"
@@ -21,8 +22,9 @@ struct worker {
     struct server *srv;
     struct io_loop *io;
     int listen_fd;
-    struct fanout fan;    /* bus cursor, subscriber index shard, streams */
-    struct timers timers; /* timeouts, heartbeats, stream ends */
+    struct fanout fan;                   /* bus cursor, subscriber index shard, streams */
+    struct timers timers;                /* timeouts, heartbeats, stream ends */
+    struct completion_queue completions; /* outcomes of submissions to an asynchronous store */
     struct conn_list conns;
     struct park *parked_head, *parked_tail; /* requests waiting for the store, oldest first */
     int64_t now_ms;
@@ -52,8 +54,10 @@ bool worker_uses_io_uring(const struct worker *w);
 struct park_ops {
     /* Tries again; returns true once the request is answered (c then leaves the queue). */
     bool (*retry)(struct worker *w, struct conn *c);
-    /* The wait ran out (deadline, or the worker drains): answer now (a 503, say). */
-    void (*expire)(struct worker *w, struct conn *c);
+    /* The wait ran out (deadline, or the worker drains): answer now (a 503, say) and return
+     * true, or return false when the request cannot be abandoned (its update is on its way into
+     * the store) and keeps waiting for its outcome. */
+    bool (*expire)(struct worker *w, struct conn *c);
 };
 /* Parks c's current request until retry succeeds or deadline_ms passes. Called from on_request. */
 void worker_park(struct worker *w, struct conn *c, const struct park_ops *ops, int64_t deadline_ms);

@@ -1,0 +1,28 @@
+/* Where an asynchronous order authority posts the outcomes of a worker's submissions: a small
+ * multi-producer queue owned by one worker, with an eventfd the worker polls. Posting takes a
+ * mutex for two pointer writes and wakes the owner after releasing it; the owner runs each
+ * ticket's done on its own thread. */
+#ifndef SSEB_CORE_COMPLETION_H
+#define SSEB_CORE_COMPLETION_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+struct authority_ticket;
+
+struct completion_queue {
+    pthread_mutex_t lock;
+    struct authority_ticket *head, *tail;
+    int efd; /* readable while outcomes wait */
+};
+
+/* Returns -1 when no eventfd could be had. */
+int completion_queue_init(struct completion_queue *q);
+/* Runs what is still queued, then releases the queue. */
+void completion_queue_free(struct completion_queue *q);
+/* Any thread: queues t (its result set) and wakes the owner. */
+void completion_post(struct completion_queue *q, struct authority_ticket *t);
+/* The owner: runs done for every queued ticket, oldest first. */
+void completion_run(struct completion_queue *q);
+
+#endif
