@@ -22,7 +22,9 @@
 #include "mercure/context.h"
 #include "mercure/mercure.h"
 #include "mercure/subscriptions.h"
+#include "common/log.h"
 #include "net/listener.h"
+#include "store/log.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -140,7 +142,35 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
     b->history = history_new(cfg->history_size, cfg->history_bytes);
     b->bus = bus_new(cfg->bus_size, n);
     b->hub = (struct hub){.history = b->history, .bus = b->bus};
-    b->authority = authority_memory_new(&b->hub);
+    if (!b->history || !b->bus) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (cfg->history_dir) {
+        struct log_options lo = {.dir = cfg->history_dir,
+                                 .fsync = cfg->fsync == SSEB_FSYNC_INTERVAL ? LOG_FSYNC_INTERVAL
+                                          : cfg->fsync == SSEB_FSYNC_NEVER  ? LOG_FSYNC_NEVER
+                                                                            : LOG_FSYNC_ALWAYS,
+                                 .fsync_interval_ms = cfg->fsync_interval_ms,
+                                 .segment_bytes = cfg->history_segment_bytes,
+                                 .max_records = cfg->history_size,
+                                 .max_bytes = cfg->history_bytes,
+                                 .max_age_s = cfg->history_age_s};
+        struct log_report rep;
+        b->authority = authority_log_open(&b->hub, &lo, &rep, err, errlen);
+        if (!b->authority) goto fail;
+        log_info("history recovered",
+                 "dir=\"%s\" records=%llu segments=%llu truncated_bytes=%llu "
+                 "quarantined=%llu discontinuities=%llu fsync=%s",
+                 cfg->history_dir, (unsigned long long)rep.records,
+                 (unsigned long long)rep.segments, (unsigned long long)rep.truncated_bytes,
+                 (unsigned long long)rep.quarantined, (unsigned long long)rep.discontinuities,
+                 lo.fsync == LOG_FSYNC_ALWAYS     ? "always"
+                 : lo.fsync == LOG_FSYNC_INTERVAL ? "interval"
+                                                  : "never");
+    } else {
+        b->authority = authority_memory_new(&b->hub);
+    }
     b->threads = calloc((size_t)n, sizeof(*b->threads));
     b->srv.workers = calloc((size_t)n, sizeof(*b->srv.workers));
     if (cfg->subscriptions) b->subscriptions = subscriptions_new();
@@ -224,6 +254,9 @@ void sseb_broker_wait(struct sseb_broker *b)
 void sseb_broker_free(struct sseb_broker *b)
 {
     if (!b) return;
+    /* The store first: its writer finishes and posts its last outcomes to the workers' queues,
+     * which worker_free then runs (freeing what closed connections left in flight). */
+    authority_free(b->authority);
     if (b->srv.workers) {
         for (int i = 0; i < b->srv.nworkers; i++) {
             if (b->srv.workers[i]->listen_fd >= 0) close(b->srv.workers[i]->listen_fd);
@@ -232,7 +265,6 @@ void sseb_broker_free(struct sseb_broker *b)
     }
     free(b->srv.workers);
     free(b->threads);
-    authority_free(b->authority);
     bus_free(b->bus);
     history_free(b->history);
     subscriptions_free(b->subscriptions);

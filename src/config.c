@@ -19,7 +19,9 @@ enum opt_type {
     OPT_LOGLEVEL,
     OPT_LOGFORMAT,
     OPT_BOTH_KEYS,
-    OPT_BOTH_ALGS
+    OPT_BOTH_ALGS,
+    OPT_FSYNC,
+    OPT_AGE,
 };
 
 struct opt {
@@ -88,6 +90,23 @@ static const struct opt options[] = {
      SSEB_MAX_HISTORY_SIZE},
     {"history-bytes", OPT_SIZE, F(history_bytes), "bytes kept for replay (64MiB)", 1 * KIB,
      1024 * GIB},
+    {"history-dir", OPT_STRING, F(history_dir),
+     "keep history in an embedded log in DIR: it survives restarts and crashes (default: memory "
+     "only)",
+     0, 0},
+    {"fsync", OPT_FSYNC, F(fsync),
+     "with --history-dir, when an update is acknowledged: always (default: once on disk; a crash "
+     "or power loss loses nothing acknowledged), interval (once written, synced every "
+     "--fsync-interval: a process crash loses nothing, a power loss up to one interval), never "
+     "(once written: a process crash loses nothing, a power loss what the kernel had not yet "
+     "written back, typically up to 30s)",
+     0, 0},
+    {"fsync-interval", OPT_DURATION, F(fsync_interval_ms), "sync period of --fsync interval (1s)",
+     1, 3600000},
+    {"history-age", OPT_AGE, F(history_age_s),
+     "with --history-dir, remove log segments whose updates are all older (0: no age bound)", 0, 0},
+    {"history-segment-bytes", OPT_SIZE, F(history_segment_bytes),
+     "with --history-dir, the size at which the log starts a new file (64MiB)", 64 * KIB, 4 * GIB},
     {"bus-size", OPT_INT, F(bus_size), "bus ring slots, power of two (65536)", 16,
      SSEB_MAX_BUS_SIZE},
     {"publish-wait", OPT_DURATION, F(publish_wait_ms), "wait on a full bus before 503 (200ms)", 0,
@@ -123,6 +142,9 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->history_bytes = 64 * 1024 * 1024;
     cfg->bus_size = 65536;
     cfg->publish_wait_ms = 200;
+    cfg->fsync = SSEB_FSYNC_ALWAYS;
+    cfg->fsync_interval_ms = 1000;
+    cfg->history_segment_bytes = 64 * 1024 * 1024;
     cfg->log_level = LOG_INFO;
 }
 
@@ -241,6 +263,31 @@ static int apply(struct sseb_config *cfg, const struct opt *o, const char *val)
         else
             return -1;
         return 0;
+    case OPT_FSYNC:
+        if (!strcmp(val, "always"))
+            cfg->fsync = SSEB_FSYNC_ALWAYS;
+        else if (!strcmp(val, "interval"))
+            cfg->fsync = SSEB_FSYNC_INTERVAL;
+        else if (!strcmp(val, "never"))
+            cfg->fsync = SSEB_FSYNC_NEVER;
+        else
+            return -1;
+        return 0;
+    case OPT_AGE: {
+        /* "90d", "12h", "30m", "3600s" or seconds -> seconds */
+        char *end;
+        errno = 0;
+        double v = strtod(val, &end);
+        if (errno || end == val || !(v >= 0)) return -1;
+        double mult = !strcmp(end, "d")              ? 86400
+                      : !strcmp(end, "h")            ? 3600
+                      : !strcmp(end, "m")            ? 60
+                      : (!strcmp(end, "s") || !*end) ? 1
+                                                     : -1;
+        if (mult < 0 || !(v * mult <= 4e9)) return -1;
+        *(uint32_t *)(base + o->offset) = (uint32_t)(v * mult);
+        return 0;
+    }
     case OPT_BOTH_KEYS:
         cfg->publisher_key = cfg->subscriber_key = val;
         return 0;

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* --fsync */
+enum sseb_fsync { SSEB_FSYNC_ALWAYS, SSEB_FSYNC_INTERVAL, SSEB_FSYNC_NEVER };
+
 /* Bounds of what the broker can honour; sseb_config_validate refuses anything beyond. */
 #define SSEB_MAX_WORKERS      256
 #define SSEB_MAX_TOPICS       65535    /* an event counts its topics in 16 bits */
@@ -48,10 +51,15 @@ struct sseb_config {
     bool io_uring;
     size_t max_queued_bytes; /* per connection output budget */
 
-    uint32_t history_size; /* events kept for replay */
+    uint32_t history_size; /* events kept for replay (and, with history_dir, on disk) */
     size_t history_bytes;
-    uint32_t bus_size;        /* ring slots, a power of two */
-    uint32_t publish_wait_ms; /* how long a publish waits on a full bus before 503 */
+    const char *history_dir;      /* NULL: history in memory only; else the embedded log's dir */
+    int fsync;                    /* enum sseb_fsync: when the log reaches the disk */
+    uint32_t fsync_interval_ms;   /* with SSEB_FSYNC_INTERVAL */
+    uint32_t history_age_s;       /* log retention by age (0: none) */
+    size_t history_segment_bytes; /* the log rolls to a new file at this size */
+    uint32_t bus_size;            /* ring slots, a power of two */
+    uint32_t publish_wait_ms;     /* how long a publish waits on a full bus before 503 */
 
     int log_level; /* enum log_level */
     bool log_json;

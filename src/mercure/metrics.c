@@ -98,7 +98,8 @@ void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
            "Updates refused with 503 (no bus room within --publish-wait).",
            STAT_OFFSET(publish_rejected), false);
     family(&t, snaps, n, "publishes_parked_total", "counter",
-           "Updates that waited for bus room (answered later, never by a sleeping worker).",
+           "Updates answered later: they waited for bus room or for the store (never in a sleeping "
+           "worker).",
            STAT_OFFSET(publish_parked), false);
     family(&t, snaps, n, "replay_cut_total", "counter",
            "Replaying streams closed because history evicted what they had still to read.",

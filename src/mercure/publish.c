@@ -335,7 +335,7 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
          * answers once it is stored; without room within --publish-wait, 503. */
         pp->in_store = res == AUTHORITY_PENDING;
         s->pending = pp;
-        if (res == AUTHORITY_FULL) STAT_ADD(&w->stats, publish_parked, 1);
+        STAT_ADD(&w->stats, publish_parked, 1);
         worker_park(w, c, &publish_park, w->now_ms + cfg->publish_wait_ms);
         goto out;
     }

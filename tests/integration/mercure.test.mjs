@@ -187,7 +187,9 @@ test('subscription events never stall a worker, even when the bus is full', asyn
     const started = Date.now();
     assert.equal((await fetch(`${b.base}/healthz`)).status, 200);
     assert.ok(Date.now() - started < 3000, `the worker answered after ${Date.now() - started} ms`);
-    assert.ok((await b.metric('ssebroker_subscription_events_dropped_total')) > 0);
+    // In memory they are dropped (counted); the embedded log takes them all and its writer, not
+    // a worker, waits for room.
+    if (!b.historyDir) assert.ok((await b.metric('ssebroker_subscription_events_dropped_total')) > 0);
     // Closing the stream makes 100 more: the worker still answers at once.
     sub.close();
     await sleep(100);

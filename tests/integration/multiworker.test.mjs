@@ -87,7 +87,7 @@ test('a publish that finds the bus full is parked, not slept on: pipelined publi
       bytes += `POST ${HUB} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${PUBLISH_ALL}\r\n` +
         `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     }
-    const out = await rawRequest(b.port, bytes, { until: /(HTTP\/1\.1 [^]*?){100}p-99$/, timeout: 20000 });
+    const out = await rawRequest(b.port, bytes, { until: /\r\n\r\np-99$/, timeout: 20000 });
     const answers = [...out.matchAll(/HTTP\/1\.1 (\d{3}) [^]*?\r\n\r\n(p-\d+|[^H]*)/g)].map((m) => [m[1], m[2]]);
     assert.equal(answers.length, N, out.slice(0, 500));
     answers.forEach(([status, body], i) => {

@@ -2,7 +2,9 @@
 // raw sockets for exact bytes, fetch for requests, JWT signing with node:crypto.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,6 +49,12 @@ export class Broker {
   }
 
   async start() {
+    // SSEB_TEST_LOG=1: every broker keeps its history in an embedded log of its own (the suites
+    // then run against the asynchronous store, fsync always).
+    if (process.env.SSEB_TEST_LOG && !this.args.includes('--history-dir')) {
+      this.historyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sseb-log-'));
+      this.args = [...this.args, '--history-dir', this.historyDir];
+    }
     this.port = await freePort();
     this.base = `http://127.0.0.1:${this.port}`;
     this.proc = spawn(BIN, ['--listen', `127.0.0.1:${this.port}`, ...this.args], {
@@ -83,6 +91,7 @@ export class Broker {
   }
 
   checkExit({ code, signal }) {
+    if (this.historyDir) fs.rmSync(this.historyDir, { recursive: true, force: true });
     if (SANITIZER_REPORT.test(this.stderr)) throw new Error(`sanitizer report:\n${this.stderr}`);
     if (code !== 0) throw new Error(`broker exited with code ${code} signal ${signal}:\n${this.stderr}`);
   }

@@ -1,0 +1,593 @@
+#include "store/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "core/authority.h"
+#include "core/completion.h"
+#include "core/event.h"
+#include "core/history.h"
+#include "core/hub.h"
+#include "store/record.h"
+
+#define BATCH_MAX_RECORDS 4096
+#define NAME_LEN          32 /* "%020" PRIu64 ".log" plus room */
+
+struct segment {
+    uint64_t first;    /* number of its first record (records are numbered from 0 for the log) */
+    uint64_t records;  /* valid records in it */
+    uint64_t bytes;    /* file size: header and valid records */
+    int64_t newest_ms; /* wall-clock time of its newest record */
+};
+
+/* A submission waiting for the writer. */
+struct item {
+    struct event *ev;
+    struct authority_ticket *ticket;
+    struct item *next;
+};
+
+struct log {
+    struct authority base;
+    struct hub *hub;
+    struct log_options opt;
+    char *dir;
+    int dirfd, lockfd;
+
+    /* The writer's own state (no lock: only the writer touches it after open). */
+    struct segment *segs;
+    size_t nsegs, capsegs;
+    int active_fd; /* the newest segment, appended to */
+    bool dirty;    /* written since the last sync */
+    int64_t last_sync_ms;
+    uint8_t *buf;
+    size_t bufcap;
+    uint64_t disk_bytes;
+
+    /* What workers share with the writer. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct item *head, *tail;
+    bool stop;
+    _Atomic bool broken;   /* a write failed and could not be undone: refuse everything */
+    _Atomic bool stopping; /* log_free was called (the workers have stopped) */
+    pthread_t thread;
+    bool started;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void segment_name(char out[NAME_LEN], uint64_t first, const char *suffix)
+{
+    snprintf(out, NAME_LEN, "%020" PRIu64 "%s", first, suffix);
+}
+
+static int sync_dir(struct log *l)
+{
+    return l->opt.fsync == LOG_FSYNC_NEVER ? 0 : fsync(l->dirfd);
+}
+
+static struct segment *push_segment(struct log *l, uint64_t first)
+{
+    if (l->nsegs == l->capsegs) {
+        size_t ncap = l->capsegs ? l->capsegs * 2 : 16;
+        struct segment *n = realloc(l->segs, ncap * sizeof(*n));
+        if (!n) return NULL;
+        l->segs = n;
+        l->capsegs = ncap;
+    }
+    struct segment *s = &l->segs[l->nsegs++];
+    *s = (struct segment){.first = first};
+    return s;
+}
+
+/* ---- recovery ------------------------------------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The numbers of the segment files in the directory, sorted. */
+static int list_segments(struct log *l, uint64_t **out, size_t *n)
+{
+    DIR *d = fdopendir(dup(l->dirfd));
+    if (!d) return -1;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        uint64_t v;
+        char tail[8];
+        if (strlen(e->d_name) != 24 || sscanf(e->d_name, "%20" SCNu64 "%7s", &v, tail) != 2 ||
+            strcmp(tail, ".log") != 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            uint64_t *p = realloc(*out, cap * sizeof(*p));
+            if (!p) {
+                closedir(d);
+                return -1;
+            }
+            *out = p;
+        }
+        (*out)[(*n)++] = v;
+    }
+    closedir(d);
+    if (*n) qsort(*out, *n, sizeof(**out), cmp_u64);
+    return 0;
+}
+
+static void load_event(struct log *l, const struct log_record *r)
+{
+    struct event *ev = event_new_encoded(r->topics, r->ntopics, r->id, r->wire, r->private_);
+    if (!ev) return; /* out of memory at start: the record stays on disk, only not replayable */
+    struct event *evicted = NULL;
+    history_lock(l->hub->history);
+    history_append(l->hub->history, ev, &evicted);
+    history_unlock(l->hub->history);
+    history_release_evicted(evicted);
+    event_unref(ev);
+}
+
+/* Checks and loads one segment. Returns 0, or -1 on an I/O error (reported in err). */
+static int recover_segment(struct log *l, uint64_t first, bool newest, struct log_report *rep,
+                           struct sseb_str *topics, char *err, size_t errlen)
+{
+    char name[NAME_LEN];
+    segment_name(name, first, ".log");
+    int fd = openat(l->dirfd, name, O_RDWR | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        snprintf(err, errlen, "%s/%s: %s", l->dir, name, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *data = size ? malloc(size) : NULL;
+    if (size && (!data || pread(fd, data, size, 0) != (ssize_t)size)) {
+        snprintf(err, errlen, "%s/%s: cannot read: %s", l->dir, name, strerror(errno));
+        free(data);
+        close(fd);
+        return -1;
+    }
+    uint64_t header_first;
+    size_t off = 0, records = 0;
+    int64_t newest_ms = 0;
+    bool bad = !segment_header_decode(data, size, &header_first) || header_first != first;
+    if (!bad) off = LOG_SEGMENT_HEADER;
+    while (!bad && off < size) {
+        struct log_record r;
+        size_t used;
+        enum record_status rs =
+            record_decode(data + off, size - off, &r, topics, LOG_RECORD_MAX_TOPICS, &used);
+        if (rs != RECORD_OK) {
+            bad = true;
+            break;
+        }
+        load_event(l, &r);
+        newest_ms = (int64_t)r.time_ms;
+        records++;
+        off += used;
+    }
+    free(data);
+    if (bad && !newest) {
+        /* A sealed segment with a bad record: set it aside, keep what follows it. */
+        char aside[NAME_LEN + 8];
+        snprintf(aside, sizeof(aside), "%s.corrupt", name);
+        close(fd);
+        if (renameat(l->dirfd, name, l->dirfd, aside)) {
+            snprintf(err, errlen, "%s/%s: cannot set aside: %s", l->dir, name, strerror(errno));
+            return -1;
+        }
+        rep->quarantined++;
+        rep->discontinuities++;
+        rep->records += records;
+        log_warn("history segment damaged, set aside",
+                 "dir=\"%s\" segment=%s kept_records=%zu "
+                 "lost_after_offset=%zu",
+                 l->dir, aside, records, off);
+        return 0;
+    }
+    if (bad) {
+        /* The newest segment's torn or damaged tail: cut it at the first bad record (a header
+         * that is itself bad is rewritten). */
+        size_t keep = off ? off : 0;
+        if (ftruncate(fd, (off_t)keep) || (keep == 0 && fsync(fd))) {
+            snprintf(err, errlen, "%s/%s: cannot truncate: %s", l->dir, name, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        rep->truncated_bytes += size - keep;
+        log_warn("history tail truncated at its first bad record",
+                 "dir=\"%s\" segment=%s "
+                 "kept_records=%zu truncated_bytes=%zu",
+                 l->dir, name, records, size - keep);
+        size = keep;
+    }
+    if (size == 0) { /* an empty newest segment: give it its header again */
+        uint8_t h[LOG_SEGMENT_HEADER];
+        segment_header_encode(h, first);
+        if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+            snprintf(err, errlen, "%s/%s: %s", l->dir, name, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        size = sizeof(h);
+    }
+    if (l->nsegs) {
+        const struct segment *prev = &l->segs[l->nsegs - 1];
+        if (prev->first + prev->records != first) rep->discontinuities++;
+    }
+    struct segment *s = push_segment(l, first);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        close(fd);
+        return -1;
+    }
+    s->records = records;
+    s->bytes = size;
+    s->newest_ms = newest_ms;
+    l->disk_bytes += size;
+    rep->records += records;
+    if (newest)
+        l->active_fd = fd;
+    else
+        close(fd);
+    return 0;
+}
+
+/* Starts a new newest segment numbered first. */
+static int open_segment(struct log *l, uint64_t first)
+{
+    char name[NAME_LEN];
+    segment_name(name, first, ".log");
+    int fd = openat(l->dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    uint8_t h[LOG_SEGMENT_HEADER];
+    segment_header_encode(h, first);
+    struct segment *s = push_segment(l, first);
+    if (!s || pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+        (l->opt.fsync != LOG_FSYNC_NEVER && fdatasync(fd)) || sync_dir(l)) {
+        if (s) l->nsegs--;
+        close(fd);
+        return -1;
+    }
+    s->bytes = sizeof(h);
+    l->disk_bytes += sizeof(h);
+    if (l->active_fd >= 0) close(l->active_fd);
+    l->active_fd = fd;
+    return 0;
+}
+
+/* ---- retention ------------------------------------------------------------------------------- */
+
+static uint64_t total_records(const struct log *l)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < l->nsegs; i++)
+        n += l->segs[i].records;
+    return n;
+}
+
+/* Removes the oldest sealed segments while what remains still meets every bound. */
+static void apply_retention(struct log *l)
+{
+    int64_t now = wall_ms();
+    while (l->nsegs > 1) {
+        const struct segment *old = &l->segs[0];
+        uint64_t records = total_records(l);
+        bool over_count = l->opt.max_records && records - old->records >= l->opt.max_records;
+        bool over_bytes = l->opt.max_bytes && l->disk_bytes - old->bytes >= l->opt.max_bytes;
+        bool too_old = l->opt.max_age_s && old->newest_ms &&
+                       now - old->newest_ms > (int64_t)l->opt.max_age_s * 1000;
+        if (!over_count && !over_bytes && !too_old) break;
+        char name[NAME_LEN];
+        segment_name(name, old->first, ".log");
+        if (unlinkat(l->dirfd, name, 0)) {
+            log_warn("cannot remove an old history segment", "dir=\"%s\" segment=%s error=\"%s\"",
+                     l->dir, name, strerror(errno));
+            break;
+        }
+        l->disk_bytes -= old->bytes;
+        memmove(l->segs, l->segs + 1, (l->nsegs - 1) * sizeof(*l->segs));
+        l->nsegs--;
+    }
+}
+
+/* ---- the writer ---------------------------------------------------------------------------------
+ */
+
+static void complete(struct item *it, enum authority_result result)
+{
+    if (it->ticket) {
+        it->ticket->result = result;
+        completion_post(it->ticket->queue, it->ticket);
+    }
+    event_unref(it->ev);
+    free(it);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    while (n) {
+        struct iovec iov = {(void *)p, n};
+        ssize_t w = pwritev(fd, &iov, 1, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* Writes, syncs and commits one batch (items in submission order). */
+static void write_batch(struct log *l, struct item *items)
+{
+    size_t total = 0, n = 0;
+    for (struct item *it = items; it; it = it->next, n++)
+        total += record_size(it->ev);
+    struct segment *active = &l->segs[l->nsegs - 1];
+    if (active->records && active->bytes + total > l->opt.segment_bytes) {
+        /* Seal the active segment (synced whatever the mode: it is never written again). */
+        if ((l->opt.fsync != LOG_FSYNC_NEVER && fdatasync(l->active_fd)) ||
+            open_segment(l, active->first + active->records)) {
+            log_error("cannot start a new history segment", "dir=\"%s\" error=\"%s\"", l->dir,
+                      strerror(errno));
+            goto fail;
+        }
+        active = &l->segs[l->nsegs - 1];
+    }
+    if (total > l->bufcap) {
+        uint8_t *b = realloc(l->buf, total);
+        if (!b) goto fail;
+        l->buf = b;
+        l->bufcap = total;
+    }
+    int64_t now = wall_ms();
+    size_t off = 0;
+    for (struct item *it = items; it; it = it->next)
+        off += record_encode(l->buf + off, it->ev, (uint64_t)now);
+    if (write_all(l->active_fd, l->buf, total, active->bytes) ||
+        (l->opt.fsync == LOG_FSYNC_ALWAYS && fdatasync(l->active_fd))) {
+        log_error("history write failed", "dir=\"%s\" error=\"%s\" records=%zu", l->dir,
+                  strerror(errno), n);
+        /* Undo what may have reached the file, so that the next batch appends to valid records
+         * only; if even that fails, stop taking updates rather than lose track. */
+        if (ftruncate(l->active_fd, (off_t)active->bytes)) atomic_store(&l->broken, true);
+        goto fail;
+    }
+    active->bytes += total;
+    active->records += n;
+    active->newest_ms = now;
+    l->disk_bytes += total;
+    if (l->opt.fsync == LOG_FSYNC_ALWAYS)
+        l->last_sync_ms = mono_ms();
+    else
+        l->dirty = true;
+    /* Stored: now into history and onto the bus, in log order. The writer is not a worker, so
+     * waiting for bus room here is allowed (a short pause, never a loss). */
+    struct timespec pause = {0, 100000};
+    while (items) {
+        struct item *next = items->next;
+        /* At shutdown the workers are gone and a full bus never drains: the record is on disk
+         * and comes back at the next start, so stop waiting then. */
+        while (!hub_commit(l->hub, items->ev) && !atomic_load(&l->stopping))
+            nanosleep(&pause, NULL);
+        complete(items, AUTHORITY_STORED);
+        items = next;
+    }
+    apply_retention(l);
+    return;
+fail:
+    while (items) {
+        struct item *next = items->next;
+        complete(items, AUTHORITY_FAILED);
+        items = next;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct log *l = arg;
+    for (;;) {
+        pthread_mutex_lock(&l->lock);
+        while (!l->head && !l->stop) {
+            if (l->opt.fsync == LOG_FSYNC_INTERVAL && l->dirty) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                int64_t ns = (int64_t)until.tv_nsec + (int64_t)l->opt.fsync_interval_ms * 1000000;
+                until.tv_sec += (time_t)(ns / 1000000000);
+                until.tv_nsec = (long)(ns % 1000000000);
+                if (pthread_cond_timedwait(&l->wake, &l->lock, &until) == ETIMEDOUT) break;
+            } else {
+                pthread_cond_wait(&l->wake, &l->lock);
+            }
+        }
+        /* Take at most one batch's worth; the rest stays for the next round. */
+        struct item *batch = l->head, *last = NULL;
+        size_t n = 0;
+        for (struct item *it = l->head; it && n < BATCH_MAX_RECORDS; it = it->next, n++)
+            last = it;
+        if (last) {
+            l->head = last->next;
+            if (!l->head) l->tail = NULL;
+            last->next = NULL;
+        } else {
+            batch = NULL;
+        }
+        bool stop = l->stop && !l->head && !batch;
+        pthread_mutex_unlock(&l->lock);
+        if (batch) write_batch(l, batch);
+        if (l->dirty && l->opt.fsync == LOG_FSYNC_INTERVAL &&
+            (mono_ms() - l->last_sync_ms >= (int64_t)l->opt.fsync_interval_ms || stop)) {
+            if (fdatasync(l->active_fd))
+                log_error("history sync failed", "dir=\"%s\" error=\"%s\"", l->dir,
+                          strerror(errno));
+            l->dirty = false;
+            l->last_sync_ms = mono_ms();
+        }
+        if (stop) break;
+    }
+    return NULL;
+}
+
+static enum authority_result log_submit(struct authority *a, struct event *ev,
+                                        struct authority_ticket *ticket)
+{
+    struct log *l = (struct log *)a;
+    if (atomic_load_explicit(&l->broken, memory_order_relaxed)) return AUTHORITY_FAILED;
+    struct item *it = malloc(sizeof(*it));
+    if (!it) return AUTHORITY_FAILED;
+    event_ref(ev);
+    *it = (struct item){.ev = ev, .ticket = ticket};
+    pthread_mutex_lock(&l->lock);
+    if (l->tail)
+        l->tail->next = it;
+    else
+        l->head = it;
+    l->tail = it;
+    pthread_mutex_unlock(&l->lock);
+    pthread_cond_signal(&l->wake); /* after unlocking: the writer wakes to a free lock */
+    return AUTHORITY_PENDING;
+}
+
+static void log_free(struct authority *a)
+{
+    struct log *l = (struct log *)a;
+    if (l->started) {
+        atomic_store(&l->stopping, true);
+        pthread_mutex_lock(&l->lock);
+        l->stop = true;
+        pthread_mutex_unlock(&l->lock);
+        pthread_cond_signal(&l->wake);
+        pthread_join(l->thread, NULL); /* writes what is queued first */
+    }
+    if (l->active_fd >= 0) {
+        if (l->opt.fsync != LOG_FSYNC_NEVER) fdatasync(l->active_fd);
+        close(l->active_fd);
+    }
+    if (l->lockfd >= 0) close(l->lockfd);
+    if (l->dirfd >= 0) close(l->dirfd);
+    pthread_mutex_destroy(&l->lock);
+    pthread_cond_destroy(&l->wake);
+    free(l->segs);
+    free(l->buf);
+    free(l->dir);
+    free(l);
+}
+
+static const struct authority_ops log_ops = {
+    .name = "log",
+    .submit = log_submit,
+    .free = log_free,
+};
+
+struct authority *authority_log_open(struct hub *hub, const struct log_options *o,
+                                     struct log_report *rep, char *err, size_t errlen)
+{
+    memset(rep, 0, sizeof(*rep));
+    struct log *l = calloc(1, sizeof(*l));
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->base.ops = &log_ops;
+    l->hub = hub;
+    l->opt = *o;
+    l->dirfd = l->lockfd = l->active_fd = -1;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->wake, NULL);
+    l->dir = strdup(o->dir);
+    if (!l->dir) goto oom;
+    if (mkdir(o->dir, 0755) && errno != EEXIST) {
+        snprintf(err, errlen, "history directory %s: %s", o->dir, strerror(errno));
+        goto fail;
+    }
+    l->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (l->dirfd < 0) {
+        snprintf(err, errlen, "history directory %s: %s", o->dir, strerror(errno));
+        goto fail;
+    }
+    l->lockfd = openat(l->dirfd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (l->lockfd < 0 || flock(l->lockfd, LOCK_EX | LOCK_NB)) {
+        if (errno == EWOULDBLOCK)
+            snprintf(err, errlen,
+                     "history directory %s is in use by another ssebroker process (%s/LOCK is "
+                     "locked)",
+                     o->dir, o->dir);
+        else
+            snprintf(err, errlen, "history directory %s: cannot lock: %s", o->dir, strerror(errno));
+        goto fail;
+    }
+    uint64_t *nums;
+    size_t n;
+    if (list_segments(l, &nums, &n)) {
+        snprintf(err, errlen, "history directory %s: %s", o->dir, strerror(errno));
+        goto fail;
+    }
+    struct sseb_str *topics = malloc(LOG_RECORD_MAX_TOPICS * sizeof(*topics));
+    if (!topics) {
+        free(nums);
+        goto oom;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = recover_segment(l, nums[i], i + 1 == n, rep, topics, err, errlen);
+    free(topics);
+    free(nums);
+    if (rc) goto fail;
+    if (!l->nsegs || l->active_fd < 0) {
+        uint64_t first = l->nsegs ? l->segs[l->nsegs - 1].first + l->segs[l->nsegs - 1].records : 0;
+        if (open_segment(l, first)) {
+            snprintf(err, errlen, "history directory %s: cannot create a segment: %s", o->dir,
+                     strerror(errno));
+            goto fail;
+        }
+    }
+    apply_retention(l);
+    rep->segments = l->nsegs;
+    l->last_sync_ms = mono_ms();
+    if (pthread_create(&l->thread, NULL, writer_main, l)) {
+        snprintf(err, errlen, "cannot start the history writer thread");
+        goto fail;
+    }
+    l->started = true;
+    return &l->base;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    log_free(&l->base);
+    return NULL;
+}
