@@ -40,6 +40,10 @@ integration_sendmsg() { # integration without io_uring: the fallback write path
     (export SSEBROKER_IO_URING=off; integration "$@")
 }
 
+integration_log() { # integration with --history-dir on every broker (tests/integration/lib/broker.mjs)
+    (export SSEB_TEST_LOG=1; integration "$@")
+}
+
 soak() { # soak BINARY [soak.mjs options]: bounded churn under load, see tests/soak/soak.mjs
     local bin="$1"
     shift
@@ -59,10 +63,12 @@ group "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure
 group "integration (ASan+UBSan binary)" integration build-asan/ssebroker
 group "build tsan" bash scripts/build.sh tsan
 group "stress tests (TSan)" ctest --test-dir build-tsan --output-on-failure -R '^stress_'
-group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs
+group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs durable.test.mjs
 group "integration (release binary)" integration build/ssebroker
 group "integration (release binary, sendmsg writes)" integration_sendmsg build/ssebroker \
     core.test.mjs multiworker.test.mjs lifecycle.test.mjs replay.test.mjs bad_input.test.mjs
+group "integration (release binary, every broker on an embedded log)" integration_log build/ssebroker \
+    core.test.mjs replay.test.mjs multiworker.test.mjs mercure.test.mjs lifecycle.test.mjs validation.test.mjs
 group "soak (release: exactly once, heap back to baseline)" soak build/ssebroker --seconds 40 --rounds 2
 group "soak (ASan+UBSan: no leak)" soak build-asan/ssebroker --seconds 30 --subscribers 1000 --rate 1000
 group "soak (TSan: no race)" soak build-tsan/ssebroker --seconds 20 --subscribers 500 --rate 500
