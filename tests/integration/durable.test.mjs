@@ -54,6 +54,7 @@ function publishers(port, conns, prefix) {
 }
 
 async function kill9(b) {
+  b.proc.ref(); // lib/broker.mjs unrefs the child: keep the event loop alive until its exit arrives
   b.proc.kill('SIGKILL');
   await b.exited;
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The embedded log against the memory store, in one run on this machine: publish throughput and
+# latency with 1 and 32 concurrent publishers for memory and each --fsync mode; then the restart
+# time with a large retained history.
+#
+# usage: bench/log.sh                     (writes bench/out/log-<date>/results.md)
+# Environment: SSEBROKER_BIN (build/ssebroker), LOADGEN_BIN (build/loadgen),
+#   LOG_UPDATES (20000 per run), LOG_RESTART_RECORDS (1000000), BENCH_OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in jq bc curl; do command -v "$tool" >/dev/null || { echo "log.sh needs $tool" >&2; exit 2; }; done
+
+bin=${SSEBROKER_BIN:-build/ssebroker}
+loadgen=${LOADGEN_BIN:-build/loadgen}
+updates=${LOG_UPDATES:-20000}
+restart_records=${LOG_RESTART_RECORDS:-1000000}
+out=${BENCH_OUT:-bench/out/log-$(date +%Y%m%d-%H%M%S)}
+port=${BENCH_PORT:-18090}
+mkdir -p "$out"
+scratch=$(mktemp -d)
+broker_pid=""
+cleanup() {
+    [ -z "$broker_pid" ] || kill "$broker_pid" 2>/dev/null || true
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
+log() { echo "[log-bench $(date +%H:%M:%S)] $*" >&2; }
+
+start_broker() { # args...
+    "$bin" --listen "127.0.0.1:$port" --workers 2 "$@" 2>>"$out/broker.log" &
+    broker_pid=$!
+    for _ in $(seq 100); do
+        curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "broker did not start" >&2
+    exit 1
+}
+
+stop_broker() {
+    kill -TERM "$broker_pid"
+    wait "$broker_pid" || true
+    broker_pid=""
+}
+
+printf '| store | publishers | acknowledged/s | publish ack p50 ms | ack p99 ms | publish-to-delivery p99 ms | server CPU s |\n|---|---|---|---|---|---|---|\n' >"$out/results.md"
+for store in memory always interval never; do
+    for pubs in 1 32; do
+        dir="$scratch/$store-$pubs"
+        if [ "$store" = memory ]; then args=(); else args=(--history-dir "$dir" --fsync "$store"); fi
+        log "$store, $pubs publishers"
+        start_broker --history-size 200000 --history-bytes 1GiB "${args[@]}"
+        json=$("$loadgen" --port "$port" --subs 10 --updates "$updates" --pub-conns "$pubs" \
+            --pid "$broker_pid" --name "ssebroker-$store" --label "log-$store-$pubs" --quiet \
+            --timeout 300 | grep '^{')
+        stop_broker
+        echo "$json" >>"$out/results.jsonl"
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$store" "$pubs" \
+            "$(jq -r '.pub_rate' <<<"$json")" "$(jq -r '.ack_p50_ms' <<<"$json")" \
+            "$(jq -r '.ack_p99_ms' <<<"$json")" "$(jq -r '.lat_p99_ms' <<<"$json")" \
+            "$(jq -r '.server_cpu_publish_s' <<<"$json")" >>"$out/results.md"
+    done
+done
+
+log "restart with $restart_records retained updates"
+dir="$scratch/restart"
+start_broker --history-dir "$dir" --fsync never --history-size "$restart_records" --history-bytes 4GiB
+"$loadgen" --port "$port" --subs 1 --updates "$restart_records" --pub-conns 32 --pipeline 8 \
+    --quiet --timeout 600 >/dev/null
+stop_broker
+du -sh "$dir" >"$out/restart-disk.txt"
+t0=$(date +%s.%N)
+start_broker --history-dir "$dir" --history-size "$restart_records" --history-bytes 4GiB
+t1=$(date +%s.%N)
+rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$broker_pid/status")
+stop_broker
+printf '\nRestart with %s retained updates (%s on disk): ready in %.2f s, RSS %s MiB after loading.\n' \
+    "$restart_records" "$(cut -f1 "$out/restart-disk.txt")" "$(echo "$t1 - $t0" | bc)" \
+    "$((rss_kb / 1024))" >>"$out/results.md"
+cat "$out/results.md"
