@@ -13,6 +13,8 @@
 #ifndef SSEB_CORE_AUTHORITY_H
 #define SSEB_CORE_AUTHORITY_H
 
+#include <stdint.h>
+
 struct event;
 struct authority;
 
@@ -34,8 +36,17 @@ struct authority_ticket {
     struct authority_ticket *next; /* the queue's link */
 };
 
+/* What an authority reports for /metrics (zero where it does not apply). */
+struct authority_stats {
+    uint64_t batches, records, syncs, write_errors; /* writes to its store */
+    uint64_t disk_bytes, segments;                  /* what it holds on disk */
+    uint64_t discontinuities; /* breaks found in its history (damaged segments set aside, ...) */
+};
+
 struct authority_ops {
     const char *name; /* "memory", ... (logged at start, shown in /metrics) */
+    /* Fills *out; may be NULL (nothing to report). Any thread. */
+    void (*stats)(struct authority *a, struct authority_stats *out);
     /* Submits ev; the caller keeps its reference (the authority takes what it needs). ticket
      * NULL: nobody waits for the outcome (the authority then never answers PENDING's result). */
     enum authority_result (*submit)(struct authority *a, struct event *ev,
@@ -56,6 +67,12 @@ static inline enum authority_result authority_submit(struct authority *a, struct
 static inline const char *authority_name(const struct authority *a)
 {
     return a->ops->name;
+}
+
+static inline void authority_stats(struct authority *a, struct authority_stats *out)
+{
+    *out = (struct authority_stats){0};
+    if (a->ops->stats) a->ops->stats(a, out);
 }
 
 static inline void authority_free(struct authority *a)

@@ -138,6 +138,33 @@ void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
         "# TYPE ssebroker_draining gauge\nssebroker_draining %d\n",
         (unsigned long long)hs.events, (unsigned long long)hs.bytes, (unsigned long long)hs.evicted,
         n, atomic_load_explicit(&srv->draining, memory_order_relaxed));
+    struct authority_stats as;
+    authority_stats(m->authority, &as);
+    put(&t,
+        "# HELP ssebroker_store_info The order authority that stores updates (memory or log).\n"
+        "# TYPE ssebroker_store_info gauge\nssebroker_store_info{store=\"%s\"} 1\n"
+        "# HELP ssebroker_store_batches_total Group commits written to the store.\n"
+        "# TYPE ssebroker_store_batches_total counter\nssebroker_store_batches_total %llu\n"
+        "# HELP ssebroker_store_records_total Updates written to the store.\n"
+        "# TYPE ssebroker_store_records_total counter\nssebroker_store_records_total %llu\n"
+        "# HELP ssebroker_store_syncs_total fdatasync calls of the store.\n"
+        "# TYPE ssebroker_store_syncs_total counter\nssebroker_store_syncs_total %llu\n"
+        "# HELP ssebroker_store_write_errors_total Batches the store failed to write (answered "
+        "503).\n"
+        "# TYPE ssebroker_store_write_errors_total counter\n"
+        "ssebroker_store_write_errors_total %llu\n"
+        "# HELP ssebroker_store_disk_bytes Bytes of the store's files.\n"
+        "# TYPE ssebroker_store_disk_bytes gauge\nssebroker_store_disk_bytes %llu\n"
+        "# HELP ssebroker_store_segments Files of the store.\n"
+        "# TYPE ssebroker_store_segments gauge\nssebroker_store_segments %llu\n"
+        "# HELP ssebroker_history_discontinuities_total Breaks found in stored history (damaged "
+        "segments set aside at start, ...).\n"
+        "# TYPE ssebroker_history_discontinuities_total counter\n"
+        "ssebroker_history_discontinuities_total %llu\n",
+        authority_name(m->authority), (unsigned long long)as.batches,
+        (unsigned long long)as.records, (unsigned long long)as.syncs,
+        (unsigned long long)as.write_errors, (unsigned long long)as.disk_bytes,
+        (unsigned long long)as.segments, (unsigned long long)as.discontinuities);
     heap_stats(&t);
     if (t.failed) {
         buf_free(&t.b);

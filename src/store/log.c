@@ -65,6 +65,9 @@ struct log {
     bool stop;
     _Atomic bool broken;   /* a write failed and could not be undone: refuse everything */
     _Atomic bool stopping; /* log_free was called (the workers have stopped) */
+    /* For /metrics: written by the writer (relaxed), read anywhere. */
+    _Atomic uint64_t n_batches, n_records, n_syncs, n_errors, n_disk_bytes, n_segments,
+        n_discontinuities;
     pthread_t thread;
     bool started;
 };
@@ -352,6 +355,12 @@ static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
     return 0;
 }
 
+static void publish_sizes(struct log *l)
+{
+    atomic_store_explicit(&l->n_disk_bytes, l->disk_bytes, memory_order_relaxed);
+    atomic_store_explicit(&l->n_segments, l->nsegs, memory_order_relaxed);
+}
+
 /* Writes, syncs and commits one batch (items in submission order). */
 static void write_batch(struct log *l, struct item *items)
 {
@@ -409,8 +418,14 @@ static void write_batch(struct log *l, struct item *items)
         items = next;
     }
     apply_retention(l);
+    atomic_fetch_add_explicit(&l->n_batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->n_records, n, memory_order_relaxed);
+    if (l->opt.fsync == LOG_FSYNC_ALWAYS)
+        atomic_fetch_add_explicit(&l->n_syncs, 1, memory_order_relaxed);
+    publish_sizes(l);
     return;
 fail:
+    atomic_fetch_add_explicit(&l->n_errors, 1, memory_order_relaxed);
     while (items) {
         struct item *next = items->next;
         complete(items, AUTHORITY_FAILED);
@@ -457,6 +472,7 @@ static void *writer_main(void *arg)
                           strerror(errno));
             l->dirty = false;
             l->last_sync_ms = mono_ms();
+            atomic_fetch_add_explicit(&l->n_syncs, 1, memory_order_relaxed);
         }
         if (stop) break;
     }
@@ -508,8 +524,21 @@ static void log_free(struct authority *a)
     free(l);
 }
 
+static void log_stats(struct authority *a, struct authority_stats *out)
+{
+    struct log *l = (struct log *)a;
+    out->batches = atomic_load_explicit(&l->n_batches, memory_order_relaxed);
+    out->records = atomic_load_explicit(&l->n_records, memory_order_relaxed);
+    out->syncs = atomic_load_explicit(&l->n_syncs, memory_order_relaxed);
+    out->write_errors = atomic_load_explicit(&l->n_errors, memory_order_relaxed);
+    out->disk_bytes = atomic_load_explicit(&l->n_disk_bytes, memory_order_relaxed);
+    out->segments = atomic_load_explicit(&l->n_segments, memory_order_relaxed);
+    out->discontinuities = atomic_load_explicit(&l->n_discontinuities, memory_order_relaxed);
+}
+
 static const struct authority_ops log_ops = {
     .name = "log",
+    .stats = log_stats,
     .submit = log_submit,
     .free = log_free,
 };
@@ -578,6 +607,8 @@ struct authority *authority_log_open(struct hub *hub, const struct log_options *
     }
     apply_retention(l);
     rep->segments = l->nsegs;
+    publish_sizes(l);
+    atomic_store(&l->n_discontinuities, rep->discontinuities);
     l->last_sync_ms = mono_ms();
     if (pthread_create(&l->thread, NULL, writer_main, l)) {
         snprintf(err, errlen, "cannot start the history writer thread");

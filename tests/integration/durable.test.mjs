@@ -190,6 +190,8 @@ test('a bad record in an older segment sets that segment aside; the segments aft
     b = await new Broker(args).start();
     assert.match(b.stderr, /history segment damaged, set aside/);
     assert.match(b.stderr, /discontinuities=1/);
+    assert.equal(await b.metric('ssebroker_history_discontinuities_total'), 1);
+    assert.ok((await b.metric('ssebroker_store_segments')) >= 3);
     assert.ok(fs.existsSync(`${first}.corrupt`));
     const ids = await replayIds(b.port);
     assert.equal(ids.at(-1), 's299', 'the newest updates are all there');
@@ -224,6 +226,8 @@ test('retention removes whole old segments: disk use stays within the bound plus
     for (let i = 0; i < 1000; i++) await b.publish({ topic: 'd', id: `k${i}`, data: 'w'.repeat(1000) });
     const bytes = segments(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
     assert.ok(bytes <= 2 * 64 * 1024 + 4096, `${bytes} bytes on disk for 50 retained updates of 1 KB`);
+    assert.equal(await b.metric('ssebroker_store_disk_bytes'), bytes, 'the gauge says what the files hold');
+    assert.equal(await b.metric('ssebroker_store_records_total'), 1000);
     await b.stop();
     b = await new Broker(args).start();
     const ids = await replayIds(b.port);
