@@ -57,6 +57,7 @@ struct log {
     uint8_t *buf;
     size_t bufcap;
     uint64_t disk_bytes;
+    bool after_quarantine; /* recovery: the previous segment was set aside */
 
     /* What workers share with the writer. */
     pthread_mutex_t lock;
@@ -213,6 +214,7 @@ static int recover_segment(struct log *l, uint64_t first, bool newest, struct lo
         }
         rep->quarantined++;
         rep->discontinuities++;
+        l->after_quarantine = true;
         rep->records += records;
         log_warn("history segment damaged, set aside",
                  "dir=\"%s\" segment=%s kept_records=%zu "
@@ -246,10 +248,13 @@ static int recover_segment(struct log *l, uint64_t first, bool newest, struct lo
         }
         size = sizeof(h);
     }
-    if (l->nsegs) {
+    /* Numbers must follow on from the previous segment kept (a segment set aside was counted
+     * already). */
+    if (l->nsegs && !l->after_quarantine) {
         const struct segment *prev = &l->segs[l->nsegs - 1];
         if (prev->first + prev->records != first) rep->discontinuities++;
     }
+    l->after_quarantine = false;
     struct segment *s = push_segment(l, first);
     if (!s) {
         snprintf(err, errlen, "out of memory");

@@ -174,34 +174,37 @@ test('a torn tail is truncated at its first bad record: cut short, garbage appen
   }
 });
 
-test('a bad record in an older segment sets that segment aside; the segments after it are kept', async () => {
-  const dir = tmpdir();
-  try {
-    const args = ['--history-dir', dir, '--history-segment-bytes', '64KiB'];
-    let b = await new Broker(args).start();
-    for (let i = 0; i < 300; i++) await b.publish({ topic: 'd', id: `s${i}`, data: 'q'.repeat(1000) });
-    await b.stop();
-    const segs = segments(dir);
-    assert.ok(segs.length >= 4, `segments: ${segs}`);
-    const first = path.join(dir, segs[0]);
-    const buf = fs.readFileSync(first);
-    buf[Math.floor(buf.length / 2)] ^= 0xff;
-    fs.writeFileSync(first, buf);
-    b = await new Broker(args).start();
-    assert.match(b.stderr, /history segment damaged, set aside/);
-    assert.match(b.stderr, /discontinuities=1/);
-    assert.equal(await b.metric('ssebroker_history_discontinuities_total'), 1);
-    assert.ok((await b.metric('ssebroker_store_segments')) >= 3);
-    assert.ok(fs.existsSync(`${first}.corrupt`));
-    const ids = await replayIds(b.port);
-    assert.equal(ids.at(-1), 's299', 'the newest updates are all there');
-    assert.ok(ids.length > 200 && ids.length < 300, `${ids.length} replayed`);
-    assert.ok(ids.every((id, i) => i === 0 || Number(id.slice(1)) > Number(ids[i - 1].slice(1))), 'in order');
-    await b.stop();
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+for (const which of [0, 1]) {
+  test(`a bad record in an older segment (#${which}) sets that segment aside; the others are kept`, async () => {
+    const dir = tmpdir();
+    try {
+      const args = ['--history-dir', dir, '--history-segment-bytes', '64KiB'];
+      let b = await new Broker(args).start();
+      for (let i = 0; i < 300; i++) await b.publish({ topic: 'd', id: `s${i}`, data: 'q'.repeat(1000) });
+      await b.stop();
+      const segs = segments(dir);
+      assert.ok(segs.length >= 4, `segments: ${segs}`);
+      const hurt = path.join(dir, segs[which]);
+      const buf = fs.readFileSync(hurt);
+      buf[Math.floor(buf.length / 2)] ^= 0xff;
+      fs.writeFileSync(hurt, buf);
+      b = await new Broker(args).start();
+      assert.match(b.stderr, /history segment damaged, set aside/);
+      assert.match(b.stderr, /discontinuities=1 /, 'one break, counted once');
+      assert.equal(await b.metric('ssebroker_history_discontinuities_total'), 1);
+      assert.ok((await b.metric('ssebroker_store_segments')) >= 3);
+      assert.ok(fs.existsSync(`${hurt}.corrupt`));
+      const ids = await replayIds(b.port);
+      assert.equal(ids.at(-1), 's299', 'the newest updates are all there');
+      if (which === 1) assert.equal(ids[0], 's0', 'the segment before the damaged one is kept');
+      assert.ok(ids.length > 200 && ids.length < 300, `${ids.length} replayed`);
+      assert.ok(ids.every((id, i) => i === 0 || Number(id.slice(1)) > Number(ids[i - 1].slice(1))), 'in order');
+      await b.stop();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('a second process on the same directory exits at once, naming it', async () => {
   const dir = tmpdir();
