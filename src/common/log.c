@@ -54,13 +54,19 @@ static size_t logfmt_to_json(const char *in, char *out, size_t cap)
             while (*in && (quoted ? *in != '"' : *in != ' ')) {
                 if (*in == '\\' && quoted && in[1]) {
                     PUT(*in++);
-                } else if (*in == '"' || (unsigned char)*in < 0x20) {
+                } else if ((unsigned char)*in < 0x20) {
+                    /* A control character as \u00XX: the line stays valid JSON. */
+                    static const char hex[] = "0123456789abcdef";
+                    unsigned char ch = (unsigned char)*in++;
                     PUT('\\');
-                    if ((unsigned char)*in < 0x20) {
-                        in++;
-                        PUT('u');
-                        continue;
-                    }
+                    PUT('u');
+                    PUT('0');
+                    PUT('0');
+                    PUT(hex[ch >> 4]);
+                    PUT(hex[ch & 15]);
+                    continue;
+                } else if (*in == '"') {
+                    PUT('\\');
                 }
                 PUT(*in++);
             }
@@ -101,7 +107,10 @@ void log_msg(enum log_level lvl, const char *msg, const char *fmt, ...)
         len = snprintf(line, sizeof(line), "time=%s level=%s msg=\"%s\"%s%s\n", when,
                        level_names[lvl], msg, kv[0] ? " " : "", kv);
     }
-    if (len > (int)sizeof(line) - 1) len = sizeof(line) - 1;
+    if (len > (int)sizeof(line) - 1) {
+        len = sizeof(line) - 1;
+        line[len - 1] = '\n'; /* a cut line still ends as a line */
+    }
     /* One write per line so lines from different threads never interleave. */
     ssize_t w = write(STDERR_FILENO, line, (size_t)len);
     (void)w;

@@ -152,6 +152,7 @@ test('deep replays to subscribers that do not read cost bounded memory (a cursor
     await sleep(1500);
     const during = await b.metric('ssebroker_heap_allocated_bytes');
     const grown = during - before;
+    t.diagnostic(`heap +${(grown / 1048576).toFixed(2)} MiB for 50 stalled replays of 20,000 events${b.historyDir ? ' (embedded log)' : ''}`);
     assert.ok(grown < 8 * 1024 * 1024, `heap grew by ${(grown / 1048576).toFixed(1)} MiB for 50 stalled deep replays`);
     // Resumed, one of them still gets all 20,000, in order.
     const s0 = subs[0];

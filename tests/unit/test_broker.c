@@ -70,3 +70,21 @@ Test(broker, valid_configuration_publishes_and_refuses_invalid_updates)
     cr_assert_eq(sseb_broker_publish(b, &u, id, sizeof(id)), SSEB_INVALID);
     sseb_broker_free(b);
 }
+
+Test(broker, a_full_bus_answers_busy_after_the_publish_wait)
+{
+    /* Workers not started: nobody consumes, so 16 slots fill and the 17th publish waits
+     * --publish-wait for room, then answers busy (never blocks for good, never drops one). */
+    struct sseb_config cfg = base();
+    cfg.bus_size = 16;
+    cfg.publish_wait_ms = 50;
+    char err[256];
+    struct sseb_broker *b = sseb_broker_new(&cfg, err, sizeof(err));
+    cr_assert_not_null(b, "%s", err);
+    struct sseb_str topic = {"t", 1};
+    struct sseb_update u = {.topics = &topic, .ntopics = 1, .data = {"x", 1}};
+    for (int i = 0; i < 16; i++)
+        cr_assert_eq(sseb_broker_publish(b, &u, NULL, 0), SSEB_PUBLISHED, "publish %d", i);
+    cr_assert_eq(sseb_broker_publish(b, &u, NULL, 0), SSEB_BUSY);
+    sseb_broker_free(b);
+}
