@@ -11,7 +11,8 @@
 #   SSEBROKER_BIN      broker binary (build/ssebroker); SSEBROKER_ARGS extra flags for it
 #   BENCH_JWT_KEY      HS256 key given to the broker and used by the load generator
 #   BENCH_JWT_CLAIMS   claims of the publisher token (loadgen default {"mercure":{"publish":["*"]}})
-#   BENCH_TARGETS      "ssebroker nchan node"        BENCH_SCENARIOS  "1 2 3 4 5 scale sweep"
+#   BENCH_TARGETS      "ssebroker nchan node" (add "bound": bench/peers/bound, the lean fan-out
+#                      server every server is held to)   BENCH_SCENARIOS  "1 2 3 4 5 scale sweep"
 #                      (scale: ssebroker's scenario 1 with 1 worker and with one per core)
 #   BENCH_PORT_BASE    18080 (ssebroker), +1 nchan, +2 node
 #   BENCH_PROCS        loadgen --procs (0: as the open-file limit needs)
@@ -132,6 +133,16 @@ for t in $targets; do
             log "skipping node: node/npm not available"
         fi
         ;;
+    bound)
+        # The leanest fan-out server of bench/peers/bound/: the bound every server is held to.
+        bound_bin=build/bound
+        if [ ! -x "$bound_bin" ] || [ bench/peers/bound/bound.c -nt "$bound_bin" ]; then
+            bound_bin=bench/out/bound
+            gcc -O2 -Wall -Wextra -D_GNU_SOURCE -std=c11 -o "$bound_bin" bench/peers/bound/bound.c \
+                -lpthread
+        fi
+        active="$active $t"
+        ;;
     *) log "unknown target $t"; exit 2 ;;
     esac
 done
@@ -159,6 +170,7 @@ start_server() { # name logfile
     local port=$port_base
     [ "$name" != nchan ] || port=$((port_base + 1))
     [ "$name" != node ] || port=$((port_base + 2))
+    [ "$name" != bound ] || port=$((port_base + 3))
     if port_open "$port"; then
         log "port $port is already in use: cannot start $name"
         return 1
@@ -178,6 +190,10 @@ start_server() { # name logfile
     node)
         server_port=$((port_base + 2))
         bench/peers/node/start.sh --port "$server_port" >"$slog" 2>&1 &
+        ;;
+    bound)
+        server_port=$((port_base + 3))
+        "$bound_bin" --port "$server_port" >"$slog" 2>&1 &
         ;;
     esac
     server_pid=$!
@@ -225,6 +241,7 @@ run_case() {
     local mode=mercure
     [ "$name" = nchan ] && mode=nchan
     [ "$name" = node ] && mode=node
+    [ "$name" = bound ] && mode=node # the Node peer's API, no token
     local llog="$out/logs/$label-$name.log"
     if ! start_server "$name" "$out/logs/$label-$name.server.log"; then
         echo "{\"label\":\"$label\",\"server\":\"$name\",\"ok\":false,\"error\":\"server did not start\"}" \
@@ -284,8 +301,8 @@ for sc in $scenarios; do
         ;;
     5)
         for t in $active; do
-            if [ "$t" = nchan ]; then
-                log "s5-template nchan: skipped (nchan has no URI-template subscriptions)"
+            if [ "$t" = nchan ] || [ "$t" = bound ]; then
+                log "s5-template $t: skipped (no URI-template subscriptions)"
                 continue
             fi
             run_case "$t" s5-template --subs "$s5_subs" --topics "$s5_topics" --template \
