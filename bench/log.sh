@@ -8,7 +8,13 @@
 #   LOG_UPDATES (20000 per run), LOG_RESTART_RECORDS (1000000), BENCH_OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in jq bc curl; do command -v "$tool" >/dev/null || { echo "log.sh needs $tool" >&2; exit 2; }; done
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+for tool in jq curl; do
+    command -v "$tool" >/dev/null ||
+        { $sudo apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
+            --no-install-recommends "$tool" >&2; }
+done
 
 bin=${SSEBROKER_BIN:-build/ssebroker}
 loadgen=${LOADGEN_BIN:-build/loadgen}
@@ -75,6 +81,6 @@ t1=$(date +%s.%N)
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$broker_pid/status")
 stop_broker
 printf '\nRestart with %s retained updates (%s on disk): ready in %.2f s, RSS %s MiB after loading.\n' \
-    "$restart_records" "$(cut -f1 "$out/restart-disk.txt")" "$(echo "$t1 - $t0" | bc)" \
+    "$restart_records" "$(cut -f1 "$out/restart-disk.txt")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
     "$((rss_kb / 1024))" >>"$out/results.md"
 cat "$out/results.md"

@@ -22,6 +22,7 @@
 #include "mercure/context.h"
 #include "mercure/mercure.h"
 #include "mercure/subscriptions.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "net/listener.h"
 #include "store/log.h"
@@ -74,16 +75,12 @@ enum sseb_publish_status sseb_broker_publish(struct sseb_broker *b, const struct
         return SSEB_NOMEM;
     }
     struct authority_ticket ticket = {.done = ticket_done, .queue = &q};
-    struct timespec start, now, pause = {0, 200000};
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    struct timespec pause = {0, 200000};
+    int64_t deadline = clock_now_ms() + b->cfg.publish_wait_ms;
     enum authority_result res;
-    while ((res = authority_submit(b->authority, ev, &ticket)) == AUTHORITY_FULL) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long waited_ms =
-            (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (waited_ms >= (long)b->cfg.publish_wait_ms) break;
+    while ((res = authority_submit(b->authority, ev, &ticket)) == AUTHORITY_FULL &&
+           clock_now_ms() < deadline)
         nanosleep(&pause, NULL);
-    }
     if (res == AUTHORITY_PENDING) {
         struct pollfd p = {.fd = q.efd, .events = POLLIN};
         while (!ticket_is_done(&ticket)) {

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "auth/auth.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "core/bus.h"
 #include "core/event.h"
@@ -12,7 +13,6 @@
 #include "core/selector.h"
 #include "core/topic_index.h"
 #include "net/conn.h"
-#include "common/clock.h"
 #include "server/stats.h"
 #include "ssebroker/config.h"
 

@@ -18,7 +18,6 @@
 #include "common/log.h"
 #include "core/bus.h"
 #include "http/http.h"
-#include "http/response.h"
 #include "net/io.h"
 #include "server/fanout.h"
 #include "server/server.h"

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "core/authority.h"
 #include "core/completion.h"
@@ -77,13 +78,6 @@ static int64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -225,7 +219,7 @@ static int recover_segment(struct log *l, uint64_t first, bool newest, struct lo
     if (bad) {
         /* The newest segment's torn or damaged tail: cut it at the first bad record (a header
          * that is itself bad is rewritten). */
-        size_t keep = off ? off : 0;
+        size_t keep = off;
         if (ftruncate(fd, (off_t)keep) || (keep == 0 && fsync(fd))) {
             snprintf(err, errlen, "%s/%s: cannot truncate: %s", l->dir, name, strerror(errno));
             close(fd);
@@ -407,7 +401,7 @@ static void write_batch(struct log *l, struct item *items)
     active->newest_ms = now;
     l->disk_bytes += total;
     if (l->opt.fsync == LOG_FSYNC_ALWAYS)
-        l->last_sync_ms = mono_ms();
+        l->last_sync_ms = clock_now_ms();
     else
         l->dirty = true;
     /* Stored: now into history and onto the bus, in log order. The writer is not a worker, so
@@ -471,12 +465,12 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&l->lock);
         if (batch) write_batch(l, batch);
         if (l->dirty && l->opt.fsync == LOG_FSYNC_INTERVAL &&
-            (mono_ms() - l->last_sync_ms >= (int64_t)l->opt.fsync_interval_ms || stop)) {
+            (clock_now_ms() - l->last_sync_ms >= (int64_t)l->opt.fsync_interval_ms || stop)) {
             if (fdatasync(l->active_fd))
                 log_error("history sync failed", "dir=\"%s\" error=\"%s\"", l->dir,
                           strerror(errno));
             l->dirty = false;
-            l->last_sync_ms = mono_ms();
+            l->last_sync_ms = clock_now_ms();
             atomic_fetch_add_explicit(&l->n_syncs, 1, memory_order_relaxed);
         }
         if (stop) break;
@@ -614,7 +608,7 @@ struct authority *authority_log_open(struct hub *hub, const struct log_options *
     rep->segments = l->nsegs;
     publish_sizes(l);
     atomic_store(&l->n_discontinuities, rep->discontinuities);
-    l->last_sync_ms = mono_ms();
+    l->last_sync_ms = clock_now_ms();
     if (pthread_create(&l->thread, NULL, writer_main, l)) {
         snprintf(err, errlen, "cannot start the history writer thread");
         goto fail;
