@@ -119,9 +119,11 @@ void worker_close(struct worker *w, struct conn *c)
     w->srv->handler->on_close(w->srv->handler_ctx, w, c);
     if (conn_stream(c)) stream_stop(&w->fan, c);
     outq_clear(&c->out, &w->fan.pool);
-    conn_free(c);
+    /* Counted out before the descriptor closes: a client that has seen the close never finds
+     * its connection still in the gauge or under the cap. */
     STAT_SUB(&w->stats, connections, 1);
     atomic_fetch_sub_explicit(&w->srv->connections, 1, memory_order_relaxed);
+    conn_free(c);
 }
 
 /* Accepts at most one batch, so a connection storm cannot starve the streams of this worker; the
