@@ -63,7 +63,7 @@ group "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure
 group "integration (ASan+UBSan binary)" integration build-asan/ssebroker
 group "build tsan" bash scripts/build.sh tsan
 group "stress tests (TSan)" ctest --test-dir build-tsan --output-on-failure -R '^stress_'
-group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs durable.test.mjs
+group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs durable.test.mjs cluster.test.mjs
 group "integration (release binary)" integration build/ssebroker
 group "integration (release binary, sendmsg writes)" integration_sendmsg build/ssebroker \
     core.test.mjs multiworker.test.mjs lifecycle.test.mjs replay.test.mjs bad_input.test.mjs

@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "net/listener.h"
 #include "store/log.h"
+#include "store/redis.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -165,6 +166,17 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
                  lo.fsync == LOG_FSYNC_ALWAYS     ? "always"
                  : lo.fsync == LOG_FSYNC_INTERVAL ? "interval"
                                                   : "never");
+    } else if (cfg->redis_url) {
+        struct redis_options ro = {.stream = cfg->redis_stream,
+                                   .timeout_ms = cfg->redis_timeout_ms,
+                                   .retain =
+                                       cfg->redis_retain ? cfg->redis_retain : cfg->history_size,
+                                   .max_lag_ms = cfg->redis_max_lag_ms};
+        if (redis_target_parse(cfg->redis_url, &ro.target, err, errlen)) goto fail;
+        b->authority = authority_redis_open(&b->hub, &ro, err, errlen);
+        if (!b->authority) goto fail;
+        log_info("cluster mode", "redis=%s:%d db=%d stream=%s retain=%u timeout_ms=%u",
+                 ro.target.host, ro.target.port, ro.target.db, ro.stream, ro.retain, ro.timeout_ms);
     } else {
         b->authority = authority_memory_new(&b->hub);
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "store/redis.h"
 
 enum opt_type {
     OPT_LISTEN,
@@ -107,6 +108,18 @@ static const struct opt options[] = {
      "with --history-dir, remove log segments whose updates are all older (0: no age bound)", 0, 0},
     {"history-segment-bytes", OPT_SIZE, F(history_segment_bytes),
      "with --history-dir, the size at which the log starts a new file (64MiB)", 64 * KIB, 4 * GIB},
+    {"redis", OPT_STRING, F(redis_url),
+     "cluster mode: share one order with every node through a Redis Stream, "
+     "redis://[[user]:password@]host[:port][/db] (default: single node)",
+     0, 0},
+    {"redis-stream", OPT_STRING, F(redis_stream),
+     "with --redis, the Stream's key (ssebroker; its id index is KEY:ids)", 0, 0},
+    {"redis-timeout", OPT_DURATION, F(redis_timeout_ms),
+     "with --redis, a publish Redis has not answered by then gets 503 (1s)", 10, 60000},
+    {"redis-retain", OPT_INT, F(redis_retain),
+     "with --redis, entries the Stream keeps (0: --history-size)", 0, 100000000},
+    {"redis-max-lag", OPT_DURATION, F(redis_max_lag_ms),
+     "with --redis, /readyz fails while reading the Stream back lags longer (5s)", 100, 600000},
     {"bus-size", OPT_INT, F(bus_size), "bus ring slots, power of two (65536)", 16,
      SSEB_MAX_BUS_SIZE},
     {"publish-wait", OPT_DURATION, F(publish_wait_ms), "wait on a full bus before 503 (200ms)", 0,
@@ -144,6 +157,9 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->publish_wait_ms = 200;
     cfg->fsync = SSEB_FSYNC_ALWAYS;
     cfg->fsync_interval_ms = 1000;
+    cfg->redis_stream = "ssebroker";
+    cfg->redis_timeout_ms = 1000;
+    cfg->redis_max_lag_ms = 5000;
     cfg->history_segment_bytes = 64 * 1024 * 1024;
     cfg->log_level = LOG_INFO;
 }
@@ -412,6 +428,20 @@ int sseb_config_validate(const struct sseb_config *cfg, char *err, size_t errlen
     if (cfg->bus_size & (cfg->bus_size - 1)) {
         snprintf(err, errlen, "--bus-size must be a power of two (got %u)", cfg->bus_size);
         return -1;
+    }
+    if (cfg->redis_url && cfg->history_dir) {
+        snprintf(err, errlen,
+                 "--redis and --history-dir cannot be used together: in cluster mode Redis "
+                 "holds the history");
+        return -1;
+    }
+    if (cfg->redis_url) {
+        struct redis_target t;
+        if (redis_target_parse(cfg->redis_url, &t, err, errlen)) return -1;
+        if (!cfg->redis_stream || !cfg->redis_stream[0] || strlen(cfg->redis_stream) > 512) {
+            snprintf(err, errlen, "--redis-stream must be a key of 1 to 512 bytes");
+            return -1;
+        }
     }
     if (!memchr(cfg->listen_host, 0, sizeof(cfg->listen_host))) {
         snprintf(err, errlen, "--listen: host name too long");

@@ -58,8 +58,14 @@ struct sseb_config {
     uint32_t fsync_interval_ms;   /* with SSEB_FSYNC_INTERVAL */
     uint32_t history_age_s;       /* log retention by age (0: none) */
     size_t history_segment_bytes; /* the log rolls to a new file at this size */
-    uint32_t bus_size;            /* ring slots, a power of two */
-    uint32_t publish_wait_ms;     /* how long a publish waits on a full bus before 503 */
+    /* Cluster mode (DESIGN.md 2.1): NULL, or redis://[[user]:password@]host[:port][/db] */
+    const char *redis_url;
+    const char *redis_stream;  /* the Stream's key */
+    uint32_t redis_timeout_ms; /* an append Redis has not answered by then gets 503 */
+    uint32_t redis_retain;     /* entries the Stream keeps (0: history_size) */
+    uint32_t redis_max_lag_ms; /* /readyz fails while reading the Stream back lags longer */
+    uint32_t bus_size;         /* ring slots, a power of two */
+    uint32_t publish_wait_ms;  /* how long a publish waits on a full bus before 503 */
 
     int log_level; /* enum log_level */
     bool log_json;

@@ -12,6 +12,14 @@ static inline int64_t clock_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Monotonic microseconds, for latencies. */
+static inline int64_t clock_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* The monotonic deadline (ms, from now_ms) of epoch second at_s, now being epoch second now_s;
  * saturates at now_ms (past) and INT64_MAX (too far to represent), whatever at_s holds. */
 static inline int64_t clock_deadline_at_epoch(int64_t now_ms, long long at_s, int64_t now_s)

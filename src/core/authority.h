@@ -13,6 +13,7 @@
 #ifndef SSEB_CORE_AUTHORITY_H
 #define SSEB_CORE_AUTHORITY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct event;
@@ -36,11 +37,29 @@ struct authority_ticket {
     struct authority_ticket *next; /* the queue's link */
 };
 
+/* Upper bounds (microseconds) of the append latency histogram's buckets. */
+#define AUTHORITY_LATENCY_BOUNDS_US                                                                \
+    {                                                                                              \
+        250, 500, 1000, 2500, 5000, 10000, 50000, 250000, 1000000                                  \
+    }
+#define AUTHORITY_LATENCY_BUCKETS 9
+
 /* What an authority reports for /metrics (zero where it does not apply). */
 struct authority_stats {
     uint64_t batches, records, syncs, write_errors; /* writes to its store */
     uint64_t disk_bytes, segments;                  /* what it holds on disk */
     uint64_t discontinuities; /* breaks found in its history (damaged segments set aside, ...) */
+    /* A shared store (Redis): its reachability, how far behind the read-back is, appends. */
+    bool shared;
+    bool connected;       /* the writer and the reader both reach it */
+    uint64_t lag_entries; /* acknowledged by this node, not read back yet */
+    uint64_t lag_ms;      /* since the reader last had everything */
+    uint64_t reconnects;  /* connections (re)established */
+    uint64_t append_latency_buckets[AUTHORITY_LATENCY_BUCKETS]; /* cumulative, by bound */
+    uint64_t append_latency_count, append_latency_sum_us;
+    uint64_t errors_timeout;     /* not answered within the timeout */
+    uint64_t errors_unavailable; /* refused at once: not connected */
+    uint64_t errors_reply;       /* the store answered with an error */
 };
 
 struct authority_ops {
@@ -51,6 +70,9 @@ struct authority_ops {
      * NULL: nobody waits for the outcome (the authority then never answers PENDING's result). */
     enum authority_result (*submit)(struct authority *a, struct event *ev,
                                     struct authority_ticket *ticket);
+    /* NULL or true: it can take and deliver updates now. False with a one-line reason for
+     * /readyz (the store is unreachable, the read-back lags). Any thread. */
+    bool (*ready)(struct authority *a, const char **why);
     void (*free)(struct authority *a);
 };
 
@@ -73,6 +95,11 @@ static inline void authority_stats(struct authority *a, struct authority_stats *
 {
     *out = (struct authority_stats){0};
     if (a->ops->stats) a->ops->stats(a, out);
+}
+
+static inline bool authority_ready(struct authority *a, const char **why)
+{
+    return !a->ops->ready || a->ops->ready(a, why);
 }
 
 static inline void authority_free(struct authority *a)

@@ -23,6 +23,8 @@ struct history {
     uint32_t max_events;
     uint64_t evicted;
     _Atomic uint64_t last_seq;
+    uint64_t break_seq;      /* events older than this came before the newest break */
+    _Atomic uint64_t breaks; /* breaks marked so far */
 
     const struct event **ids;
     size_t ids_mask;
@@ -160,7 +162,8 @@ bool history_replay_start(struct history *h, const char *id, size_t id_len, uint
         *from_seq = h->first;
     } else {
         const struct event *ev = h->ids[ids_slot(h, id, id_len)];
-        found = ev != NULL;
+        /* An id from before a break cannot resume gap-free: answer it as unknown. */
+        found = ev != NULL && ev->seq >= h->break_seq;
         if (found) *from_seq = ev->seq + 1;
     }
     pthread_mutex_unlock(&h->lock);
@@ -196,6 +199,19 @@ void history_last_id(struct history *h, char *out, size_t cap)
         snprintf(out, cap, "earliest");
     }
     pthread_mutex_unlock(&h->lock);
+}
+
+void history_mark_break(struct history *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->break_seq = h->next;
+    pthread_mutex_unlock(&h->lock);
+    atomic_fetch_add_explicit(&h->breaks, 1, memory_order_release);
+}
+
+uint64_t history_breaks(struct history *h)
+{
+    return atomic_load_explicit(&h->breaks, memory_order_acquire);
 }
 
 uint64_t history_last_seq(struct history *h)

@@ -28,7 +28,8 @@ void history_append(struct history *h, struct event *ev, struct event **evicted)
 void history_release_evicted(struct event *evicted);
 
 /* Where a replay starts: after the event with this id (found: *from_seq = its seq + 1), or at the
- * oldest retained event when id is NULL ("earliest"; always found). False when id is unknown. */
+ * oldest retained event when id is NULL ("earliest"; always found). False when id is unknown or
+ * older than the newest break (history_mark_break). */
 bool history_replay_start(struct history *h, const char *id, size_t id_len, uint64_t *from_seq);
 
 /* Reads at most max retained events with from <= seq <= upto into out, oldest first, taking a
@@ -41,6 +42,14 @@ size_t history_read(struct history *h, uint64_t from, uint64_t upto, struct even
 /* Copies the id of the newest retained event into out (NUL-terminated, truncated to cap), or
  * "earliest" when history is empty. */
 void history_last_id(struct history *h, char *out, size_t cap);
+
+/* Records a break in the order (the store lost or reset part of it: DESIGN.md 2.1): from now on
+ * an id appended before it resumes nothing (history_replay_start answers it as unknown, so the
+ * subscriber is told "earliest"), and history_breaks counts one more, which tells workers to cut
+ * their streams so that every client finds out. */
+void history_mark_break(struct history *h);
+/* Breaks marked so far. Lock-free. */
+uint64_t history_breaks(struct history *h);
 
 /* seq of the newest appended event (0 when none yet). Lock-free. */
 uint64_t history_last_seq(struct history *h);

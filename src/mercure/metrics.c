@@ -73,6 +73,43 @@ static void heap_stats(struct text *t)
         allocated, resident);
 }
 
+/* Cluster mode: Redis reachability, read-back lag, append latency and errors by reason. */
+static void shared_store_stats(struct text *t, const struct authority_stats *as)
+{
+    put(t,
+        "# HELP ssebroker_redis_up 1 while both the writer and the bridge reach Redis.\n"
+        "# TYPE ssebroker_redis_up gauge\nssebroker_redis_up %d\n"
+        "# HELP ssebroker_redis_connects_total Connections to Redis (re)established.\n"
+        "# TYPE ssebroker_redis_connects_total counter\nssebroker_redis_connects_total %llu\n"
+        "# HELP ssebroker_redis_bridge_lag_entries Updates acknowledged by this node that its "
+        "bridge has not read back yet.\n"
+        "# TYPE ssebroker_redis_bridge_lag_entries gauge\n"
+        "ssebroker_redis_bridge_lag_entries %llu\n"
+        "# HELP ssebroker_redis_bridge_lag_seconds Since the bridge last had read the whole "
+        "Stream.\n"
+        "# TYPE ssebroker_redis_bridge_lag_seconds gauge\n"
+        "ssebroker_redis_bridge_lag_seconds %.3f\n"
+        "# HELP ssebroker_redis_append_errors_total Publishes answered 503, by reason.\n"
+        "# TYPE ssebroker_redis_append_errors_total counter\n"
+        "ssebroker_redis_append_errors_total{reason=\"timeout\"} %llu\n"
+        "ssebroker_redis_append_errors_total{reason=\"unavailable\"} %llu\n"
+        "ssebroker_redis_append_errors_total{reason=\"reply\"} %llu\n"
+        "# HELP ssebroker_redis_append_seconds Time from submission to Redis' answer.\n"
+        "# TYPE ssebroker_redis_append_seconds histogram\n",
+        as->connected, (unsigned long long)as->reconnects, (unsigned long long)as->lag_entries,
+        (double)as->lag_ms / 1000.0, (unsigned long long)as->errors_timeout,
+        (unsigned long long)as->errors_unavailable, (unsigned long long)as->errors_reply);
+    static const uint32_t bounds[AUTHORITY_LATENCY_BUCKETS] = AUTHORITY_LATENCY_BOUNDS_US;
+    for (int i = 0; i < AUTHORITY_LATENCY_BUCKETS; i++)
+        put(t, "ssebroker_redis_append_seconds_bucket{le=\"%g\"} %llu\n", bounds[i] / 1e6,
+            (unsigned long long)as->append_latency_buckets[i]);
+    put(t,
+        "ssebroker_redis_append_seconds_bucket{le=\"+Inf\"} %llu\n"
+        "ssebroker_redis_append_seconds_sum %.6f\nssebroker_redis_append_seconds_count %llu\n",
+        (unsigned long long)as->append_latency_count, (double)as->append_latency_sum_us / 1e6,
+        (unsigned long long)as->append_latency_count);
+}
+
 void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
 {
     const struct server *srv = m->srv;
@@ -165,6 +202,7 @@ void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
         (unsigned long long)as.records, (unsigned long long)as.syncs,
         (unsigned long long)as.write_errors, (unsigned long long)as.disk_bytes,
         (unsigned long long)as.segments, (unsigned long long)as.discontinuities);
+    if (as.shared) shared_store_stats(&t, &as);
     heap_stats(&t);
     if (t.failed) {
         buf_free(&t.b);

@@ -116,10 +116,17 @@ static void overloaded(struct worker *w, struct conn *c, bool keep_alive)
 /* The answer to a publish once its outcome is known. */
 static void answer(struct worker *w, struct pending_publish *pp, enum authority_result res)
 {
-    if (res == AUTHORITY_STORED)
+    if (res == AUTHORITY_STORED) {
         acknowledge(w, pp->conn, pp->ev, pp->keep_alive);
-    else
+    } else if (res == AUTHORITY_FAILED) {
+        /* Not stored, so not acknowledged and never delivered: the publisher may send it again. */
+        STAT_ADD(&w->stats, publish_rejected, 1);
+        reply(pp->conn, 503, "Retry-After: 1\r\n",
+              "The update could not be stored (the store is unreachable), retry later.",
+              pp->keep_alive);
+    } else {
         overloaded(w, pp->conn, pp->keep_alive);
+    }
 }
 
 void pending_publish_free(struct pending_publish *pp)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/authority.h"
 #include "http/cors.h"
 #include "http/http.h"
 #include "mercure/handlers.h"
@@ -61,10 +62,16 @@ void routes_dispatch(struct mercure *m, struct worker *w, struct conn *c, struct
     } else if (PATH_IS("/healthz") && get) {
         conn_respond_text(c, 200, NULL, "ok\n", !keep_alive);
     } else if (PATH_IS("/readyz") && get) {
-        if (atomic_load_explicit(&m->srv->draining, memory_order_relaxed))
+        const char *why = NULL;
+        if (atomic_load_explicit(&m->srv->draining, memory_order_relaxed)) {
             conn_respond_text(c, 503, NULL, "draining\n", !keep_alive);
-        else
+        } else if (!authority_ready(m->authority, &why)) {
+            char body[96];
+            snprintf(body, sizeof(body), "not ready: %s\n", why ? why : "store unavailable");
+            conn_respond_text(c, 503, NULL, body, !keep_alive);
+        } else {
             conn_respond_text(c, 200, NULL, "ready\n", !keep_alive);
+        }
     } else if (PATH_IS("/metrics") && get) {
         metrics_handle(m, c, keep_alive);
     } else if (PATH_IS("/") || PATH_IS("/healthz") || PATH_IS("/readyz") || PATH_IS("/metrics")) {

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "core/bus.h"
+#include "core/history.h"
 #include "http/http.h"
 #include "net/io.h"
 #include "server/fanout.h"
@@ -62,6 +63,7 @@ struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_ur
         return NULL;
     }
     w->tick_ms = timer_tick_interval(srv->cfg);
+    w->seen_breaks = history_breaks(srv->history);
     return w;
 }
 
@@ -408,6 +410,17 @@ static void drain_bus(struct worker *w)
         worker_flush(w);
 }
 
+/* History broke (the store lost or reset part of the order): end every stream with a retry hint,
+ * so that each client resumes and learns from its Last-Event-ID answer what it may have missed. */
+static void cut_streams_at_break(struct worker *w)
+{
+    uint64_t breaks = history_breaks(w->srv->history);
+    if (breaks == w->seen_breaks) return;
+    w->seen_breaks = breaks;
+    for (struct conn *c = w->conns.head; c; c = c->next)
+        if (c->state == CONN_STREAM) stream_close(&w->fan, c);
+}
+
 /* The server drains: stop accepting, end streams with a retry hint, close idle connections. */
 static void start_drain(struct worker *w)
 {
@@ -472,6 +485,7 @@ void *worker_main(void *arg)
         worker_flush(w);
         bus_woke_quiet(bus, w->id);
         drain_bus(w);
+        cut_streams_at_break(w);
         if (w->parked_head) retry_parked(w);
         worker_flush(w);
         if (w->accept_resume_ms && w->now_ms >= w->accept_resume_ms && !w->draining) {

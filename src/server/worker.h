@@ -33,6 +33,7 @@ struct worker {
     int64_t accept_resume_ms; /* nonzero: accepts paused (descriptors ran out) until then */
     bool draining;
     int64_t drain_deadline_ms;
+    uint64_t seen_breaks; /* history breaks whose streams this worker has cut */
     struct worker_stats stats;
 };
 

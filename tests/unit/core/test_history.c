@@ -195,3 +195,21 @@ Test(history, id_table_survives_heavy_churn)
     }
     history_free(h);
 }
+
+Test(history, ids_from_before_a_break_resume_as_unknown)
+{
+    struct history *h = history_new(10, 1 << 20);
+    append(h, "a", 1);
+    append(h, "b", 1);
+    cr_assert_eq(history_breaks(h), 0);
+    history_mark_break(h);
+    cr_assert_eq(history_breaks(h), 1, "workers see the break");
+    append(h, "c", 1);
+    append(h, "d", 1);
+    uint64_t from;
+    cr_assert_not(history_replay_start(h, "a", 1, &from), "before the break: unknown");
+    cr_assert_not(history_replay_start(h, "b", 1, &from), "the last before the break too");
+    ids_after(h, "c", "d,");
+    ids_after(h, NULL, "a,b,c,d,"); /* earliest still reads all that is retained */
+    history_free(h);
+}

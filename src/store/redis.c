@@ -1,0 +1,185 @@
+/* Cluster mode's order authority: submissions, readiness, metrics, and the two threads' start
+ * and stop (store/redis.h). */
+#include "store/redis.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "core/authority.h"
+#include "core/event.h"
+#include "store/redis_conn.h"
+#include "store/redis_internal.h"
+
+void redis_pause(struct redis *r, uint32_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = (int64_t)until.tv_nsec + (int64_t)ms * 1000000;
+    until.tv_sec += (time_t)(ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop && pthread_cond_timedwait(&r->pause, &r->lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&r->lock);
+}
+static enum authority_result redis_submit(struct authority *a, struct event *ev,
+                                          struct authority_ticket *ticket)
+{
+    struct redis *r = (struct redis *)a;
+    /* Nothing is buffered while Redis is unreachable: the publisher hears so at once. */
+    if (!atomic_load_explicit(&r->writer_up, memory_order_acquire)) {
+        atomic_fetch_add_explicit(&r->n_unavailable, 1, memory_order_relaxed);
+        return AUTHORITY_FAILED;
+    }
+    struct redis_item *it = malloc(sizeof(*it));
+    if (!it) return AUTHORITY_FAILED;
+    event_ref(ev);
+    *it = (struct redis_item){
+        .ev = ev,
+        .ticket = ticket,
+        .submitted_us = clock_now_us(),
+        .token = atomic_fetch_add_explicit(&r->next_token, 1, memory_order_relaxed)};
+    pthread_mutex_lock(&r->lock);
+    if (r->tail)
+        r->tail->next = it;
+    else
+        r->head = it;
+    r->tail = it;
+    pthread_mutex_unlock(&r->lock);
+    pthread_cond_signal(&r->wake);
+    return AUTHORITY_PENDING;
+}
+
+static bool redis_ready(struct authority *a, const char **why)
+{
+    struct redis *r = (struct redis *)a;
+    if (!atomic_load(&r->writer_up) || !atomic_load(&r->bridge_up)) {
+        *why = "redis unreachable";
+        return false;
+    }
+    if (!atomic_load(&r->loaded)) {
+        *why = "loading the stream";
+        return false;
+    }
+    if (clock_now_ms() - atomic_load(&r->caught_up_ms) > (int64_t)r->opt.max_lag_ms) {
+        *why = "reading the stream back lags";
+        return false;
+    }
+    return true;
+}
+
+static void redis_stats(struct authority *a, struct authority_stats *out)
+{
+    struct redis *r = (struct redis *)a;
+#define LOAD(x) atomic_load_explicit(&r->x, memory_order_relaxed)
+    out->shared = true;
+    out->connected = LOAD(writer_up) && LOAD(bridge_up);
+    out->batches = LOAD(n_batches);
+    out->records = LOAD(n_records);
+    out->discontinuities = LOAD(n_discontinuities);
+    out->reconnects = LOAD(n_reconnects);
+    uint64_t acked = LOAD(acked_n), read = LOAD(read_n);
+    out->lag_entries = acked > read ? acked - read : 0;
+    int64_t behind = clock_now_ms() - LOAD(caught_up_ms);
+    out->lag_ms = LOAD(loaded) && behind > 0 ? (uint64_t)behind : 0;
+    uint64_t cumulative = 0;
+    for (int i = 0; i < AUTHORITY_LATENCY_BUCKETS; i++) {
+        cumulative += LOAD(lat_buckets[i]);
+        out->append_latency_buckets[i] = cumulative;
+    }
+    out->append_latency_count = LOAD(lat_count);
+    out->append_latency_sum_us = LOAD(lat_sum_us);
+    out->errors_timeout = LOAD(n_timeout);
+    out->errors_unavailable = LOAD(n_unavailable);
+    out->errors_reply = LOAD(n_reply);
+    out->write_errors = out->errors_timeout + out->errors_unavailable + out->errors_reply;
+#undef LOAD
+}
+
+static void redis_free(struct authority *a)
+{
+    struct redis *r = (struct redis *)a;
+    atomic_store(&r->stopping, true);
+    pthread_mutex_lock(&r->lock);
+    r->stop = true;
+    pthread_mutex_unlock(&r->lock);
+    pthread_cond_broadcast(&r->wake);
+    pthread_cond_broadcast(&r->pause);
+    if (r->writer_started) pthread_join(r->writer, NULL); /* sends what is queued first */
+    if (r->bridge_started) pthread_join(r->bridge, NULL);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->wake);
+    pthread_cond_destroy(&r->pause);
+    free(r->stream);
+    free(r->index);
+    free(r);
+}
+
+static const struct authority_ops redis_ops = {
+    .name = "redis",
+    .stats = redis_stats,
+    .submit = redis_submit,
+    .ready = redis_ready,
+    .free = redis_free,
+};
+
+struct authority *authority_redis_open(struct hub *hub, const struct redis_options *o, char *err,
+                                       size_t errlen)
+{
+    /* A reachable Redis that cannot keep the guarantees stops the start here; an unreachable one
+     * does not (the node becomes ready once it is back). */
+    redisContext *probe;
+    char reason[256];
+    enum redis_connect_status st =
+        redis_connect(&o->target, o->timeout_ms, &probe, reason, sizeof(reason), NULL, 0);
+    if (st == RCONN_REFUSED) {
+        snprintf(err, errlen, "redis://%s:%d: %s", o->target.host, o->target.port, reason);
+        return NULL;
+    }
+    if (probe) redisFree(probe);
+    struct redis *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->base.ops = &redis_ops;
+    r->hub = hub;
+    r->opt = *o;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->wake, NULL);
+    pthread_cond_init(&r->pause, NULL);
+    size_t klen = strlen(o->stream);
+    r->stream = strdup(o->stream);
+    r->index = malloc(klen + 5);
+    if (!r->stream || !r->index) {
+        snprintf(err, errlen, "out of memory");
+        redis_free(&r->base);
+        return NULL;
+    }
+    memcpy(r->index, o->stream, klen);
+    memcpy(r->index + klen, ":ids", 5);
+    r->opt.stream = r->stream;
+    char uuid[RAND_URN_UUID_LEN + 1];
+    rand_urn_uuid(uuid);
+    snprintf(r->tag, sizeof(r->tag), "%s", uuid + 9); /* without "urn:uuid:" */
+    if (pthread_create(&r->writer, NULL, redis_writer_main, r)) {
+        snprintf(err, errlen, "cannot start the redis writer thread");
+        redis_free(&r->base);
+        return NULL;
+    }
+    r->writer_started = true;
+    if (pthread_create(&r->bridge, NULL, redis_bridge_main, r)) {
+        snprintf(err, errlen, "cannot start the redis bridge thread");
+        redis_free(&r->base);
+        return NULL;
+    }
+    r->bridge_started = true;
+    return &r->base;
+}

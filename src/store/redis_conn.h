@@ -1,0 +1,63 @@
+/* Connections to Redis for the cluster mode's threads, and Stream entry ids.
+ *
+ * redis_connect opens a blocking hiredis connection with timeouts, authenticates, selects the
+ * database and checks that the server can keep cluster mode's guarantees: Redis 6.2 or newer
+ * (XADD/XTRIM semantics the script relies on) and a maxmemory-policy that never evicts (an
+ * evicting Redis drops history silently). */
+#ifndef SSEB_STORE_REDIS_CONN_H
+#define SSEB_STORE_REDIS_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct redisContext redisContext;
+
+/* Where Redis is: redis://[[user]:password@]host[:port][/db]. */
+struct redis_target {
+    char host[256];
+    int port;
+    char user[128];
+    char password[256];
+    int db;
+};
+
+/* Returns 0, or -1 with the reason in err. */
+int redis_target_parse(const char *url, struct redis_target *t, char *err, size_t errlen);
+
+struct redis_options {
+    struct redis_target target;
+    const char *stream;  /* the Stream's key; the id index is "<stream>:ids" */
+    uint32_t timeout_ms; /* an append not answered by then fails; also connect and read limits */
+    uint32_t retain;     /* entries the Stream keeps */
+    uint32_t max_lag_ms; /* not ready while the bridge has been behind for longer */
+};
+
+enum redis_connect_status {
+    RCONN_OK,
+    RCONN_UNREACHABLE, /* down, refusing, not answering: try again later */
+    RCONN_REFUSED,     /* reachable, but it cannot keep the guarantees: err says why */
+};
+
+/* timeout_ms bounds the connect and every later read and write. warn (may be NULL) receives a
+ * caution that does not stop the node (persistence off, appendfsync not "always"). */
+enum redis_connect_status redis_connect(const struct redis_target *t, uint32_t timeout_ms,
+                                        redisContext **out, char *err, size_t errlen, char *warn,
+                                        size_t warnlen);
+
+/* Sets the read/write timeout of c. Returns -1 on failure. */
+int redis_set_timeout(redisContext *c, uint32_t ms);
+
+/* A Stream entry id, "<ms>-<seq>". */
+struct stream_id {
+    uint64_t ms, seq;
+};
+
+/* Parses "<ms>-<seq>" of len bytes. Returns false when it is not one. */
+bool stream_id_parse(const char *s, size_t len, struct stream_id *out);
+/* Writes "<ms>-<seq>" (NUL-terminated) into out; returns its length. */
+int stream_id_format(struct stream_id id, char out[48]);
+/* <0, 0, >0 as a is before, equal to, after b. */
+int stream_id_cmp(struct stream_id a, struct stream_id b);
+
+#endif

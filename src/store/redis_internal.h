@@ -1,0 +1,65 @@
+/* What the cluster mode's writer (store/redis.c) and bridge (store/redis_bridge.c) share. */
+#ifndef SSEB_STORE_REDIS_INTERNAL_H
+#define SSEB_STORE_REDIS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/authority.h"
+#include "store/redis_conn.h"
+
+struct event;
+
+/* A submission waiting for the writer. */
+struct redis_item {
+    struct event *ev;
+    struct authority_ticket *ticket;
+    int64_t submitted_us;
+    uint64_t token; /* with the node's tag: makes a resend recognisable (see the script) */
+    struct redis_item *next;
+};
+
+struct redis {
+    struct authority base;
+    struct hub *hub;
+    struct redis_options opt;
+    char *stream, *index; /* key names */
+    char tag[48];         /* this process's random name, prefix of submission tokens */
+    _Atomic uint64_t next_token;
+
+    /* Submissions, shared by the workers and the writer. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;  /* the writer: work queued, or stop */
+    pthread_cond_t pause; /* either thread's backoff: stop */
+    struct redis_item *head, *tail;
+    bool stop;
+    _Atomic bool stopping;
+
+    /* State, written by the threads, read anywhere (/readyz, /metrics, submit). */
+    _Atomic bool writer_up, bridge_up;
+    _Atomic bool loaded;          /* the bridge has read the retained Stream once */
+    _Atomic uint64_t acked_n;     /* position of the newest append acknowledged here */
+    _Atomic uint64_t read_n;      /* position of the newest entry the bridge read */
+    _Atomic int64_t caught_up_ms; /* when the bridge last had read everything */
+    _Atomic uint64_t n_batches, n_records, n_reconnects, n_discontinuities;
+    _Atomic uint64_t n_timeout, n_unavailable, n_reply;
+    _Atomic uint64_t lat_buckets[AUTHORITY_LATENCY_BUCKETS], lat_count, lat_sum_us;
+
+    pthread_t writer, bridge;
+    bool writer_started, bridge_started;
+};
+
+/* The threads' bodies (store/redis_writer.c, store/redis_bridge.c). */
+void *redis_writer_main(void *redis);
+void *redis_bridge_main(void *redis);
+
+/* Sleeps for ms, or less when the authority is being freed. */
+void redis_pause(struct redis *r, uint32_t ms);
+
+/* Backoff between connection attempts: 100 ms doubling to 2 s. */
+#define REDIS_BACKOFF_MIN_MS 100
+#define REDIS_BACKOFF_MAX_MS 2000
+
+#endif
