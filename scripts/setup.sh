@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(cmake gcc clang pkg-config make node-llhttp libjemalloc-dev liburing-dev libjwt-dev gnuplot-nox
-      libjansson-dev libssl-dev libhiredis-dev libcriterion-dev curl haproxy redis-server
+      libjansson-dev libssl-dev libhiredis-dev libcriterion-dev curl haproxy redis-server openssl
       llvm libclang-rt-14-dev chromium)
 
 missing=()

@@ -254,6 +254,11 @@ static int apply(struct sseb_config *cfg, const struct opt *o, const char *val)
     case OPT_DURATION:
         return parse_duration(val, (uint32_t *)(base + o->offset));
     case OPT_STRING:
+        /* An empty --history-dir or --redis means "off" (an image's default unset by an
+         * environment: docker/compose.yml). */
+        if (!*val && (o->offset == offsetof(struct sseb_config, history_dir) ||
+                      o->offset == offsetof(struct sseb_config, redis_url)))
+            val = NULL;
         *(const char **)(base + o->offset) = val;
         return 0;
     case OPT_BOOL:
