@@ -73,6 +73,11 @@ struct authority_ops {
     /* NULL or true: it can take and deliver updates now. False with a one-line reason for
      * /readyz (the store is unreachable, the read-back lags). Any thread. */
     bool (*ready)(struct authority *a, const char **why);
+    /* A store whose updates reach history later than they are acknowledged (Redis: read back
+     * by the bridge) may be asked to catch up: sync_point returns a mark, synced is true once
+     * everything stored before the mark is in history. NULL: history is always current. */
+    uint64_t (*sync_point)(struct authority *a);
+    bool (*synced)(struct authority *a, uint64_t mark);
     void (*free)(struct authority *a);
 };
 
@@ -100,6 +105,21 @@ static inline void authority_stats(struct authority *a, struct authority_stats *
 static inline bool authority_ready(struct authority *a, const char **why)
 {
     return !a->ops->ready || a->ops->ready(a, why);
+}
+
+static inline bool authority_can_sync(const struct authority *a)
+{
+    return a->ops->sync_point != NULL;
+}
+
+static inline uint64_t authority_sync_point(struct authority *a)
+{
+    return a->ops->sync_point(a);
+}
+
+static inline bool authority_synced(struct authority *a, uint64_t mark)
+{
+    return a->ops->synced(a, mark);
 }
 
 static inline void authority_free(struct authority *a)

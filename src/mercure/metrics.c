@@ -132,12 +132,16 @@ void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
     family(&t, snaps, n, "publishes_total", "counter", "Updates accepted.", STAT_OFFSET(publishes),
            false);
     family(&t, snaps, n, "publishes_rejected_total", "counter",
-           "Updates refused with 503 (no bus room within --publish-wait).",
+           "Updates refused with 503 (no bus room within --publish-wait, or the store failed).",
            STAT_OFFSET(publish_rejected), false);
     family(&t, snaps, n, "publishes_parked_total", "counter",
            "Updates answered later: they waited for bus room or for the store (never in a sleeping "
            "worker).",
            STAT_OFFSET(publish_parked), false);
+    family(&t, snaps, n, "resume_waits_total", "counter",
+           "Resumes whose Last-Event-ID this node had not read back from Redis yet: they waited "
+           "for the bridge to catch up.",
+           STAT_OFFSET(resume_waits), false);
     family(&t, snaps, n, "replay_cut_total", "counter",
            "Replaying streams closed because history evicted what they had still to read.",
            STAT_OFFSET(replay_cut), false);

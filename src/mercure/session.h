@@ -22,6 +22,8 @@ struct session {
     char *subscriber_id;               /* stream, with --subscriptions: urn:uuid:... */
     struct publisher_token *pub_token; /* HTTP: the last verified publisher token */
     struct pending_publish *pending;   /* a parked publish */
+    uint64_t resume_mark;              /* a parked subscribe: waits for the store to catch up */
+    bool resume_waited;                /* ... once: the next pass goes on whatever it finds */
 };
 
 /* A publish waiting for bus room or for its store. Freed when answered, or, when the connection

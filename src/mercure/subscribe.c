@@ -19,6 +19,8 @@
 #include "mercure/token.h"
 #include "net/conn.h"
 #include "server/fanout.h"
+#include "server/server.h"
+#include "server/stats.h"
 #include "server/worker.h"
 #include "ssebroker/config.h"
 
@@ -59,9 +61,59 @@ static int send_head(struct mercure *m, struct conn *c, struct http_request *r, 
     return conn_write_owned(c, out, n);
 }
 
+/* A resume whose id history does not know yet may name an update this node has not read back
+ * from a shared store (published on another node a moment ago): wait for the store to catch up,
+ * then handle the request again (nothing of it has been touched yet). */
+static void resume_again(struct worker *w, struct conn *c)
+{
+    struct http_request *r = c->req;
+    w->srv->handler->on_request(w->srv->handler_ctx, w, c, r, llhttp_should_keep_alive(&r->parser));
+}
+
+static bool resume_retry(struct worker *w, struct conn *c)
+{
+    struct mercure *m = w->srv->handler_ctx;
+    struct session *s = c->session;
+    if (!authority_synced(m->authority, s->resume_mark)) return false;
+    resume_again(w, c);
+    return true;
+}
+
+static bool resume_expire(struct worker *w, struct conn *c)
+{
+    resume_again(w, c); /* the store did not catch up in time: the id is answered as unknown */
+    return true;
+}
+
+static const struct park_ops resume_park = {.retry = resume_retry, .expire = resume_expire};
+
+static bool wait_for_store(struct mercure *m, struct worker *w, struct conn *c,
+                           struct http_request *r)
+{
+    if (!authority_can_sync(m->authority)) return false;
+    struct session *s = c->session;
+    if (s && s->resume_waited) {
+        s->resume_waited = false;
+        return false;
+    }
+    size_t len;
+    const char *id = http_header_value(r, HDR_LAST_EVENT_ID, &len);
+    uint64_t seq;
+    if (!id || !len || (len == 8 && !memcmp(id, "earliest", 8)) ||
+        history_replay_start(m->history, id, len, &seq))
+        return false;
+    if (!(s = session_of(c))) return false;
+    s->resume_mark = authority_sync_point(m->authority);
+    s->resume_waited = true;
+    STAT_ADD(&w->stats, resume_waits, 1);
+    worker_park(w, c, &resume_park, w->now_ms + m->cfg->redis_timeout_ms);
+    return true;
+}
+
 void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struct http_request *r,
                       char *query, size_t query_len, bool head, bool keep_alive)
 {
+    if (wait_for_store(m, w, c, r)) return;
     const struct sseb_config *cfg = m->cfg;
     /* Scratch sized to the request: a few selectors (most subscriptions) use the stack. */
     struct form_pair small_pairs[SUBSCRIBE_SMALL_PAIRS], *pairs = small_pairs;

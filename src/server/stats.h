@@ -16,6 +16,7 @@
     X(publishes)                                                                                   \
     X(publish_rejected)                                                                            \
     X(publish_parked)                                                                              \
+    X(resume_waits)                                                                                \
     X(deliveries)                                                                                  \
     X(bytes_out)                                                                                   \
     X(slow_consumers)                                                                              \

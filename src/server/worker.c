@@ -370,6 +370,14 @@ static void resume_input(struct worker *w, struct conn *c, char *unread, size_t 
         free(unread);
         return;
     }
+    if (c->state == CONN_STREAM) { /* the parked request became a stream: no more input */
+        free(unread);
+        http_request_free(c->req);
+        free(c->req);
+        c->req = NULL;
+        timers_arm(&w->timers, c);
+        return;
+    }
     http_request_reset(c->req);
     c->deadline_ms = w->now_ms + w->srv->cfg->keepalive_timeout_ms;
     timers_arm(&w->timers, c);

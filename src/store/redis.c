@@ -75,6 +75,20 @@ static bool redis_ready(struct authority *a, const char **why)
     return true;
 }
 
+/* A read that completes after the one in flight now was issued after this call: once the count
+ * of completed reads is two higher, everything Redis held at the mark has been read. */
+static uint64_t redis_sync_point(struct authority *a)
+{
+    struct redis *r = (struct redis *)a;
+    return atomic_load_explicit(&r->reads, memory_order_acquire) + 2;
+}
+
+static bool redis_synced(struct authority *a, uint64_t mark)
+{
+    struct redis *r = (struct redis *)a;
+    return atomic_load_explicit(&r->reads, memory_order_acquire) >= mark;
+}
+
 static void redis_stats(struct authority *a, struct authority_stats *out)
 {
     struct redis *r = (struct redis *)a;
@@ -127,6 +141,8 @@ static const struct authority_ops redis_ops = {
     .stats = redis_stats,
     .submit = redis_submit,
     .ready = redis_ready,
+    .sync_point = redis_sync_point,
+    .synced = redis_synced,
     .free = redis_free,
 };
 

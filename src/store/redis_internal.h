@@ -43,6 +43,7 @@ struct redis {
     _Atomic uint64_t acked_n;     /* position of the newest append acknowledged here */
     _Atomic uint64_t read_n;      /* position of the newest entry the bridge read */
     _Atomic int64_t caught_up_ms; /* when the bridge last had read everything */
+    _Atomic uint64_t reads;       /* XREADs the bridge has completed */
     _Atomic uint64_t n_batches, n_records, n_reconnects, n_discontinuities;
     _Atomic uint64_t n_timeout, n_unavailable, n_reply;
     _Atomic uint64_t lat_buckets[AUTHORITY_LATENCY_BUCKETS], lat_count, lat_sum_us;

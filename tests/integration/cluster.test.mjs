@@ -271,3 +271,37 @@ test('refused at start: an evicting Redis, a Redis older than 6.2, --redis with 
     await evicting.stop();
   }
 });
+
+test('resume on node B right after publishing on node A, with the new id: B waits for its bridge, never repeats it', async () => {
+  const redis = await new RedisServer().start();
+  const a = await node(redis).start();
+  const b = await node(redis).start();
+  try {
+    await until(async () => (await readyz(a)).status === 200 && (await readyz(b)).status === 200, 'ready');
+    for (let i = 0; i < 40; i++) {
+      const id = `own-${i}`;
+      assert.equal((await a.publish({ topic: 'c', id, data: 'x' })).status, 200);
+      // At once on the other node, resuming after the update just acknowledged.
+      const sub = new RawSubscriber(b.port, '?topic=c', { 'Last-Event-ID': id });
+      await sub.ready();
+      assert.match(sub.headers, new RegExp(`Last-Event-ID: ${id}\r?$`, 'm'), 'the id is known: resumed after it');
+      assert.equal((await a.publish({ topic: 'c', id: `next-${i}`, data: 'y' })).status, 200);
+      await sub.waitFor((x) => x.events.length >= 1);
+      assert.deepEqual(ids(sub), [`next-${i}`], 'the update it had is not sent again');
+      sub.close();
+    }
+    // An id no node knows is answered as unknown after the short wait, not after a timeout.
+    const t0 = Date.now();
+    const unknown = new RawSubscriber(b.port, '?topic=c', { 'Last-Event-ID': 'never-published' });
+    await unknown.ready();
+    assert.match(unknown.headers, /Last-Event-ID: earliest/);
+    assert.ok(Date.now() - t0 < 900, 'answered once the bridge caught up');
+    unknown.close();
+    console.log(`resume waits on node b: ${await b.metric('ssebroker_resume_waits_total')}`);
+    assert.ok(await b.metric('ssebroker_resume_waits_total') >= 1);
+  } finally {
+    await a.stop();
+    await b.stop();
+    await redis.stop();
+  }
+});
