@@ -52,12 +52,17 @@
 #define PUB_RBUF  65536
 #define PROBE_BIT (1ULL << 63) /* in-flight entry is a warm-up probe, not a sequence number */
 
+#define MAX_SUB_PORTS 16
+
 enum target { TARGET_MERCURE, TARGET_NCHAN, TARGET_NODE };
 
 struct opts {
     const char *host;
     struct in_addr addr;
     int port;
+    /* --sub-ports: subscribers spread over these (several nodes of a cluster); else port */
+    int sub_ports[MAX_SUB_PORTS];
+    uint32_t n_sub_ports;
     enum target target;
     const char *name;
     const char *label;

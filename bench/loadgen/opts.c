@@ -7,7 +7,8 @@ static void usage(FILE *f)
     fputs("usage: loadgen [options]\n"
           "Target\n"
           "  --host ADDR            IPv4 loopback address of the hub (127.0.0.1)\n"
-          "  --port N               hub port (8080)\n"
+          "  --port N               hub port (8080); publishes go there\n"
+          "  --sub-ports P,P,...    spread subscribers over these ports (cluster nodes)\n"
           "  --target T             publish format: mercure (form POST with JWT), node (form\n"
           "                         POST, no JWT), nchan (raw body POST to --pub-path?topic=)\n"
           "  --sub-path P           subscribe path (/.well-known/mercure)\n"
@@ -74,11 +75,13 @@ static double dbl_arg(const char *s, const char *name, double lo, double hi)
 const char *g_target_arg = "mercure";
 
 bool g_print_jwt, g_help;
+static const char *g_sub_ports_arg;
 
 const struct optdef OPTS[] = {
     {"host", A_STR, &O.host, 0, 0},
     {"port", A_INT, &O.port, 1, 65535},
     {"target", A_STR, &g_target_arg, 0, 0},
+    {"sub-ports", A_STR, &g_sub_ports_arg, 0, 0},
     {"sub-path", A_STR, &O.sub_path, 0, 0},
     {"pub-path", A_STR, &O.pub_path, 0, 0},
     {"jwt", A_STR, &O.jwt, 0, 0},
@@ -194,6 +197,14 @@ void parse_opts(int argc, char **argv)
         O.target = TARGET_NODE;
     else
         die("--target: mercure, nchan or node");
+    if (g_sub_ports_arg) {
+        char *list = strdup(g_sub_ports_arg), *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (O.n_sub_ports == MAX_SUB_PORTS) die("--sub-ports: at most %d ports", MAX_SUB_PORTS);
+            O.sub_ports[O.n_sub_ports++] = (int)num_arg(t, "sub-ports", 1, 65535);
+        }
+        free(list);
+    }
     if (inet_pton(AF_INET, O.host, &O.addr) != 1) die("--host: not an IPv4 address: %s", O.host);
     if ((ntohl(O.addr.s_addr) >> 24) != 127) die("--host: loopback (127.0.0.0/8) only");
     if (!O.pub_path) O.pub_path = O.target == TARGET_NCHAN ? "/pub" : "/.well-known/mercure";

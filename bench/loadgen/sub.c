@@ -72,7 +72,9 @@ static void sub_start(struct subctx *X, uint32_t i, uint64_t now)
             return;
         }
     }
-    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)O.port)};
+    /* With --sub-ports, subscriber k of the whole run goes to port k mod n (one per node). */
+    int port = O.n_sub_ports ? O.sub_ports[(X->lo + i) % O.n_sub_ports] : O.port;
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     dst.sin_addr = O.addr;
     if (connect(s->fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
         sub_attempt_fail(X, i, false, now, "connect: %s", strerror(errno));

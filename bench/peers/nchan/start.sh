@@ -3,7 +3,7 @@
 # nginx configuration and service are neither used nor changed. One worker per core,
 # SO_REUSEPORT listener, open-file limit raised to the hard limit.
 #
-# usage: start.sh [--port N] [--workers N] [--prefix DIR] [--shm SIZE] [--background]
+# usage: start.sh [--port N] [--workers N] [--prefix DIR] [--shm SIZE] [--redis URL] [--background]
 #        start.sh --install-only   (install the packages if missing, then exit)
 #   default: nginx runs in the foreground (exec), so the caller's $! is the master pid.
 #   --background: start it, wait until the port answers, print the master pid, return.
@@ -17,12 +17,14 @@ prefix=""
 shm=256M
 background=0
 install_only=0
+redis=
 while [ $# -gt 0 ]; do
     case "$1" in
     --port) port=$2; shift 2 ;;
     --workers) workers=$2; shift 2 ;;
     --prefix) prefix=$2; shift 2 ;;
     --shm) shm=$2; shift 2 ;;
+    --redis) redis="nchan_redis_url $2; nchan_use_redis on;"; shift 2 ;;
     --background) background=1; shift ;;
     --install-only) install_only=1; shift ;;
     -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
@@ -66,7 +68,7 @@ user=""
 [ "$(id -u)" -ne 0 ] || user="user nobody nogroup;"
 sed -e "s|@MODULE@|$module|g" -e "s|@WORKERS@|$workers|g" -e "s|@NOFILE@|$nofile|g" \
     -e "s|@CONNS@|$nofile|g" -e "s|@PREFIX@|$prefix|g" -e "s|@SHM@|$shm|g" \
-    -e "s|@LISTEN@|127.0.0.1:$port|g" -e "s|@USER@|$user|g" \
+    -e "s|@LISTEN@|127.0.0.1:$port|g" -e "s|@USER@|$user|g" -e "s|@REDIS@|$redis|g" \
     "$here/nginx.conf.template" >"$prefix/nginx.conf"
 
 nginx_cmd=(nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log")
