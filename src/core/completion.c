@@ -24,8 +24,10 @@ void completion_queue_free(struct completion_queue *q)
     pthread_mutex_destroy(&q->lock);
 }
 
-void completion_post(struct completion_queue *q, struct authority_ticket *t)
+void completion_post(struct authority_ticket *t, enum authority_result result)
 {
+    struct completion_queue *q = t->queue;
+    t->result = result;
     t->next = NULL;
     pthread_mutex_lock(&q->lock);
     bool was_empty = !q->head;

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-struct authority_ticket;
+#include "core/authority.h"
 
 struct completion_queue {
     pthread_mutex_t lock;
@@ -20,8 +20,8 @@ struct completion_queue {
 int completion_queue_init(struct completion_queue *q);
 /* Runs what is still queued, then releases the queue. */
 void completion_queue_free(struct completion_queue *q);
-/* Any thread: queues t (its result set) and wakes the owner. */
-void completion_post(struct completion_queue *q, struct authority_ticket *t);
+/* Any thread: sets t's result and queues t on its queue (t->queue), waking the owner. */
+void completion_post(struct authority_ticket *t, enum authority_result result);
 /* The owner: runs done for every queued ticket, oldest first. */
 void completion_run(struct completion_queue *q);
 

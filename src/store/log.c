@@ -330,10 +330,7 @@ static void apply_retention(struct log *l)
 
 static void complete(struct item *it, enum authority_result result)
 {
-    if (it->ticket) {
-        it->ticket->result = result;
-        completion_post(it->ticket->queue, it->ticket);
-    }
+    if (it->ticket) completion_post(it->ticket, result);
     event_unref(it->ev);
     free(it);
 }

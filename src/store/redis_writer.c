@@ -58,10 +58,7 @@ static const char append_script[] =
 
 static void complete(struct redis_item *it, enum authority_result result)
 {
-    if (it->ticket) {
-        it->ticket->result = result;
-        completion_post(it->ticket->queue, it->ticket);
-    }
+    if (it->ticket) completion_post(it->ticket, result);
     event_unref(it->ev);
     free(it);
 }
