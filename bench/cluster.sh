@@ -13,13 +13,8 @@
 #   SSEBROKER_BIN, LOADGEN_BIN, BENCH_OUT, BENCH_PORT (18300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
-for tool in jq curl redis-server; do
-    command -v "$tool" >/dev/null ||
-        { $sudo apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
-            --no-install-recommends "$tool" >&2; }
-done
+. bench/need.sh
+need_tools jq curl redis-server
 bin=${SSEBROKER_BIN:-build/ssebroker}
 loadgen=${LOADGEN_BIN:-build/loadgen}
 [ -x "$bin" ] && [ -x "$loadgen" ] || bash scripts/build.sh release >&2

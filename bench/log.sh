@@ -8,13 +8,8 @@
 #   LOG_UPDATES (20000 per run), LOG_RESTART_RECORDS (1000000), BENCH_OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
-for tool in jq curl; do
-    command -v "$tool" >/dev/null ||
-        { $sudo apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
-            --no-install-recommends "$tool" >&2; }
-done
+. bench/need.sh
+need_tools jq curl
 
 bin=${SSEBROKER_BIN:-build/ssebroker}
 loadgen=${LOADGEN_BIN:-build/loadgen}
