@@ -9,8 +9,12 @@ import { checkLayers } from '../../scripts/check-layers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+const trees = [];
+process.on('exit', () => { for (const d of trees) fs.rmSync(d, { recursive: true, force: true }); });
+
 function tree(files) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sseb-layers-'));
+  trees.push(dir);
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     fs.writeFileSync(path.join(dir, name), text);

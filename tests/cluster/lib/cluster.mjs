@@ -42,7 +42,17 @@ export class Cluster {
       '--retry-hint', '200ms', ...this.nodeArgs]);
   }
 
+  // A start that fails stops what it had started before throwing.
   async start() {
+    try {
+      return await this.startAll();
+    } catch (e) {
+      await this.stop().catch(() => {});
+      throw e;
+    }
+  }
+
+  async startAll() {
     this.redis = await new RedisServer().start();
     this.nodes = [];
     for (let i = 0; i < this.count; i++) this.nodes.push(await this.nodeBroker().start());
