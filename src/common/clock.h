@@ -12,6 +12,25 @@ static inline int64_t clock_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Wall-clock milliseconds since the epoch: times stored with updates (retention by age). */
+static inline int64_t clock_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The CLOCK_REALTIME instant ms from now, as pthread_cond_timedwait wants its deadline. */
+static inline struct timespec clock_realtime_in(uint32_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + (int64_t)ms * 1000000;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}
+
 /* Monotonic microseconds, for latencies. */
 static inline int64_t clock_now_us(void)
 {

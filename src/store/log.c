@@ -74,13 +74,6 @@ struct log {
     bool started;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void segment_name(char out[NAME_LEN], uint64_t first, const char *suffix)
 {
     snprintf(out, NAME_LEN, "%020" PRIu64 "%s", first, suffix);
@@ -303,7 +296,7 @@ static uint64_t total_records(const struct log *l)
 /* Removes the oldest sealed segments while what remains still meets every bound. */
 static void apply_retention(struct log *l)
 {
-    int64_t now = wall_ms();
+    int64_t now = clock_wall_ms();
     while (l->nsegs > 1) {
         const struct segment *old = &l->segs[0];
         uint64_t records = total_records(l);
@@ -380,7 +373,7 @@ static void write_batch(struct log *l, struct item *items)
         l->buf = b;
         l->bufcap = total;
     }
-    int64_t now = wall_ms();
+    int64_t now = clock_wall_ms();
     size_t off = 0;
     for (struct item *it = items; it; it = it->next)
         off += record_encode(l->buf + off, it->ev, (uint64_t)now);
@@ -436,11 +429,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&l->lock);
         while (!l->head && !l->stop) {
             if (l->opt.fsync == LOG_FSYNC_INTERVAL && l->dirty) {
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                int64_t ns = (int64_t)until.tv_nsec + (int64_t)l->opt.fsync_interval_ms * 1000000;
-                until.tv_sec += (time_t)(ns / 1000000000);
-                until.tv_nsec = (long)(ns % 1000000000);
+                struct timespec until = clock_realtime_in(l->opt.fsync_interval_ms);
                 if (pthread_cond_timedwait(&l->wake, &l->lock, &until) == ETIMEDOUT) break;
             } else {
                 pthread_cond_wait(&l->wake, &l->lock);

@@ -19,11 +19,7 @@
 
 void redis_pause(struct redis *r, uint32_t ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = (int64_t)until.tv_nsec + (int64_t)ms * 1000000;
-    until.tv_sec += (time_t)(ns / 1000000000);
-    until.tv_nsec = (long)(ns % 1000000000);
+    struct timespec until = clock_realtime_in(ms);
     pthread_mutex_lock(&r->lock);
     while (!r->stop && pthread_cond_timedwait(&r->pause, &r->lock, &until) != ETIMEDOUT)
         ;

@@ -126,8 +126,8 @@ static bool bridge_connect(struct bridge *b)
     return true;
 }
 
-/* Commits one entry to the hub; false when it is not one of ours (skipped, but counted in the
- * cursor so that it is not read again). */
+/* Commits one entry to the hub. An entry that is not an update of ours is skipped, but the
+ * cursor and the position still move past it, so that it is never read again. */
 static void take_entry(struct bridge *b, const redisReply *e)
 {
     struct redis *r = b->r;

@@ -147,9 +147,7 @@ static bool writer_connect(struct redis *r, struct writer_conn *w)
  * when stopping with none left. */
 static struct redis_item *take_batch(struct redis *r, bool *stop)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += IDLE_PING_MS / 1000;
+    struct timespec until = clock_realtime_in(IDLE_PING_MS);
     pthread_mutex_lock(&r->lock);
     while (!r->head && !r->stop)
         if (pthread_cond_timedwait(&r->wake, &r->lock, &until) == ETIMEDOUT) break;
@@ -185,10 +183,7 @@ static struct redis_item *send_batch(struct redis *r, struct writer_conn *w,
             *buf = b;
             *bufcap = need;
         }
-        struct timespec wall;
-        clock_gettime(CLOCK_REALTIME, &wall);
-        size_t len = record_encode(*buf, it->ev,
-                                   (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000);
+        size_t len = record_encode(*buf, it->ev, (uint64_t)clock_wall_ms());
         char token[80];
         int tlen = snprintf(token, sizeof(token), "%s-%llu", r->tag, (unsigned long long)it->token);
         const char *argv[] = {"EVALSHA",          w->sha, "2",  r->stream, r->index, it->ev->id,
