@@ -36,6 +36,7 @@
 #define BUCKETS     4096
 #define RBUF        65536
 #define IOV_MAX_N   64
+#define FLUSH_SLICE 8 /* writes between two looks at the input during a flush */
 
 struct event {
     _Atomic int refs;
@@ -213,13 +214,33 @@ static void publish(const char *topic, size_t tlen, const char *data, size_t dle
     }
 }
 
+static void handle(struct worker *w, const struct epoll_event *evs, int n);
+
+/* What arrived since the last wait, handled without waiting. */
+static void serve_input(struct worker *w)
+{
+    struct epoll_event evs[256];
+    int n = epoll_wait(w->ep, evs, 256, 0);
+    if (n > 0) handle(w, evs, n);
+}
+
+/* Writes every dirty connection, reading the input every FLUSH_SLICE writes: publishers are
+ * answered within a slice rather than after the whole round, and what they publish meanwhile
+ * goes out in the next round's gathered writes. */
 static void flush_dirty(struct worker *w)
 {
+    int since_input = 0;
     while (w->dirty) {
+        if (since_input == FLUSH_SLICE) {
+            serve_input(w);
+            since_input = 0;
+            continue;
+        }
         struct conn *c = w->dirty;
         w->dirty = c->dirty_next;
         c->dirty = false;
         flush(c);
+        since_input++;
     }
 }
 
@@ -250,6 +271,12 @@ static void fan_out(struct worker *w)
 
 static void close_conn(struct worker *w, struct conn *c)
 {
+    if (c->dirty) { /* rare: a connection closing with output pending */
+        struct conn **d = &w->dirty;
+        while (*d != c)
+            d = &(*d)->dirty_next;
+        *d = c->dirty_next;
+    }
     if (c->stream) {
         struct conn **p = &w->buckets[c->hash % BUCKETS];
         while (*p && *p != c)
@@ -351,39 +378,49 @@ static void readable(struct worker *w, struct conn *c)
     }
 }
 
+static char listener, wake;
+
+static void handle(struct worker *w, const struct epoll_event *evs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.ptr == &listener) {
+            for (int k = 0; k < 256; k++) {
+                int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) break;
+                int one = 1;
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                struct conn *c = calloc(1, sizeof(*c));
+                c->fd = fd;
+                struct epoll_event ce = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
+                epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ce);
+            }
+        } else if (evs[i].data.ptr == &wake) {
+            uint64_t v;
+            ssize_t r = read(w->efd, &v, 8);
+            (void)r;
+        } else {
+            struct conn *c = evs[i].data.ptr;
+            if (evs[i].events & EPOLLOUT && c->out_len) mark_dirty(w, c);
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readable(w, c);
+        }
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct epoll_event evs[256];
-    static char listener, wake;
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = &listener};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd, &e);
     e = (struct epoll_event){.events = EPOLLIN, .data.ptr = &wake};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->efd, &e);
     for (;;) {
-        int n = epoll_wait(w->ep, evs, 256, -1);
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == &listener) {
-                for (int k = 0; k < 256; k++) {
-                    int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                    if (fd < 0) break;
-                    int one = 1;
-                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                    struct conn *c = calloc(1, sizeof(*c));
-                    c->fd = fd;
-                    struct epoll_event ce = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
-                    epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ce);
-                }
-            } else if (evs[i].data.ptr == &wake) {
-                uint64_t v;
-                ssize_t r = read(w->efd, &v, 8);
-                (void)r;
-            } else {
-                struct conn *c = evs[i].data.ptr;
-                if (evs[i].events & EPOLLOUT && c->out_len) mark_dirty(w, c);
-                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readable(w, c);
-            }
-        }
+        /* A wake-up read during a flush may have been for events still in the inbox. */
+        pthread_mutex_lock(&w->lock);
+        int timeout = w->ninbox ? 0 : -1;
+        pthread_mutex_unlock(&w->lock);
+        int n = epoll_wait(w->ep, evs, 256, timeout);
+        handle(w, evs, n);
         flush_dirty(w); /* answers first: publishers never wait behind a fan-out */
         fan_out(w);
     }
