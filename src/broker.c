@@ -137,7 +137,14 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
     if (n > SSEB_MAX_WORKERS) n = SSEB_MAX_WORKERS;
     if (load_keys(b, err, errlen)) goto fail;
 
-    b->history = history_new(cfg->history_size, cfg->history_bytes);
+    /* With the embedded log, memory holds the newest part of history and the files the rest. */
+    uint32_t hot_events = cfg->history_size;
+    size_t hot_bytes = cfg->history_bytes;
+    if (cfg->history_dir) {
+        if (cfg->history_memory < hot_events) hot_events = cfg->history_memory;
+        if (cfg->history_memory_bytes < hot_bytes) hot_bytes = cfg->history_memory_bytes;
+    }
+    b->history = history_new(hot_events, hot_bytes);
     b->bus = bus_new(cfg->bus_size, n);
     b->hub = (struct hub){.history = b->history, .bus = b->bus};
     if (!b->history || !b->bus) {

@@ -106,6 +106,12 @@ static const struct opt options[] = {
      1, 3600000},
     {"history-age", OPT_AGE, F(history_age_s),
      "with --history-dir, remove log segments whose updates are all older (0: no age bound)", 0, 0},
+    {"history-memory", OPT_INT, F(history_memory),
+     "with --history-dir, updates also kept in memory; older ones are replayed from the files "
+     "(10000)",
+     1, SSEB_MAX_HISTORY_SIZE},
+    {"history-memory-bytes", OPT_SIZE, F(history_memory_bytes),
+     "with --history-dir, bytes of updates also kept in memory (64MiB)", 1 * KIB, 1024 * GIB},
     {"history-segment-bytes", OPT_SIZE, F(history_segment_bytes),
      "with --history-dir, the size at which the log starts a new file (64MiB)", 64 * KIB, 4 * GIB},
     {"redis", OPT_STRING, F(redis_url),
@@ -161,6 +167,8 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->redis_timeout_ms = 1000;
     cfg->redis_max_lag_ms = 5000;
     cfg->history_segment_bytes = 64 * 1024 * 1024;
+    cfg->history_memory = 10000;
+    cfg->history_memory_bytes = 64 * 1024 * 1024;
     cfg->log_level = LOG_INFO;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/hash.h"
+#include "core/archive.h"
 #include "core/event.h"
 
 /* Retained events live in a ring indexed by seq; a linear-probing table maps ids to events.
@@ -28,6 +29,7 @@ struct history {
 
     const struct event **ids;
     size_t ids_mask;
+    struct archive *archive; /* older events than memory holds, or NULL */
 };
 
 static uint64_t pow2_at_least(uint64_t v)
@@ -154,19 +156,41 @@ void history_release_evicted(struct event *ev)
     }
 }
 
+void history_set_archive(struct history *h, struct archive *a)
+{
+    h->archive = a;
+}
+
+struct archive *history_archive(const struct history *h)
+{
+    return h->archive;
+}
+
 bool history_replay_start(struct history *h, const char *id, size_t id_len, uint64_t *from_seq)
 {
     pthread_mutex_lock(&h->lock);
     bool found = true;
+    const struct event *ev = NULL;
     if (!id) {
         *from_seq = h->first;
     } else {
-        const struct event *ev = h->ids[ids_slot(h, id, id_len)];
-        /* An id from before a break cannot resume gap-free: answer it as unknown. */
-        found = ev != NULL && ev->seq >= h->break_seq;
+        ev = h->ids[ids_slot(h, id, id_len)];
+        found = ev != NULL;
         if (found) *from_seq = ev->seq + 1;
     }
+    uint64_t break_seq = h->break_seq;
     pthread_mutex_unlock(&h->lock);
+    /* Older than memory: the archive, outside the lock (it may read a record to verify it). */
+    uint64_t seq;
+    if (h->archive && !id) {
+        uint64_t oldest = archive_oldest(h->archive);
+        if (oldest && oldest < *from_seq) *from_seq = oldest;
+    } else if (h->archive && !found && archive_find(h->archive, id, id_len, &seq)) {
+        found = true;
+        *from_seq = seq + 1;
+    }
+    /* An id from before a break cannot resume gap-free: answer it as unknown. */
+    if (found && id && *from_seq - 1 < break_seq) found = false;
     return found;
 }
 

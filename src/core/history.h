@@ -14,6 +14,7 @@
 
 struct event;
 struct history;
+struct archive;
 
 struct history *history_new(uint32_t max_events, size_t max_bytes);
 void history_free(struct history *h);
@@ -27,9 +28,14 @@ void history_unlock(struct history *h);
 void history_append(struct history *h, struct event *ev, struct event **evicted);
 void history_release_evicted(struct event *evicted);
 
+/* The store behind memory (core/archive.h), for what memory no longer holds; NULL: none. Set once
+ * before the workers start. */
+void history_set_archive(struct history *h, struct archive *a);
+struct archive *history_archive(const struct history *h);
+
 /* Where a replay starts: after the event with this id (found: *from_seq = its seq + 1), or at the
- * oldest retained event when id is NULL ("earliest"; always found). False when id is unknown or
- * older than the newest break (history_mark_break). */
+ * oldest retained event when id is NULL ("earliest"; always found), in memory or, with an
+ * archive, in it. False when id is unknown or older than the newest break (history_mark_break). */
 bool history_replay_start(struct history *h, const char *id, size_t id_len, uint64_t *from_seq);
 
 /* Reads at most max retained events with from <= seq <= upto into out, oldest first, taking a

@@ -201,11 +201,19 @@ void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
         "# HELP ssebroker_history_discontinuities_total Breaks found in stored history (damaged "
         "segments set aside at start, ...).\n"
         "# TYPE ssebroker_history_discontinuities_total counter\n"
-        "ssebroker_history_discontinuities_total %llu\n",
+        "ssebroker_history_discontinuities_total %llu\n"
+        "# HELP ssebroker_store_replay_reads_total Reads of the store's files for replays older "
+        "than the history kept in memory.\n"
+        "# TYPE ssebroker_store_replay_reads_total counter\n"
+        "ssebroker_store_replay_reads_total %llu\n"
+        "# HELP ssebroker_store_replay_events_total Events those reads brought back.\n"
+        "# TYPE ssebroker_store_replay_events_total counter\n"
+        "ssebroker_store_replay_events_total %llu\n",
         authority_name(m->authority), (unsigned long long)as.batches,
         (unsigned long long)as.records, (unsigned long long)as.syncs,
         (unsigned long long)as.write_errors, (unsigned long long)as.disk_bytes,
-        (unsigned long long)as.segments, (unsigned long long)as.discontinuities);
+        (unsigned long long)as.segments, (unsigned long long)as.discontinuities,
+        (unsigned long long)as.archive_reads, (unsigned long long)as.archive_events);
     if (as.shared) shared_store_stats(&t, &as);
     heap_stats(&t);
     if (t.failed) {

@@ -4,7 +4,9 @@
  * by one shared reference, to every stream that may read it. Replay: a stream that resumes
  * (Last-Event-ID) reads history through a cursor, a chunk at a time as its socket drains, up to
  * the worker's bus position, then turns live; so a replay costs bounded memory however deep it
- * goes, and arrives with no gap and no duplicate. */
+ * goes, and arrives with no gap and no duplicate. What memory no longer holds comes from the
+ * history's archive (core/archive.h: the embedded log's files), read off the worker's thread in
+ * bounded chunks that the completion queue brings back. */
 #ifndef SSEB_SERVER_FANOUT_H
 #define SSEB_SERVER_FANOUT_H
 
@@ -22,6 +24,9 @@ struct auth_claims;
 struct sub_node;
 struct bus;
 struct history;
+struct cold_read;
+struct completion_queue;
+struct authority_ticket;
 struct sseb_config;
 struct worker_stats;
 
@@ -34,14 +39,17 @@ struct fanout {
     struct worker_stats *stats;
     struct topic_index index;
     struct shared_pool pool;
-    uint64_t bus_seq; /* seq of the newest event taken from the bus */
+    uint64_t bus_seq;             /* seq of the newest event taken from the bus */
+    struct cold_read *cold_reads; /* reads of the archive in flight for this worker's streams */
+    struct completion_queue *completions; /* the worker's: where those reads come back */
     char retry_hint[48];
     uint32_t retry_hint_len;
 };
 
 /* Returns -1 when out of memory. */
 int fanout_init(struct fanout *f, int consumer, struct bus *bus, struct history *history,
-                const struct sseb_config *cfg, struct worker_stats *stats);
+                const struct sseb_config *cfg, struct worker_stats *stats,
+                struct completion_queue *completions);
 void fanout_free(struct fanout *f);
 
 struct stream {
@@ -50,6 +58,7 @@ struct stream {
     uint32_t nsubs;
     bool replaying;       /* reading history: live events come from the cursor meanwhile */
     bool replay_earliest; /* replaying "earliest" and nothing read yet */
+    bool cold_pending;    /* waiting for a read of the archive (older than memory) */
     union {
         uint64_t last_seq;    /* live: the newest seq delivered or skipped */
         uint64_t replay_next; /* replaying: the next seq the cursor reads */
@@ -95,6 +104,8 @@ bool stream_may_read(const struct stream *s, const struct event *ev);
 /* Ends a stream with the retry hint (the client reconnects, resuming by Last-Event-ID). */
 void stream_close(struct fanout *f, struct conn *c);
 
+/* A read of the archive came back (run by the completion queue on the worker's thread). */
+void fanout_cold_done(struct authority_ticket *t);
 /* Fans out at most max events from the bus; returns true when more are waiting. */
 bool fanout_drain_bus(struct fanout *f, int max);
 

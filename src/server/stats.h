@@ -24,6 +24,7 @@
     X(requests)                                                                                    \
     X(replayed)                                                                                    \
     X(replay_cut)                                                                                  \
+    X(archive_reads)                                                                               \
     X(subscription_events_dropped)
 
 struct worker_stats {

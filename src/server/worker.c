@@ -55,7 +55,8 @@ struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_ur
     w->listen_fd = listen_fd;
     w->conns.extra_bytes = sizeof(struct stream);
     w->io = io_loop_new(use_uring);
-    if (!w->io || fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats) ||
+    if (!w->io || fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats,
+                             &w->completions) ||
         timers_init(&w->timers, srv->cfg, &w->fan, clock_now_ms()) ||
         completion_queue_init(&w->completions)) {
         worker_free(w);

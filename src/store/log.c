@@ -23,10 +23,12 @@
 #include "core/event.h"
 #include "core/history.h"
 #include "core/hub.h"
+#include "store/log_index.h"
+#include "store/log_reader.h"
 #include "store/record.h"
 
 #define BATCH_MAX_RECORDS 4096
-#define NAME_LEN          32 /* "%020" PRIu64 ".log" plus room */
+#define NAME_LEN          LOG_SEGMENT_NAME_LEN
 
 struct segment {
     uint64_t first;    /* number of its first record (records are numbered from 0 for the log) */
@@ -48,6 +50,8 @@ struct log {
     struct log_options opt;
     char *dir;
     int dirfd, lockfd;
+    struct log_index *index;   /* where every retained record is, by seq and by id */
+    struct log_reader *reader; /* reads them back for replay older than memory */
 
     /* The writer's own state (no lock: only the writer touches it after open). */
     struct segment *segs;
@@ -73,11 +77,6 @@ struct log {
     pthread_t thread;
     bool started;
 };
-
-static void segment_name(char out[NAME_LEN], uint64_t first, const char *suffix)
-{
-    snprintf(out, NAME_LEN, "%020" PRIu64 "%s", first, suffix);
-}
 
 static int sync_dir(struct log *l)
 {
@@ -137,7 +136,8 @@ static int list_segments(struct log *l, uint64_t **out, size_t *n)
     return 0;
 }
 
-static void load_event(struct log *l, const struct log_record *r)
+/* Appends a recovered record to history (the hot tier keeps the newest) and indexes it. */
+static void load_event(struct log *l, uint64_t file, uint64_t offset, const struct log_record *r)
 {
     struct event *ev = event_new_encoded(r->topics, r->ntopics, r->id, r->wire, r->private_);
     if (!ev) return; /* out of memory at start: the record stays on disk, only not replayable */
@@ -146,6 +146,7 @@ static void load_event(struct log *l, const struct log_record *r)
     history_append(l->hub->history, ev, &evicted);
     history_unlock(l->hub->history);
     history_release_evicted(evicted);
+    log_index_add(l->index, file, ev->seq, offset, r->id.p, r->id.len);
     event_unref(ev);
 }
 
@@ -184,7 +185,7 @@ static int recover_segment(struct log *l, uint64_t first, bool newest, struct lo
             bad = true;
             break;
         }
-        load_event(l, &r);
+        load_event(l, first, off, &r);
         newest_ms = (int64_t)r.time_ms;
         records++;
         off += used;
@@ -199,6 +200,7 @@ static int recover_segment(struct log *l, uint64_t first, bool newest, struct lo
             snprintf(err, errlen, "%s/%s: cannot set aside: %s", l->dir, name, strerror(errno));
             return -1;
         }
+        log_index_drop_file(l->index, first); /* its records stay in memory while they last */
         rep->quarantined++;
         rep->discontinuities++;
         l->after_quarantine = true;
@@ -307,6 +309,7 @@ static void apply_retention(struct log *l)
         if (!over_count && !over_bytes && !too_old) break;
         char name[NAME_LEN];
         segment_name(name, old->first, ".log");
+        log_index_drop_file(l->index, old->first); /* first: no replay looks for it any more */
         if (unlinkat(l->dirfd, name, 0)) {
             log_warn("cannot remove an old history segment", "dir=\"%s\" segment=%s error=\"%s\"",
                      l->dir, name, strerror(errno));
@@ -397,12 +400,18 @@ static void write_batch(struct log *l, struct item *items)
     /* Stored: now into history and onto the bus, in log order. The writer is not a worker, so
      * waiting for bus room here is allowed (a short pause, never a loss). */
     struct timespec pause = {0, 100000};
+    uint64_t at = active->bytes - total;
     while (items) {
         struct item *next = items->next;
         /* At shutdown the workers are gone and a full bus never drains: the record is on disk
          * and comes back at the next start, so stop waiting then. */
-        while (!hub_commit(l->hub, items->ev) && !atomic_load(&l->stopping))
+        bool committed;
+        while (!(committed = hub_commit(l->hub, items->ev)) && !atomic_load(&l->stopping))
             nanosleep(&pause, NULL);
+        if (committed)
+            log_index_add(l->index, active->first, items->ev->seq, at, items->ev->id,
+                          items->ev->id_len);
+        at += record_size(items->ev);
         complete(items, AUTHORITY_STORED);
         items = next;
     }
@@ -495,6 +504,11 @@ static void log_free(struct authority *a)
         pthread_cond_signal(&l->wake);
         pthread_join(l->thread, NULL); /* writes what is queued first */
     }
+    if (l->reader) {
+        history_set_archive(l->hub->history, NULL);
+        log_reader_stop(l->reader);
+    }
+    log_index_free(l->index);
     if (l->active_fd >= 0) {
         if (l->opt.fsync != LOG_FSYNC_NEVER) fdatasync(l->active_fd);
         close(l->active_fd);
@@ -519,6 +533,7 @@ static void log_stats(struct authority *a, struct authority_stats *out)
     out->disk_bytes = atomic_load_explicit(&l->n_disk_bytes, memory_order_relaxed);
     out->segments = atomic_load_explicit(&l->n_segments, memory_order_relaxed);
     out->discontinuities = atomic_load_explicit(&l->n_discontinuities, memory_order_relaxed);
+    if (l->reader) log_reader_counts(l->reader, &out->archive_reads, &out->archive_events);
 }
 
 static const struct authority_ops log_ops = {
@@ -544,7 +559,8 @@ struct authority *authority_log_open(struct hub *hub, const struct log_options *
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->wake, NULL);
     l->dir = strdup(o->dir);
-    if (!l->dir) goto oom;
+    l->index = log_index_new();
+    if (!l->dir || !l->index) goto oom;
     if (mkdir(o->dir, 0755) && errno != EEXIST) {
         snprintf(err, errlen, "history directory %s: %s", o->dir, strerror(errno));
         goto fail;
@@ -600,6 +616,12 @@ struct authority *authority_log_open(struct hub *hub, const struct log_options *
         goto fail;
     }
     l->started = true;
+    l->reader = log_reader_start(l->dirfd, l->index);
+    if (!l->reader) {
+        snprintf(err, errlen, "cannot start the history reader thread");
+        goto fail;
+    }
+    history_set_archive(hub->history, log_reader_archive(l->reader));
     return &l->base;
 oom:
     snprintf(err, errlen, "out of memory");

@@ -1,5 +1,7 @@
 #include "store/record.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/crc32c.h"
@@ -110,4 +112,9 @@ bool segment_header_decode(const uint8_t *p, size_t avail, uint64_t *first_recor
     if (avail < LOG_SEGMENT_HEADER || memcmp(p, LOG_SEGMENT_MAGIC, 8) != 0) return false;
     *first_record = get64(p + 8);
     return true;
+}
+
+void segment_name(char out[LOG_SEGMENT_NAME_LEN], uint64_t first, const char *suffix)
+{
+    snprintf(out, LOG_SEGMENT_NAME_LEN, "%020" PRIu64 "%s", first, suffix);
 }

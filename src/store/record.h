@@ -54,6 +54,10 @@ enum record_status {
 enum record_status record_decode(const uint8_t *p, size_t avail, struct log_record *out,
                                  struct sseb_str *topics, size_t max_topics, size_t *used);
 
+/* Segment files are named by their first record number: "%020" PRIu64 ".log" (suffix ".log"). */
+#define LOG_SEGMENT_NAME_LEN 32
+void segment_name(char out[LOG_SEGMENT_NAME_LEN], uint64_t first, const char *suffix);
+
 /* Segment headers. */
 void segment_header_encode(uint8_t out[LOG_SEGMENT_HEADER], uint64_t first_record);
 bool segment_header_decode(const uint8_t *p, size_t avail, uint64_t *first_record);
