@@ -215,7 +215,7 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
     uint16_t port = cfg->listen_port;
     for (int i = 0; i < n; i++) {
         uint16_t bound;
-        int fd = listener_open(cfg->listen_host, port, err, errlen, &bound);
+        int fd = listener_open(cfg->listen_host, port, i == 0, err, errlen, &bound);
         if (fd < 0) goto fail;
         port = bound; /* with port 0 every worker shares the first one's ephemeral port */
         b->cfg.listen_port = bound;

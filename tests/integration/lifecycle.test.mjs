@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Broker, RawSubscriber, sleep } from './lib/broker.mjs';
+import { spawnSync } from 'node:child_process';
+import { Broker, BIN, RawSubscriber, sleep } from './lib/broker.mjs';
 
 test('idle streams get heartbeat comments', async () => {
   const b = await new Broker(['--heartbeat', '200ms']).start();
@@ -64,6 +65,20 @@ test('a reconnect storm queued while the worker is busy is served whole', async 
   } finally {
     b.proc.kill('SIGCONT');
     for (const s of socks) s.destroy();
+    await b.stop();
+  }
+});
+
+test('a second broker on a port already in use exits at once, instead of sharing its traffic', async () => {
+  // Every worker listens with SO_REUSEPORT, which would let a second process bind the same port
+  // and silently take half of the new connections.
+  const b = await new Broker([]).start();
+  try {
+    const r = spawnSync(BIN, ['--listen', `127.0.0.1:${b.port}`], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${b.port}: address in use`));
+    assert.equal((await fetch(`${b.base}/healthz`)).status, 200, 'the first one serves on');
+  } finally {
     await b.stop();
   }
 });
