@@ -11,13 +11,14 @@
 #   SSEBROKER_BIN      broker binary (build/ssebroker); SSEBROKER_ARGS extra flags for it
 #   BENCH_JWT_KEY      HS256 key given to the broker and used by the load generator
 #   BENCH_JWT_CLAIMS   claims of the publisher token (loadgen default {"mercure":{"publish":["*"]}})
-#   BENCH_TARGETS      "ssebroker nchan node" (add "bound": bench/peers/bound, the lean fan-out
-#                      server every server is held to)   BENCH_SCENARIOS  "1 2 3 4 5 scale sweep"
+#   BENCH_TARGETS      "ssebroker nchan node bound" (bound: bench/peers/bound, the lean fan-out
+#                      server every server is held to)   BENCH_SCENARIOS "1 2 3 4 4r 5 scale sweep"
+#                      (4r: scenario 4 at a fixed rate, nchan's maximum in 4 of the same run)
 #                      (scale: ssebroker's scenario 1 with 1 worker and with one per core)
 #   BENCH_PORT_BASE    18080 (ssebroker), +1 nchan, +2 node
 #   BENCH_PROCS        loadgen --procs (0: as the open-file limit needs)
 #   BENCH_CONNECT_RATE loadgen --connect-rate (5000/s)
-#   BENCH_PUB_CONNS    publisher connections for "as fast as possible" scenarios (4), and
+#   BENCH_PUB_CONNS    publisher connections for "as fast as possible" scenarios (8), and
 #   BENCH_RATE_PUB_CONNS for fixed-rate ones (16: slow acks must not cap the offered rate)
 #   BENCH_SETTLE_MS / BENCH_DRAIN_MS / BENCH_TIMEOUT   loadgen timing (1000/200 ms,
 #                      10000/3000 ms, 180/30 s)
@@ -26,8 +27,9 @@
 #   BENCH_S2_SUBS 10000/500       BENCH_S2_RATES "10 100"/100  BENCH_S2_SECS 5/1
 #   BENCH_S3_SUBS 18900/1000      (idle streams: memory per stream)
 #   BENCH_S4_SUBS 10000/1000      BENCH_S4_TOPICS 1000/100  BENCH_S4_UPDATES 20000/1000
+#   BENCH_S4_RATE      4r's rate when nchan did not run s4 (5000/s)   BENCH_S4R_SECS 4/1
 #   BENCH_S5_SUBS 10000/500       BENCH_S5_TOPICS 1  BENCH_S5_RATE 10/100  BENCH_S5_SECS 5/1
-#   BENCH_SWEEP_SUBS "100 1000 5000 10000"/"100 1000"  BENCH_SWEEP_DELIVERIES 1000000/50000
+#   BENCH_SWEEP_SUBS "100 1000 5000 10000 19000"/"100 1000"  BENCH_SWEEP_DELIVERIES 1000000/50000
 #   BENCH_OUT          output directory (bench/out/<date>)
 #   LOADGEN_BIN        use this load generator instead of compiling bench/loadgen/
 set -euo pipefail
@@ -41,12 +43,12 @@ ssebroker_args=${SSEBROKER_ARGS:-}
 jwt_key=${BENCH_JWT_KEY:-'!ChangeThisMercureHubJWTSecretKey!'}
 jwt_args=()
 [ -z "${BENCH_JWT_CLAIMS:-}" ] || jwt_args=(--jwt-claims "$BENCH_JWT_CLAIMS")
-targets=${BENCH_TARGETS:-"ssebroker nchan node"}
-scenarios=${BENCH_SCENARIOS:-"1 2 3 4 5 scale sweep"}
+targets=${BENCH_TARGETS:-"ssebroker nchan node bound"}
+scenarios=${BENCH_SCENARIOS:-"1 2 3 4 4r 5 scale sweep"}
 port_base=${BENCH_PORT_BASE:-18080}
 procs=${BENCH_PROCS:-0}
 connect_rate=${BENCH_CONNECT_RATE:-5000}
-pub_conns=${BENCH_PUB_CONNS:-4}
+pub_conns=${BENCH_PUB_CONNS:-8}
 rate_pub_conns=${BENCH_RATE_PUB_CONNS:-16}
 settle_ms=${BENCH_SETTLE_MS:-$(q 1000 200)}
 warmup_ms=${BENCH_WARMUP_MS:-5000}
@@ -62,11 +64,13 @@ s3_subs=${BENCH_S3_SUBS:-$(q 18900 1000)}
 s4_subs=${BENCH_S4_SUBS:-$(q 10000 1000)}
 s4_topics=${BENCH_S4_TOPICS:-$(q 1000 100)}
 s4_updates=${BENCH_S4_UPDATES:-$(q 20000 1000)}
+s4_rate=${BENCH_S4_RATE:-5000}
+s4r_secs=${BENCH_S4R_SECS:-$(q 4 1)}
 s5_subs=${BENCH_S5_SUBS:-$(q 10000 500)}
 s5_topics=${BENCH_S5_TOPICS:-1}
 s5_rate=${BENCH_S5_RATE:-$(q 10 100)}
 s5_secs=${BENCH_S5_SECS:-$(q 5 1)}
-sweep_subs=${BENCH_SWEEP_SUBS:-$(q "100 1000 5000 10000" "100 1000")}
+sweep_subs=${BENCH_SWEEP_SUBS:-$(q "100 1000 5000 10000 19000" "100 1000")}
 sweep_deliveries=${BENCH_SWEEP_DELIVERIES:-$(q 1000000 50000)}
 
 out=${BENCH_OUT:-bench/out/$(date +%Y%m%d-%H%M%S)}
@@ -248,7 +252,8 @@ run_case() {
             >>"$results"
         return 0
     fi
-    log "$label $name: loadgen $*"
+    case_no=$((case_no + 1))
+    log "[$case_no/$total_cases, $(($(date +%s) - started)) s] $label $name: loadgen $*"
     "$loadgen" --target "$mode" --name "$name" --label "$label" --port "$server_port" \
         --pid "$server_pid" --procs "$procs" --connect-rate "$connect_rate" --jwt-key "$jwt_key" \
         "${jwt_args[@]}" \
@@ -269,8 +274,25 @@ run_case() {
 # ---------------------------------------------------------------------------------------------
 # Scenarios: each one runs against every target before the next scenario starts
 
+# How many runs the scenarios make with these targets, for the progress lines.
+count_cases() {
+    local n=0 nt sc t
+    nt=$(wc -w <<<"$active")
+    for sc in $scenarios; do
+        case $sc in
+        1 | 3 | 4 | 4r) n=$((n + nt)) ;;
+        2) n=$((n + nt * $(wc -w <<<"$s2_rates"))) ;;
+        5) for t in $active; do [ "$t" = nchan ] || [ "$t" = bound ] || n=$((n + 1)); done ;;
+        scale) case "$active" in *ssebroker*) n=$((n + 2)) ;; esac ;;
+        sweep) n=$((n + nt * $(wc -w <<<"$sweep_subs"))) ;;
+        esac
+    done
+    echo "$n"
+}
+total_cases=$(count_cases)
+case_no=0
 started=$(date +%s)
-log "targets:$active; scenarios: $scenarios; output $out"
+log "targets:$active; scenarios: $scenarios; $total_cases runs; output $out"
 for sc in $scenarios; do
     case $sc in
     1)
@@ -297,6 +319,18 @@ for sc in $scenarios; do
         for t in $active; do
             run_case "$t" s4-topics --subs "$s4_subs" --topics "$s4_topics" --updates "$s4_updates" \
                 --pub-conns "$pub_conns"
+        done
+        ;;
+    4r)
+        # Scenario 4 at a fixed rate: nchan's maximum in scenario 4 of this run, so latency is
+        # compared where every server keeps up.
+        r=$(jq -r 'select(.label == "s4-topics" and .server == "nchan" and .ok) | .pub_rate | floor' \
+            "$results" | tail -n 1)
+        [ -n "$r" ] && [ "$r" -gt 0 ] 2>/dev/null || r=$s4_rate
+        log "s4-fixed: $r updates/s"
+        for t in $active; do
+            run_case "$t" s4-fixed --subs "$s4_subs" --topics "$s4_topics" --rate "$r" \
+                --updates $((r * s4r_secs)) --pub-conns "$rate_pub_conns"
         done
         ;;
     5)
@@ -355,16 +389,20 @@ md=$out/results.md
 def n2: if . == null then "-" else ((. * 100 | round) / 100 | tostring) end;
 def n0: if . == null then "-" else (round | tostring) end;
 def s: if . == null then "-" else tostring end;
-(["scenario", "server", "subs", "topics", "rate/s", "pub/s", "updates", "deliveries/s",
-  "p50 ms", "p99 ms", "p99.9 ms", "max ms", "lost", "dup", "reord", "B/stream", "CPU s", "ok"]
+def n3: if . == null then "-" else ((. * 1000 | round) / 1000 | tostring) end;
+def per_cpu: if (.server_cpu_publish_s // 0) > 0 then .deliveries / .server_cpu_publish_s else null end;
+(["scenario", "server", "subs", "topics", "rate/s", "pub/s", "ack p50 ms", "updates",
+  "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "lost", "dup", "reord", "B/stream",
+  "CPU s", "deliveries per CPU s", "ok"]
  | "| " + join(" | ") + " |"),
-("|" + ([range(18)] | map("---") | join("|")) + "|"),
+("|" + ([range(20)] | map("---") | join("|")) + "|"),
 (.[] | [.label, .server, (.subs | s),
         ((.topics | s) + (if .template then " (tmpl)" else "" end)),
         (if .rate == null then "-" elif .rate > 0 then (.rate | n0) else "max" end),
-        (.pub_rate | n0), (.updates | s), (.deliveries_per_s | n0), (.lat_p50_ms | n2), (.lat_p99_ms | n2),
+        (.pub_rate | n0), (.ack_p50_ms | n3), (.updates | s), (.deliveries_per_s | n0),
+        (.lat_p50_ms | n2), (.lat_p99_ms | n2),
         (.lat_p999_ms | n2), (.lat_max_ms | n2), (.lost | s), (.dups | s), (.reordered | s),
-        (.mem_per_stream_b | n0), (.server_cpu_publish_s | n2),
+        (.mem_per_stream_b | n0), (.server_cpu_publish_s | n2), (per_cpu | n0),
         (if .ok then "yes" else "NO: " + (.error // "") end)]
  | "| " + join(" | ") + " |")
 JQ
@@ -397,6 +435,28 @@ def cpu_per_m: if (.deliveries // 0) > 0 then .server_cpu_publish_s / .deliverie
     ratio($s.mem_per_stream_b; $p.mem_per_stream_b),
     ratio($s | cpu_per_m; $p | cpu_per_m)]
  | "| " + join(" | ") + " |")
+JQ
+    echo
+    echo "## Against the targets of issue 13"
+    echo
+    jq -r -s -f /dev/stdin "$results" <<'JQ'
+def get(l; srv): map(select(.label == l and .server == srv and .ok)) | first;
+def r2: (. * 100 | round) / 100;
+def row(name; v; goal; met): "| " + name + " | " + (if v == null then "-" else (v | r2 | tostring) end)
+  + " | " + goal + " | " + (if v == null then "not measured" elif (v | met) then "yes" else "no" end) + " |";
+def q(a; b): if a == null or b == null or b == 0 then null else a / b end;
+get("s1-fanout"; "ssebroker") as $s1 | get("s1-fanout"; "nchan") as $n1 | get("s1-fanout"; "bound") as $b1
+| get("s4-topics"; "ssebroker") as $s4 | get("s4-topics"; "nchan") as $n4 | get("s4-topics"; "bound") as $b4
+| get("s4-fixed"; "ssebroker") as $f4 | get("s4-fixed"; "nchan") as $nf4
+| get("s3-idle"; "ssebroker") as $s3 | get("s3-idle"; "bound") as $b3
+| "| target | measured | goal | met |", "|---|---|---|---|",
+  row("s1 deliveries/s ÷ nchan"; q($s1.deliveries_per_s; $n1.deliveries_per_s); ">= 10"; . >= 10),
+  row("s1 deliveries/s ÷ bound"; q($s1.deliveries_per_s; $b1.deliveries_per_s); ">= 0.5"; . >= 0.5),
+  row("s1 publish ack p50 ms"; $s1.ack_p50_ms; "< 0.1"; . < 0.1),
+  row("s4 deliveries/s ÷ nchan"; q($s4.deliveries_per_s; $n4.deliveries_per_s); ">= 4"; . >= 4),
+  row("s4 deliveries/s ÷ bound"; q($s4.deliveries_per_s; $b4.deliveries_per_s); ">= 0.95"; . >= 0.95),
+  row("s4 at nchan's max rate: p99 ÷ nchan's"; q($f4.lat_p99_ms; $nf4.lat_p99_ms); "<= 1"; . <= 1),
+  row("s3 B/stream ÷ bound's"; q($s3.mem_per_stream_b; $b3.mem_per_stream_b); "<= 2"; . <= 2)
 JQ
 } >"$md"
 

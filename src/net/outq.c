@@ -6,7 +6,6 @@
 #include "core/event.h"
 
 #define SHARED_POOL_KEEP 4096
-#define OUTQ_KEEP_CAP    256 /* a queue that grew past this (a replay) is freed once empty */
 
 struct shared_event *shared_get(struct shared_pool *pool, struct event *ev)
 {
@@ -161,7 +160,10 @@ int outq_consume(struct outq *q, struct shared_pool *pool, size_t written)
         written -= rest;
         pop(q, pool);
     }
-    if (!q->count && q->cap > OUTQ_KEEP_CAP) {
+    /* An empty queue keeps no array: most streams are idle most of the time, and an idle stream
+     * should cost its connection and nothing else (a malloc per busy round is cheap next to the
+     * send it comes with). */
+    if (!q->count && q->cap) {
         free(q->items);
         q->items = NULL;
         q->cap = q->head = 0;

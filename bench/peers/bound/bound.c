@@ -56,7 +56,7 @@ struct conn {
     char *out; /* bytes the socket did not take */
     size_t out_len;
     struct conn *bucket_next; /* stream: same bucket of the worker's topic table */
-    struct event *round[IOV_MAX_N];
+    struct event **round;     /* this round's events, IOV_MAX_N slots once the first comes */
     int nround;
     struct conn *dirty_next;
     bool dirty;
@@ -258,6 +258,7 @@ static void fan_out(struct worker *w)
             if (c->hash != ev->hash || c->topic_len != ev->topic_len ||
                 memcmp(c->topic, ev->topic, ev->topic_len))
                 continue;
+            if (!c->round && !(c->round = malloc(IOV_MAX_N * sizeof(*c->round)))) continue;
             if (c->nround == IOV_MAX_N) flush(c);
             atomic_fetch_add(&ev->refs, 1);
             c->round[c->nround++] = ev;
@@ -286,6 +287,7 @@ static void close_conn(struct worker *w, struct conn *c)
     for (int i = 0; i < c->nround; i++)
         unref(c->round[i]);
     close(c->fd);
+    free(c->round);
     free(c->topic);
     free(c->in);
     free(c->out);
@@ -356,6 +358,13 @@ static bool requests(struct worker *w, struct conn *c)
 static void readable(struct worker *w, struct conn *c)
 {
     for (;;) {
+        if (c->stream) { /* a stream only sends: what it sends is drained and dropped */
+            char sink[512];
+            ssize_t n = read(c->fd, sink, sizeof(sink));
+            if (n > 0) continue;
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) close_conn(w, c);
+            return;
+        }
         if (c->in_len + 4096 > RBUF * 4) {
             close_conn(w, c);
             return;
@@ -366,11 +375,15 @@ static void readable(struct worker *w, struct conn *c)
         ssize_t n = read(c->fd, c->in + c->in_len, RBUF);
         if (n > 0) {
             c->in_len += (size_t)n;
-            if (!c->stream && !requests(w, c)) {
+            if (!requests(w, c)) {
                 close_conn(w, c);
                 return;
             }
-            if (c->stream) c->in_len = 0;
+            if (c->stream) { /* it just became one: no more request bytes to keep */
+                free(c->in);
+                c->in = NULL;
+                c->in_len = 0;
+            }
             continue;
         }
         if (n == 0 || (errno != EAGAIN && errno != EINTR)) close_conn(w, c);
