@@ -327,23 +327,78 @@ test('a storm of deep resumes from the files costs bounded memory, and each stil
     t.diagnostic(`heap +${(grown / 1048576).toFixed(2)} MiB for 200 stalled replays of up to 20,000 events from the files`);
     assert.ok(grown < 200 * 160 * 1024, `heap grew by ${(grown / 1048576).toFixed(1)} MiB for 200 stalled deep replays`);
     assert.ok(await b.metric('ssebroker_store_replay_reads_total') >= 200, 'every stream read from the files');
-    // Resumed, two of them get everything after their ids, in order.
-    for (const [k, from] of [[1, 0], [2, 101]]) {
-      const s = subs[k];
+    // Resumed, one asking for everything gets all 20,000 once, batch after batch (the 8 of a
+    // batch were published concurrently, so their order is the log's); one resuming after d-100
+    // gets exactly what follows d-100 in that order.
+    const drain = async (s, want) => {
       s.sock.resume();
       const deadline = Date.now() + 60000;
-      // The last batch of 8 was published concurrently: d-19999 need not come last.
       const count = () => (s.text.match(/^id: d-/gm) || []).length;
-      while (count() < 20000 - from || !s.text.endsWith('\n\n')) {
+      while (count() < want || !s.text.endsWith('\n\n')) {
         assert.ok(Date.now() < deadline, `replay incomplete: ${s.text.length} bytes`);
         await sleep(50);
       }
-      const ids = [...s.text.matchAll(/^id: d-(\d+)$/gm)].map((m) => Number(m[1]));
-      assert.equal(ids.length, 20000 - from, `stream ${k}`);
-      assert.deepEqual([...ids].sort((x, y) => x - y), Array.from({ length: 20000 - from }, (_, i) => i + from));
-      assert.ok(ids.every((v, i) => i === 0 || Math.floor(v / 8) >= Math.floor(ids[i - 1] / 8)), 'batches out of order');
-    }
+      return [...s.text.matchAll(/^id: d-(\d+)$/gm)].map((m) => Number(m[1]));
+    };
+    const all = await drain(subs[1], 20000);
+    assert.equal(all.length, 20000);
+    assert.deepEqual([...all].sort((x, y) => x - y), Array.from({ length: 20000 }, (_, i) => i));
+    assert.ok(all.every((v, i) => i === 0 || Math.floor(v / 8) >= Math.floor(all[i - 1] / 8)), 'batches out of order');
+    const after = all.slice(all.indexOf(100) + 1);
+    assert.deepEqual(await drain(subs[2], after.length), after);
     for (const x of subs) x.sock.destroy();
+  } finally {
+    await b.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a replay from the files that retention overtakes is cut with a retry hint, never left with a gap', { timeout: 120000 }, async () => {
+  const dir = tmpdir();
+  const b = await new Broker(['--history-dir', dir, '--history-size', '3000', '--history-memory', '50',
+    '--history-segment-bytes', '256KiB', '--fsync', 'never', '--max-queued-bytes', '64MiB']).start();
+  try {
+    const data = 'z'.repeat(16000); // 48 MB retained: far more than the socket buffers hold
+    const publishMany = async (from, n) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      const one = (i) => new Promise((resolve, reject) => {
+        const body = `topic=d&id=r-${i}&data=${data}`;
+        const req = http.request({ host: '127.0.0.1', port: b.port, path: HUB, method: 'POST', agent, headers: {
+          'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length, Authorization: `Bearer ${PUBLISH_ALL}`,
+        } }, (res) => { res.resume(); res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(String(res.statusCode))))); });
+        req.on('error', reject);
+        req.end(body);
+      });
+      for (let i = from; i < from + n; i++) await one(i); // one at a time: ids in order
+      agent.destroy();
+    };
+    await publishMany(0, 3000);
+    // A subscriber asks for everything and stalls after its first bytes.
+    const sock = net.connect(b.port, '127.0.0.1');
+    let text = '';
+    sock.on('data', (d) => { text += d.toString('latin1'); });
+    let closed = false;
+    sock.on('close', () => { closed = true; });
+    sock.on('error', () => {});
+    sock.on('connect', () => sock.write(`GET ${HUB}?topic=d HTTP/1.1\r\nHost: t\r\nLast-Event-ID: earliest\r\n\r\n`));
+    sock.pause(); // reads nothing: the replay stalls once the socket buffers are full
+    await sleep(500);
+    // Retention moves far past where its cursor is.
+    await publishMany(3000, 6000);
+    assert.ok(await b.metric('ssebroker_store_records_total') === 9000);
+    sock.resume();
+    const until = Date.now() + 30000;
+    while (!closed && Date.now() < until) await sleep(50);
+    assert.ok(closed, 'the stream was cut');
+    assert.match(text, /retry: \d+\n\n$/, 'with a retry hint last');
+    const ids = [...text.matchAll(/^id: r-(\d+)$/gm)].map((m) => Number(m[1]));
+    assert.ok(ids.length > 0 && ids.length < 9000, `${ids.length} received`);
+    assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => i), 'a gap-free prefix');
+    assert.ok(await b.metric('ssebroker_replay_cut_total') >= 1);
+    // Resuming from its last id, which retention removed, is told so (Last-Event-ID: earliest).
+    const r = await resumeIds(b.port, `r-${ids.at(-1)}`);
+    assert.match(r.head, /\r\nLast-Event-ID: earliest/);
+    assert.deepEqual(r.ids, [], 'nothing claimed to follow on from it');
   } finally {
     await b.stop();
     fs.rmSync(dir, { recursive: true, force: true });
