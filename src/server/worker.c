@@ -55,8 +55,8 @@ struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_ur
     w->listen_fd = listen_fd;
     w->conns.extra_bytes = sizeof(struct stream);
     w->io = io_loop_new(use_uring);
-    if (!w->io || fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats,
-                             &w->completions) ||
+    if (!w->io ||
+        fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats, &w->completions) ||
         timers_init(&w->timers, srv->cfg, &w->fan, clock_now_ms()) ||
         completion_queue_init(&w->completions)) {
         worker_free(w);
@@ -332,21 +332,32 @@ static void serve_input(struct worker *w)
     if (n > 0) handle_events(w, evs, n);
 }
 
+/* Whether any connection of the worker is not a stream: one that may send a request (a
+ * publish) while a flush runs. */
+static bool has_requesters(const struct worker *w)
+{
+    return w->conns.count > atomic_load_explicit(&w->stats.streams, memory_order_relaxed);
+}
+
 /* Writes every dirty connection's queue: one gathered send per connection, a batch of them per
  * system call where io_uring is available. A flush that fans a round out to many streams reads
  * its input every FLUSH_SLICE sends: publishers are answered within a slice instead of after the
  * whole round, and what they publish meanwhile rides in the next round's gathered writes (one
  * send per stream carries every event since its last), so the cost per event falls as the rate
- * rises instead of the rate being held to one window of publishes per round. */
+ * rises instead of the rate being held to one window of publishes per round. A worker with only
+ * streams (a cluster node fanning out what other nodes' publishers sent) has nobody to answer:
+ * it writes whole batches, as many sends per io_uring submission as the backend takes. */
 void worker_flush(struct worker *w)
 {
     struct io_send_slot *slots = io_send_slots(w->io);
-    struct conn *batch[FLUSH_SLICE];
+    struct conn *batch[IO_SEND_BATCH];
     bool sliced = false;
     while (w->conns.dirty) {
-        if (sliced && !w->draining) serve_input(w);
-        int n = 0;
-        while (w->conns.dirty && n < FLUSH_SLICE) {
+        /* Without requesters, whole batches: one io_uring submission for IO_SEND_BATCH sends. */
+        bool serve = !w->draining && has_requesters(w);
+        if (sliced && serve) serve_input(w);
+        int n = 0, max = serve ? FLUSH_SLICE : IO_SEND_BATCH;
+        while (w->conns.dirty && n < max) {
             struct conn *c = w->conns.dirty;
             w->conns.dirty = c->dirty_next;
             c->dirty = false;
