@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Broker, BIN, PUBLISH_ALL, HUB, sleep } from './lib/broker.mjs';
+import { Broker, BIN, PUBLISH_ALL, HUB, keepAlivePublisher, sleep } from './lib/broker.mjs';
 
 const tmpdir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sseb-durable-'));
 
@@ -299,18 +299,10 @@ test('a storm of deep resumes from the files costs bounded memory, and each stil
       t.skip('this build has no jemalloc heap gauge (sanitizer builds)');
       return;
     }
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     const data = 'x'.repeat(1000);
-    const publishOne = (i) => new Promise((resolve, reject) => {
-      const body = `topic=deep&id=d-${i}&data=${data}`;
-      const req = http.request({ host: '127.0.0.1', port: b.port, path: HUB, method: 'POST', agent, headers: {
-        'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length, Authorization: `Bearer ${PUBLISH_ALL}`,
-      } }, (res) => { res.resume(); res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(String(res.statusCode))))); });
-      req.on('error', reject);
-      req.end(body);
-    });
-    for (let i = 0; i < 20000; i += 8) await Promise.all(Array.from({ length: 8 }, (_, k) => publishOne(i + k)));
-    agent.destroy();
+    const pub = keepAlivePublisher(b.port);
+    for (let i = 0; i < 20000; i += 8) await Promise.all(Array.from({ length: 8 }, (_, k) => pub.publish(`topic=deep&id=d-${i + k}&data=${data}`)));
+    pub.close();
     const before = await b.metric('ssebroker_heap_allocated_bytes');
     const subs = [];
     for (let i = 0; i < 200; i++) {
@@ -360,17 +352,9 @@ test('a replay from the files that retention overtakes is cut with a retry hint,
   try {
     const data = 'z'.repeat(16000); // 48 MB retained: far more than the socket buffers hold
     const publishMany = async (from, n) => {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-      const one = (i) => new Promise((resolve, reject) => {
-        const body = `topic=d&id=r-${i}&data=${data}`;
-        const req = http.request({ host: '127.0.0.1', port: b.port, path: HUB, method: 'POST', agent, headers: {
-          'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length, Authorization: `Bearer ${PUBLISH_ALL}`,
-        } }, (res) => { res.resume(); res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(String(res.statusCode))))); });
-        req.on('error', reject);
-        req.end(body);
-      });
-      for (let i = from; i < from + n; i++) await one(i); // one at a time: ids in order
-      agent.destroy();
+      const pub = keepAlivePublisher(b.port, 1);
+      for (let i = from; i < from + n; i++) await pub.publish(`topic=d&id=r-${i}&data=${data}`); // in order
+      pub.close();
     };
     await publishMany(0, 3000);
     // A subscriber asks for everything and stalls after its first bytes.

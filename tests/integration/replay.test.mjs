@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import EventSource from 'eventsource';
-import { Broker, RawSubscriber, PUBLISH_ALL, sleep } from './lib/broker.mjs';
+import { Broker, RawSubscriber, keepAlivePublisher, sleep } from './lib/broker.mjs';
 
 let broker;
 before(async () => {
@@ -124,19 +124,10 @@ test('deep replays to subscribers that do not read cost bounded memory (a cursor
       t.skip('this build has no jemalloc heap gauge (sanitizer builds)');
       return;
     }
-    const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 8 });
     const data = 'x'.repeat(1000);
-    const { request } = await import('node:http');
-    const publishOne = (i) => new Promise((resolve, reject) => {
-      const body = `topic=deep&id=d-${i}&data=${data}`;
-      const req = request({ host: '127.0.0.1', port: b.port, path: '/.well-known/mercure', method: 'POST', agent, headers: {
-        'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length, Authorization: `Bearer ${PUBLISH_ALL}`,
-      } }, (res) => { res.resume(); res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(String(res.statusCode))))); });
-      req.on('error', reject);
-      req.end(body);
-    });
-    for (let i = 0; i < 20000; i += 8) await Promise.all(Array.from({ length: 8 }, (_, k) => publishOne(i + k)));
-    agent.destroy();
+    const pub = keepAlivePublisher(b.port);
+    for (let i = 0; i < 20000; i += 8) await Promise.all(Array.from({ length: 8 }, (_, k) => pub.publish(`topic=deep&id=d-${i + k}&data=${data}`)));
+    pub.close();
     const before = await b.metric('ssebroker_heap_allocated_bytes');
     const net = await import('node:net');
     const subs = [];

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,20 @@ export function jwt(claims, { key = DEV_KEY, alg = 'HS256', header = {} } = {}) 
 }
 
 export const PUBLISH_ALL = jwt({ mercure: { publish: ['*'], subscribe: ['*'] } });
+
+// Bulk publishing over keep-alive connections (at most `conns` in flight): publish(body) resolves
+// once the form body is acknowledged with 200 and rejects otherwise.
+export function keepAlivePublisher(port, conns = 8, token = PUBLISH_ALL) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
+  const publish = (body) => new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: HUB, method: 'POST', agent, headers: {
+      'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body), Authorization: `Bearer ${token}`,
+    } }, (res) => { res.resume(); res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`publish: ${res.statusCode}`)))); });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return { publish, close: () => agent.destroy() };
+}
 
 export class Broker {
   constructor(args = [], env = {}) {
