@@ -29,7 +29,7 @@
 static char listener_marker, wake_marker, completion_marker;
 
 #define READ_CHUNK      16384
-#define FANOUT_BATCH    1024
+#define FANOUT_BATCH    32768
 #define ACCEPT_BATCH    256
 #define ACCEPT_PAUSE_MS 100
 #define POLL_BATCH      256

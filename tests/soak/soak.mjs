@@ -61,6 +61,9 @@ const idStr = (num) => `p${num % 16}-${Math.floor(num / 16)}`;
 // ---- the broker ------------------------------------------------------------------------------
 
 const asan = /asan/.test(process.env.SSEBROKER_BIN || '');
+// The RSS checks below need ASan's quarantine of freed memory bounded (its default, 256 MiB,
+// fills with every short-lived allocation and reads as growth): appended to whatever options the
+// caller set (scripts/test.sh sets its own; the last setting wins).
 const broker = new Broker([
   '--workers', '2',
   '--history-size', String(HISTORY),
@@ -69,7 +72,7 @@ const broker = new Broker([
   '--stream-lifetime', '20s',
   '--heartbeat', '5s',
   '--log-level', 'warn',
-], asan ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1:quarantine_size_mb=16' } : {});
+], asan ? { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || 'detect_leaks=1'}:quarantine_size_mb=16` } : {});
 
 function rssKiB() {
   const s = fs.readFileSync(`/proc/${broker.proc.pid}/status`, 'utf8');
