@@ -21,7 +21,9 @@
 #define REPLAY_HIGH_WATER (256 * 1024) /* a replaying stream's queue is topped up to this */
 /* Replay from the archive: its events are read for one stream (shared only while the reader's
  * cache holds them), so a stream's queue is topped up less, a read at a time. */
-#define COLD_HIGH_WATER (64 * 1024)
+#define COLD_HIGH_WATER         (64 * 1024)
+#define FANOUT_BATCH_DELIVERIES (512 * 1024) /* queued per bus batch at most (12 MiB of entries)   \
+                                              */
 
 /* A read of the archive in flight for one stream. */
 struct cold_read {
@@ -349,8 +351,8 @@ static void visit_node(struct sub_node *node, void *arg)
     deliver(node->owner, arg);
 }
 
-/* Takes over the worker's bus reference to ev. */
-static void fan_out(struct fanout *f, struct event *ev)
+/* Takes over the worker's bus reference to ev. Returns the deliveries queued. */
+static uint64_t fan_out(struct fanout *f, struct event *ev)
 {
     struct delivery d = {.f = f, .ev = ev};
     for (uint16_t i = 0; i < ev->ntopics; i++)
@@ -361,16 +363,28 @@ static void fan_out(struct fanout *f, struct event *ev)
         event_unref(ev); /* no local holder */
     else if (d.se->holders == 0)
         shared_put_unused(&f->pool, d.se);
+    return d.delivered;
 }
 
 bool fanout_drain_bus(struct fanout *f, int max)
 {
     struct event *ev;
+    uint64_t deliveries = 0;
+    size_t bytes = 0;
     for (int n = 0; n < max; n++) {
         if (!(ev = bus_next(f->bus, f->consumer))) return false;
         /* Replaying streams read up to here from history: set before the fan-out skips them. */
         f->bus_seq = ev->seq;
-        fan_out(f, ev);
+        uint32_t len = ev->wire_len;
+        uint64_t d = fan_out(f, ev);
+        if (!d) continue;
+        /* A batch is written before the next is taken: its queue entries (24 B a delivery) and
+         * what one stream may receive of it (at most all of its bytes) stay bounded, and a
+         * stream is never over its budget for events merely not written yet. */
+        deliveries += d;
+        bytes += len;
+        if (deliveries >= FANOUT_BATCH_DELIVERIES || bytes >= f->cfg->max_queued_bytes / 2)
+            return true;
     }
     return true;
 }

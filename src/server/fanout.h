@@ -106,7 +106,8 @@ void stream_close(struct fanout *f, struct conn *c);
 
 /* A read of the archive came back (run by the completion queue on the worker's thread). */
 void fanout_cold_done(struct authority_ticket *t);
-/* Fans out at most max events from the bus; returns true when more are waiting. */
+/* Fans out at most max events from the bus, fewer when they make many deliveries or many bytes
+ * (see fanout.c); returns true when more may be waiting. */
 bool fanout_drain_bus(struct fanout *f, int max);
 
 #endif

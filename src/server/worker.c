@@ -25,11 +25,14 @@
 #include "server/timer.h"
 #include "ssebroker/config.h"
 
-/* Markers for the two non-connection descriptors in the loop. */
+/* Markers for the non-connection descriptors in the loop. */
 static char listener_marker, wake_marker, completion_marker;
 
-#define READ_CHUNK      16384
-#define FANOUT_BATCH    32768
+#define READ_CHUNK 16384
+/* Bus events fanned out before a flush: large enough that a flood to many topics still gives
+ * each stream several events per send (s4, 1,000 topics: 1,024 -> 8,192 took it from ~240k to
+ * ~340k deliveries/s and its p99 from ~600 to ~150 ms). */
+#define FANOUT_BATCH    8192
 #define ACCEPT_BATCH    256
 #define ACCEPT_PAUSE_MS 100
 #define POLL_BATCH      256
