@@ -38,7 +38,7 @@ static char listener_marker, wake_marker, completion_marker;
 #define POLL_BATCH      256
 #define PARKED_POLL_MS  1 /* how often parked requests are retried while any wait */
 /* A long flush stops after this many sends to read what arrived meanwhile (see worker_flush). */
-#define FLUSH_SLICE 8
+#define FLUSH_SLICE 4
 /* drain_bus hands back to the loop after this many bus batches, so timers and parked requests
  * still run while publishers keep the bus full. */
 #define DRAIN_ROUNDS 4

@@ -36,7 +36,7 @@
 #define BUCKETS     4096
 #define RBUF        65536
 #define IOV_MAX_N   64
-#define FLUSH_SLICE 8 /* writes between two looks at the input during a flush */
+#define FLUSH_SLICE 4 /* writes between two looks at the input during a flush */
 
 struct event {
     _Atomic int refs;
