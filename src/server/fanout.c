@@ -19,11 +19,11 @@
 
 #define REPLAY_CHUNK      256          /* events read from history per lock */
 #define REPLAY_HIGH_WATER (256 * 1024) /* a replaying stream's queue is topped up to this */
-/* Replay from the archive: its events are read for one stream (shared only while the reader's
- * cache holds them), so a stream's queue is topped up less, a read at a time. */
-#define COLD_HIGH_WATER         (64 * 1024)
-#define FANOUT_BATCH_DELIVERIES (512 * 1024) /* queued per bus batch at most (12 MiB of entries)   \
-                                              */
+/* Replay from the archive: its events are read for one stream and shared with no other, so a
+ * stream's queue is topped up less, a read at a time. */
+#define COLD_HIGH_WATER (64 * 1024)
+/* Deliveries queued per bus batch at most (24 B of queue entry each: 12 MiB). */
+#define FANOUT_BATCH_DELIVERIES (512 * 1024)
 
 /* A read of the archive in flight for one stream. */
 struct cold_read {
