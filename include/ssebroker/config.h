@@ -51,7 +51,7 @@ struct sseb_config {
     bool io_uring;
     size_t max_queued_bytes; /* per connection output budget */
 
-    uint32_t history_size; /* events kept for replay (and, with history_dir, on disk) */
+    uint32_t history_size; /* events kept for replay (with history_dir: on disk; see below) */
     size_t history_bytes;
     const char *history_dir;      /* NULL: history in memory only; else the embedded log's dir */
     int fsync;                    /* enum sseb_fsync: when the log reaches the disk */
