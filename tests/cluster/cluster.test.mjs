@@ -5,10 +5,9 @@
 // compared with what the publishers were told was accepted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { createRequire } from 'node:module';
 import { Cluster, until, status } from './lib/cluster.mjs';
-import { PUBLISH_ALL, HUB, rawRequest, sleep } from '../integration/lib/broker.mjs';
+import { PUBLISH_ALL, HUB, keepAlivePublisher, rawRequest, sleep } from '../integration/lib/broker.mjs';
 
 // The test clients are installed with the integration suite's (scripts/setup.sh).
 const requireClient = createRequire(new URL('../integration/package.json', import.meta.url));
@@ -20,22 +19,15 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 function publisher(port, prefix, { topic = 'c', pauseMs = 5 } = {}) {
   let stopped = false;
   const done = (async () => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const pub = keepAlivePublisher(port, 1);
     const acked = [];
     for (let i = 0; !stopped; i++) {
       const id = `${prefix}-${i}`;
-      const body = `topic=${topic}&id=${id}&data=${i}`;
-      const ok = await new Promise((resolve) => {
-        const req = http.request({ host: '127.0.0.1', port, path: HUB, method: 'POST', agent, headers: {
-          'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length, Authorization: `Bearer ${PUBLISH_ALL}`,
-        } }, (res) => { let t = ''; res.on('data', (d) => { t += d; }); res.on('end', () => resolve(res.statusCode === 200 && t === id)); });
-        req.on('error', () => resolve(false));
-        req.end(body);
-      });
-      if (ok) acked.push(id);
+      const r = await pub.send(`topic=${topic}&id=${id}&data=${i}`);
+      if (r.status === 200 && r.text === id) acked.push(id);
       await sleep(pauseMs);
     }
-    agent.destroy();
+    pub.close();
     return acked;
   })();
   return { stop: () => { stopped = true; return done; } };

@@ -4,12 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Broker, BIN, PUBLISH_ALL, HUB, keepAlivePublisher, sleep } from './lib/broker.mjs';
+import { Broker, BIN, HUB, keepAlivePublisher, sleep } from './lib/broker.mjs';
 
 const tmpdir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sseb-durable-'));
 
@@ -32,22 +31,15 @@ async function replayIds(port, topic = 'd') {
 function publishers(port, conns, prefix) {
   let stopped = false;
   const runs = Array.from({ length: conns }, (_, p) => (async () => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const pub = keepAlivePublisher(port, 1);
     const acked = [];
     for (let i = 0; !stopped; i++) {
       const id = `${prefix}-p${p}-${i}`;
-      const body = `topic=d&id=${id}&data=${'x'.repeat(64)}`;
-      const ok = await new Promise((resolve) => {
-        const req = http.request({ host: '127.0.0.1', port, path: HUB, method: 'POST', agent, headers: {
-          'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length, Authorization: `Bearer ${PUBLISH_ALL}`,
-        } }, (res) => { let t = ''; res.on('data', (d) => { t += d; }); res.on('end', () => resolve(res.statusCode === 200 && t === id)); });
-        req.on('error', () => resolve(false));
-        req.end(body);
-      });
-      if (!ok) break;
+      const r = await pub.send(`topic=d&id=${id}&data=${'x'.repeat(64)}`);
+      if (r.status !== 200 || r.text !== id) break;
       acked.push(id);
     }
-    agent.destroy();
+    pub.close();
     return acked;
   })());
   return { stop: () => { stopped = true; }, done: Promise.all(runs) };

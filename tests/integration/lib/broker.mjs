@@ -42,18 +42,23 @@ export function jwt(claims, { key = DEV_KEY, alg = 'HS256', header = {} } = {}) 
 
 export const PUBLISH_ALL = jwt({ mercure: { publish: ['*'], subscribe: ['*'] } });
 
-// Bulk publishing over keep-alive connections (at most `conns` in flight): publish(body) resolves
-// once the form body is acknowledged with 200 and rejects otherwise.
+// Publishing over keep-alive connections (at most `conns` in flight). send(body) resolves to the
+// answer's { status, text } (status 0: the connection failed); publish(body) resolves once it
+// is acknowledged with 200 and rejects otherwise.
 export function keepAlivePublisher(port, conns = 8, token = PUBLISH_ALL) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
-  const publish = (body) => new Promise((resolve, reject) => {
+  const send = (body) => new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port, path: HUB, method: 'POST', agent, headers: {
       'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body), Authorization: `Bearer ${token}`,
-    } }, (res) => { res.resume(); res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`publish: ${res.statusCode}`)))); });
-    req.on('error', reject);
+    } }, (res) => { let text = ''; res.on('data', (d) => { text += d; }); res.on('end', () => resolve({ status: res.statusCode, text })); });
+    req.on('error', () => resolve({ status: 0, text: '' }));
     req.end(body);
   });
-  return { publish, close: () => agent.destroy() };
+  const publish = async (body) => {
+    const r = await send(body);
+    if (r.status !== 200) throw new Error(`publish: ${r.status}`);
+  };
+  return { send, publish, close: () => agent.destroy() };
 }
 
 export class Broker {
