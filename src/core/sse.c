@@ -47,7 +47,8 @@ size_t sse_encode(char *out, const struct sseb_update *u, const char *id, size_t
         o = put(o, u->retry.p, u->retry.len);
         *o++ = '\n';
     }
-    const char *d = u->data.p, *end = u->data.p + u->data.len;
+    /* No data field at all is {NULL, 0}: NULL + 0 is undefined in C. */
+    const char *d = u->data.len ? u->data.p : "", *end = d + u->data.len;
     for (;;) {
         const char *eol = d;
         while (eol < end && *eol != '\n' && *eol != '\r')

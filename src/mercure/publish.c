@@ -1,6 +1,6 @@
-/* POST /.well-known/mercure: authenticate, decode and validate the form, build the event once,
- * submit it to the order authority, answer its id once stored (parked meanwhile: a worker never
- * waits). */
+/* POST /.well-known/mercure: authenticate, validate the form (publish_parse.c), build the event
+ * once, submit it to the order authority, answer its id once stored (parked meanwhile: a worker
+ * never waits). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 #include "http/form.h"
 #include "http/http.h"
 #include "mercure/handlers.h"
+#include "mercure/publish_parse.h"
 #include "mercure/context.h"
 #include "mercure/session.h"
 #include "mercure/token.h"
@@ -24,41 +25,9 @@
 #include "server/worker.h"
 #include "ssebroker/config.h"
 
-#define FORM_CONTENT_TYPE   "application/x-www-form-urlencoded"
-#define RESERVED_PATH       "/.well-known/mercure"
-#define PUBLISH_SMALL_PAIRS 16
-
 static void reply(struct conn *c, int status, const char *extra, const char *text, bool keep_alive)
 {
     conn_respond_text(c, status, extra, text, !keep_alive);
-}
-
-static bool has_ctl_breaking_framing(const char *s, size_t n)
-{
-    return memchr(s, '\r', n) || memchr(s, '\n', n) || memchr(s, 0, n);
-}
-
-/* True when the topic's path lies in the hub's reserved namespace. */
-static bool topic_reserved(const char *s, size_t n)
-{
-    const char *path = s, *end = s + n;
-    const char *scheme = memmem(s, n, "://", 3);
-    if (scheme) {
-        path = memchr(scheme + 3, '/', (size_t)(end - scheme - 3));
-        if (!path) return false;
-    }
-    size_t rl = sizeof(RESERVED_PATH) - 1;
-    if ((size_t)(end - path) < rl || memcmp(path, RESERVED_PATH, rl) != 0) return false;
-    return path + rl == end || path[rl] == '/' || path[rl] == '?' || path[rl] == '#';
-}
-
-static bool content_type_is_form(const struct http_request *r)
-{
-    size_t len;
-    const char *ct = http_header_value(r, HDR_CONTENT_TYPE, &len);
-    size_t fl = sizeof(FORM_CONTENT_TYPE) - 1;
-    return ct && len >= fl && strncasecmp(ct, FORM_CONTENT_TYPE, fl) == 0 &&
-           (len == fl || ct[fl] == ';' || ct[fl] == ' ');
 }
 
 /* Authenticates the publisher; on failure answers and returns NULL. The claims belong to the
@@ -186,134 +155,21 @@ static const struct park_ops publish_park = {.retry = parked_retry, .expire = pa
 void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct http_request *r,
                     char *query, size_t query_len, bool keep_alive)
 {
-    const struct sseb_config *cfg = m->cfg;
-    const char *qtoken = NULL;
-    size_t qtoken_len = 0;
-    struct form_pair qpairs[32];
-    size_t nq = 0;
-    query[query_len] = 0;
-    if (query_len && form_parse(query, query_len, qpairs, 32, &nq) == FORM_OK) {
-        for (size_t i = 0; i < nq; i++)
-            if (strcmp(qpairs[i].key, "authorization") == 0) {
-                qtoken = qpairs[i].value;
-                qtoken_len = qpairs[i].value_len;
-            }
-    }
-
+    size_t qtoken_len;
+    const char *qtoken = publish_query_token(query, query_len, &qtoken_len);
     const struct auth_claims *claims = authenticate(m, c, r, qtoken, qtoken_len, keep_alive);
     if (!claims) return;
 
-    /* Scratch sized to the request: small publishes (most of them) use the stack. */
-    struct form_pair small_pairs[PUBLISH_SMALL_PAIRS], *pairs = small_pairs;
-    struct sseb_str small_topics[PUBLISH_SMALL_PAIRS], *topics = small_topics;
-    if (!content_type_is_form(r)) {
-        reply(c, 400, NULL, "Content-Type must be application/x-www-form-urlencoded.", keep_alive);
-        goto out;
-    }
-    size_t npairs = 0;
-    if (!r->body.p && buf_append(&r->body, "", 0)) {
-        reply(c, 503, NULL, "Out of memory.", false);
-        goto out;
-    }
-    /* Topics, plus a few of each other field, repeated fields being ignored. */
-    size_t max_pairs = form_pairs_bound(r->body.p, r->body.len);
-    if (max_pairs > (size_t)cfg->max_topics + 64) max_pairs = (size_t)cfg->max_topics + 64;
-    if (max_pairs > PUBLISH_SMALL_PAIRS) {
-        pairs = malloc(max_pairs * sizeof(*pairs));
-        topics = malloc(max_pairs * sizeof(*topics));
-        if (!pairs || !topics) {
-            reply(c, 503, NULL, "Out of memory.", false);
-            goto out;
-        }
-    }
-    enum form_status fs = form_parse(r->body.p, r->body.len, pairs, max_pairs, &npairs);
-    if (fs == FORM_TOO_MANY) {
-        reply(c, 400, NULL, "Too many \"topic\" parameters.", keep_alive);
-        goto out;
-    }
-    if (fs != FORM_OK) {
-        reply(c, 400, NULL, "Invalid form body: bad percent-encoding.", keep_alive);
+    size_t ct_len = 0;
+    const char *ct = http_header_value(r, HDR_CONTENT_TYPE, &ct_len);
+    struct publish_parsed req;
+    struct parse_error err;
+    if (!publish_parse(r->body.p, r->body.len, ct, ct_len, m->cfg, claims, &req, &err)) {
+        conn_respond_text(c, err.status, err.header, err.reason, err.close || !keep_alive);
         goto out;
     }
 
-    struct sseb_update u = {.topics = topics};
-    bool have_data = false, have_id = false, have_type = false, have_retry = false;
-    for (size_t i = 0; i < npairs; i++) {
-        struct form_pair *p = &pairs[i];
-        struct sseb_str v = {p->value, p->value_len};
-        if (strcmp(p->key, "topic") == 0) {
-            if (u.ntopics == cfg->max_topics) {
-                reply(c, 400, NULL, "Too many \"topic\" parameters.", keep_alive);
-                goto out;
-            }
-            topics[u.ntopics++] = v;
-        } else if (strcmp(p->key, "data") == 0 && !have_data) {
-            u.data = v, have_data = true;
-        } else if (strcmp(p->key, "id") == 0 && !have_id) {
-            u.id = v, have_id = true;
-        } else if (strcmp(p->key, "type") == 0 && !have_type) {
-            u.type = v, have_type = true;
-        } else if (strcmp(p->key, "retry") == 0 && !have_retry) {
-            u.retry = v, have_retry = true;
-        } else if (strcmp(p->key, "private") == 0) {
-            u.private_ = true;
-        }
-    }
-
-    if (u.ntopics == 0) {
-        reply(c, 400, NULL, "Missing \"topic\" parameter.", keep_alive);
-        goto out;
-    }
-    for (size_t i = 0; i < u.ntopics; i++) {
-        if (topics[i].len > cfg->max_selector_bytes) {
-            reply(c, 400, NULL, "Topic too long.", keep_alive);
-            goto out;
-        }
-        if (topics[i].len == 0 || !utf8_printable(topics[i].p, topics[i].len)) {
-            reply(c, 400, NULL, "Invalid topic: empty, invalid UTF-8 or control characters.",
-                  keep_alive);
-            goto out;
-        }
-    }
-    /* An event stream is UTF-8: bytes that are not would reach browsers as U+FFFD. */
-    if ((have_data && !utf8_valid(u.data.p, u.data.len)) ||
-        (have_id && !utf8_valid(u.id.p, u.id.len)) ||
-        (have_type && !utf8_valid(u.type.p, u.type.len))) {
-        reply(c, 400, NULL, "Invalid \"data\", \"id\" or \"type\": not UTF-8.", keep_alive);
-        goto out;
-    }
-    if (have_id && (has_ctl_breaking_framing(u.id.p, u.id.len) || (u.id.len && u.id.p[0] == '#') ||
-                    u.id.len > 1024)) {
-        reply(c, 400, NULL, "Invalid \"id\": it must not start with # or contain CR, LF or NUL.",
-              keep_alive);
-        goto out;
-    }
-    if (have_type && has_ctl_breaking_framing(u.type.p, u.type.len)) {
-        reply(c, 400, NULL, "Invalid \"type\": it must not contain CR, LF or NUL.", keep_alive);
-        goto out;
-    }
-    if (have_retry) {
-        bool ok = u.retry.len > 0 && u.retry.len <= 10;
-        for (size_t i = 0; ok && i < u.retry.len; i++)
-            ok = u.retry.p[i] >= '0' && u.retry.p[i] <= '9';
-        if (!ok) {
-            reply(c, 400, NULL, "Invalid \"retry\": it must be a number of milliseconds.",
-                  keep_alive);
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < u.ntopics; i++) {
-        if (topic_reserved(topics[i].p, topics[i].len)) {
-            reply(c, 403, NULL, "Topics under /.well-known/mercure are reserved.", keep_alive);
-            goto out;
-        }
-        if (!auth_can_publish(claims, topics[i].p, topics[i].len)) {
-            reply(c, 403, "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
-                  "This token may not publish to this topic.", keep_alive);
-            goto out;
-        }
-    }
-
+    struct sseb_update u = req.update;
     char generated[RAND_URN_UUID_LEN + 1];
     if (u.id.len == 0) {
         rand_urn_uuid(generated);
@@ -343,13 +199,12 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
         pp->in_store = res == AUTHORITY_PENDING;
         s->pending = pp;
         STAT_ADD(&w->stats, publish_parked, 1);
-        worker_park(w, c, &publish_park, w->now_ms + cfg->publish_wait_ms);
+        worker_park(w, c, &publish_park, w->now_ms + m->cfg->publish_wait_ms);
         goto out;
     }
     answer(w, pp, res);
     pending_publish_free(pp);
 
 out:
-    if (pairs != small_pairs) free(pairs);
-    if (topics != small_topics) free(topics);
+    publish_parsed_free(&req);
 }

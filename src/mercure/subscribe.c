@@ -13,6 +13,7 @@
 #include "http/form.h"
 #include "http/http.h"
 #include "mercure/handlers.h"
+#include "mercure/subscribe_parse.h"
 #include "mercure/context.h"
 #include "mercure/session.h"
 #include "mercure/subscriptions.h"
@@ -23,8 +24,6 @@
 #include "server/stats.h"
 #include "server/worker.h"
 #include "ssebroker/config.h"
-
-#define SUBSCRIBE_SMALL_PAIRS 16
 
 static const char stream_headers[] =
     "HTTP/1.1 200 OK\r\n"
@@ -115,88 +114,22 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
 {
     if (wait_for_store(m, w, c, r)) return;
     const struct sseb_config *cfg = m->cfg;
-    /* Scratch sized to the request: a few selectors (most subscriptions) use the stack. */
-    struct form_pair small_pairs[SUBSCRIBE_SMALL_PAIRS], *pairs = small_pairs;
-    char *small_sels[SUBSCRIBE_SMALL_PAIRS], **sels = small_sels;
-    size_t small_lens[SUBSCRIBE_SMALL_PAIRS], *lens = small_lens;
     struct auth_claims *claims = NULL;
-    size_t max_pairs = form_pairs_bound(query, query_len);
-    if (max_pairs > (size_t)cfg->max_topics + 64) max_pairs = (size_t)cfg->max_topics + 64;
-    if (max_pairs > SUBSCRIBE_SMALL_PAIRS) {
-        pairs = malloc(max_pairs * sizeof(*pairs));
-        sels = malloc(max_pairs * sizeof(*sels));
-        lens = malloc(max_pairs * sizeof(*lens));
-        if (!pairs || !sels || !lens) {
-            conn_respond(c, 503, "text/plain", NULL, "Out of memory.", 14, true);
-            goto out;
-        }
-    }
-    size_t npairs = 0;
-    query[query_len] = 0; /* the target buffer always has room for it */
-    enum form_status fs = form_parse(query, query_len, pairs, max_pairs, &npairs);
-    if (fs == FORM_TOO_MANY) {
-        bad_request(c, "Too many \"topic\" parameters.", keep_alive);
+    size_t header_id_len = 0;
+    const char *header_id = http_header_value(r, HDR_LAST_EVENT_ID, &header_id_len);
+    struct subscribe_parsed req;
+    struct parse_error err;
+    if (!subscribe_parse(query, query_len, header_id, header_id_len, cfg, &req, &err)) {
+        if (err.close)
+            conn_respond(c, err.status, "text/plain", NULL, err.reason, strlen(err.reason), true);
+        else
+            bad_request(c, err.reason, keep_alive);
         goto out;
     }
-    if (fs != FORM_OK) {
-        bad_request(c, "Invalid query string.", keep_alive);
-        goto out;
-    }
-
-    size_t nsel = 0, template_cost = 0;
-    const char *query_id = NULL, *query_token = NULL;
-    size_t query_id_len = 0, query_token_len = 0;
-    for (size_t i = 0; i < npairs; i++) {
-        struct form_pair *p = &pairs[i];
-        if (strcmp(p->key, "topic") == 0) {
-            if (nsel == cfg->max_topics) {
-                bad_request(c, "Too many \"topic\" parameters.", keep_alive);
-                goto out;
-            }
-            if (p->value_len == 0) continue;
-            if (p->value_len > cfg->max_selector_bytes) {
-                bad_request(c, "Topic selector too long.", keep_alive);
-                goto out;
-            }
-            if (!utf8_printable(p->value, p->value_len)) {
-                bad_request(c, "Invalid topic selector: invalid UTF-8 or control characters.",
-                            keep_alive);
-                goto out;
-            }
-            bool dup = false;
-            for (size_t j = 0; j < nsel && !dup; j++)
-                dup = lens[j] == p->value_len && memcmp(sels[j], p->value, p->value_len) == 0;
-            if (dup) continue;
-            /* Templates are matched against every new topic: bound the work one subscriber may
-             * add to each publish. */
-            if (memchr(p->value, '{', p->value_len)) {
-                struct selector *sel = selector_compile(p->value, p->value_len);
-                if (!sel) {
-                    conn_respond(c, 503, "text/plain", NULL, "Out of memory.", 14, true);
-                    goto out;
-                }
-                template_cost += selector_cost(sel);
-                selector_free(sel);
-                if (template_cost > cfg->max_template_cost) {
-                    bad_request(c, "Topic selectors too complex.", keep_alive);
-                    goto out;
-                }
-            }
-            sels[nsel] = p->value;
-            lens[nsel++] = p->value_len;
-        } else if (strcmp(p->key, "lastEventID") == 0 || strcmp(p->key, "Last-Event-ID") == 0) {
-            /* draft-07 names the query parameter Last-Event-ID; the reference hub lastEventID */
-            query_id = p->value;
-            query_id_len = p->value_len;
-        } else if (strcmp(p->key, "authorization") == 0) {
-            query_token = p->value;
-            query_token_len = p->value_len;
-        }
-    }
-    if (nsel == 0) {
-        bad_request(c, "Missing \"topic\" parameter.", keep_alive);
-        goto out;
-    }
+    char **sels = req.sels;
+    size_t *lens = req.lens, nsel = req.nsel;
+    const char *query_token = req.query_token;
+    size_t query_token_len = req.query_token_len;
 
     size_t tlen;
     bool from_cookie;
@@ -219,13 +152,9 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
         goto out;
     }
 
-    /* Replay: the header wins over the query parameter; an empty id asks for nothing. */
-    size_t id_len = 0;
-    const char *id = http_header_value(r, HDR_LAST_EVENT_ID, &id_len);
-    if (!id || id_len == 0) {
-        id = query_id;
-        id_len = query_id_len;
-    }
+    /* Replay: an empty id asks for nothing. */
+    const char *id = req.last_id;
+    size_t id_len = req.last_id_len;
     bool want_replay = id && id_len > 0;
 
     bool earliest = want_replay && id_len == 8 && memcmp(id, "earliest", 8) == 0;
@@ -277,7 +206,5 @@ out:
         auth_claims_free(claims);
         free(claims);
     }
-    if (pairs != small_pairs) free(pairs);
-    if (sels != small_sels) free(sels);
-    if (lens != small_lens) free(lens);
+    subscribe_parsed_free(&req);
 }

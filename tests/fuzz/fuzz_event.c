@@ -1,24 +1,33 @@
-/* libFuzzer target: SSE encoding (src/sse.c via event_new) and history lookup (src/history.c).
+/* libFuzzer target: publish validation as the handler runs it (publish_parse,
+ * src/mercure/publish_parse.c), SSE encoding (src/core/sse.c via event_new) and history lookup
+ * (src/core/history.c).
  *
- * The input is split on 0x00 into fields: data, id, type, retry, topic, then any number of ids
- * to publish after it and one id to replay from (the last field). Fields are cleaned the way
- * publish validates them (id and type without CR/LF, retry digits only), data is left raw.
+ * The input is split on 0x00 into fields: the first is a publish's form body, the middle ones
+ * ids to publish after it (each sent through publish_parse as "topic=a&id=<percent-encoded>"),
+ * the last one an id to replay from.
  *
  * Checked besides the sanitizers:
- *  - the wire bytes parse back (WHATWG EventSource rules) into exactly one event whose data,
- *    id and event type are what was published: no payload can break the framing;
+ *  - a refused publish is a 400 or 403 with a reason; an accepted one has a topic;
+ *  - whatever publish_parse accepts, its wire bytes parse back (WHATWG EventSource rules) into
+ *    exactly one event whose data, id and event type are what was published: no payload can
+ *    break the framing;
  *  - the encoded size stays within the announced bound;
  *  - a replay after an id returns exactly the retained events published after its latest
  *    occurrence, in order; an unknown id returns nothing and says so; a history of bounded size
  *    evicts oldest first. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
+#include "auth/auth.h"
+
 #include "core/event.h"
 #include "core/history.h"
 #include "core/sse.h"
+#include "mercure/publish_parse.h"
+#include "ssebroker/config.h"
 
 #define MAX_EVENTS 64
 
@@ -35,7 +44,7 @@ struct parsed {
     char id[2048];
     size_t id_len;
     int id_lines;
-    char type[2048];
+    char type[8192];
     size_t type_len;
 };
 
@@ -104,14 +113,58 @@ static size_t normalize_newlines(const char *s, size_t n, char *out)
     return o;
 }
 
-static struct sseb_str clean(struct field f, char *buf, bool digits)
+static const struct sseb_config *config(void)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < f.len && i < 1024; i++) {
-        char c = f.p[i];
-        if (digits ? (c >= '0' && c <= '9') : (c != '\r' && c != '\n')) buf[o++] = c;
+    static struct sseb_config cfg;
+    static bool ready;
+    if (!ready) {
+        sseb_config_defaults(&cfg);
+        ready = true;
     }
-    return (struct sseb_str){buf, o};
+    return &cfg;
+}
+
+/* A publisher allowed every topic. */
+static const struct auth_claims *publisher(void)
+{
+    static struct auth_claims claims;
+    static struct selector *any;
+    if (!any) {
+        if (!(any = selector_compile("*", 1))) abort();
+        claims = (struct auth_claims){.publish = &any, .npublish = 1};
+    }
+    return &claims;
+}
+
+static bool parse(char *body, size_t len, struct publish_parsed *p)
+{
+    static const char ct[] = "application/x-www-form-urlencoded";
+    struct parse_error err;
+    if (publish_parse(body, len, ct, sizeof(ct) - 1, config(), publisher(), p, &err)) {
+        if (p->update.ntopics == 0) abort();
+        return true;
+    }
+    if ((err.status != 400 && err.status != 403) || !err.reason || !*err.reason) abort();
+    return false;
+}
+
+/* The id field f as publish_parse accepts it from "topic=a&id=<f percent-encoded>", copied to
+ * out (2048 bytes); false when refused. */
+static bool publish_id(struct field f, char *out, size_t *out_len)
+{
+    static char body[3 * 1100 + 16];
+    if (f.len > 1100) return false;
+    size_t n = (size_t)snprintf(body, sizeof(body), "topic=a&id=");
+    for (size_t i = 0; i < f.len; i++)
+        n += (size_t)snprintf(body + n, sizeof(body) - n, "%%%02X", (unsigned char)f.p[i]);
+    struct publish_parsed p;
+    bool ok = parse(body, n, &p);
+    if (ok) {
+        memcpy(out, p.update.id.p, p.update.id.len);
+        *out_len = p.update.id.len;
+    }
+    publish_parsed_free(&p);
+    return ok;
 }
 
 /* Reads history from start to its end in chunks; returns 0 when it yields exactly want[0..n). */
@@ -137,10 +190,30 @@ static int replay_matches(struct history *h, uint64_t start, size_t chunk, struc
     return seen == n ? 0 : -1;
 }
 
+/* Encodes u, parses the wire back as an EventSource would and compares. */
+static struct event *encode_and_check(const struct sseb_update *u)
+{
+    static char norm[8192];
+    struct event *ev = event_new(u);
+    if (!ev) return NULL;
+    if (ev->wire_len > sse_encoded_size(u, u->id.len)) abort();
+    struct parsed *p = malloc(sizeof(*p));
+    if (!p) abort();
+    parse_wire(ev->wire, ev->wire_len, p);
+    size_t nlen = normalize_newlines(u->data.p, u->data.len, norm);
+    if (p->data_len != nlen || (nlen && memcmp(p->data, norm, nlen) != 0)) abort();
+    if (p->id_lines != 1 || p->id_len != u->id.len || memcmp(p->id, u->id.p, u->id.len) != 0)
+        abort();
+    if (p->type_len != u->type.len || (u->type.len && memcmp(p->type, u->type.p, u->type.len)))
+        abort();
+    free(p);
+    return ev;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 {
     if (size > 6000) return 0;
-    struct field f[MAX_EVENTS + 6];
+    struct field f[MAX_EVENTS + 2];
     size_t nf = 0;
     const char *s = (const char *)input, *end = s + size;
     while (nf < sizeof(f) / sizeof(f[0])) {
@@ -149,32 +222,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
         if (!z) break;
         s = z + 1;
     }
-    while (nf < 6)
-        f[nf++] = (struct field){"", 0};
+    if (nf < 2) f[nf++] = (struct field){"", 0};
 
-    /* One event from the first five fields: encode, parse back, compare. */
-    static char idb[1024], typeb[1024], retryb[1024], norm[8192];
-    struct sseb_str topic = {f[4].p, f[4].len};
-    struct sseb_update u = {.topics = &topic, .ntopics = 1, .data = {f[0].p, f[0].len}};
-    u.id = clean(f[1], idb, false);
-    u.type = clean(f[2], typeb, false);
-    u.retry = clean(f[3], retryb, true);
-    if (u.retry.len > 10) u.retry.len = 10;
+    /* One publish from the first field: validate, encode, parse back, compare. */
+    static char body[6001], idb[2048];
+    memcpy(body, f[0].p, f[0].len);
+    struct publish_parsed req;
+    static const struct sseb_str base_topic = {"a", 1};
+    struct sseb_update u = {.topics = &base_topic, .ntopics = 1};
+    bool accepted = parse(body, f[0].len, &req);
+    if (accepted) u = req.update;
     if (u.id.len == 0) u.id = (struct sseb_str){"urn:fuzz:0", 10};
-    struct event *ev = event_new(&u);
+    struct event *ev = encode_and_check(&u);
+    publish_parsed_free(&req);
     if (!ev) return 0;
-    if (ev->wire_len > sse_encoded_size(&u, u.id.len)) abort();
-    struct parsed *p = malloc(sizeof(*p));
-    if (!p) abort();
-    parse_wire(ev->wire, ev->wire_len, p);
-    size_t nlen = normalize_newlines(u.data.p, u.data.len, norm);
-    if (p->data_len != nlen || memcmp(p->data, norm, nlen) != 0) abort();
-    if (p->id_lines != 1 || p->id_len != u.id.len || memcmp(p->id, u.id.p, u.id.len) != 0) abort();
-    if (p->type_len != u.type.len || memcmp(p->type, u.type.p, u.type.len) != 0) abort();
-    free(p);
 
-    /* History: the event above, then one per middle field (its id), then a replay from the last
-     * field. A small bound makes eviction part of the run. */
+    /* History: the event above, then one per middle field its publish accepts (its id), then a
+     * replay from the last field. A small bound makes eviction part of the run. */
     uint32_t max_events = 1 + (size ? input[0] % 16 : 0);
     struct history *h = history_new(max_events, 1 << 20);
     if (!h) abort();
@@ -184,11 +248,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     history_lock(h);
     history_append(h, ev, &evicted);
     published[npub++] = ev;
-    for (size_t k = 5; k + 1 < nf && npub < MAX_EVENTS + 1; k++) {
-        struct sseb_update e = u;
-        e.id = clean(f[k], idb, false);
-        if (e.id.len == 0) continue;
-        struct event *x = event_new(&e);
+    for (size_t k = 1; k + 1 < nf && npub < MAX_EVENTS + 1; k++) {
+        struct sseb_update e = {.topics = &base_topic, .ntopics = 1};
+        if (!publish_id(f[k], idb, &e.id.len) || e.id.len == 0) continue;
+        e.id.p = idb;
+        struct event *x = encode_and_check(&e);
         if (!x) break;
         history_append(h, x, &evicted);
         published[npub++] = x;
@@ -196,8 +260,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     history_unlock(h);
     history_release_evicted(evicted);
 
-    struct field from = f[nf - 1];
-    struct sseb_str want = clean(from, typeb, false);
+    struct sseb_str want = {f[nf - 1].p, f[nf - 1].len};
     size_t retained_from = npub > max_events ? npub - max_events : 0;
     /* The newest retained event with that id, if any. */
     ssize_t at = -1;

@@ -1,16 +1,22 @@
-/* libFuzzer target: the subscribe query path (src/subscribe.c): form_parse on the query string,
- * the checks subscribe_handle makes on each "topic", then selector_compile and selector_match of
- * every selector against every topic-like value of the same query (and a few fixed topics).
+/* libFuzzer target: the subscribe query path as the handler runs it, subscribe_parse
+ * (src/mercure/subscribe_parse.c), then selector_compile and selector_match of every selector it
+ * accepts against every value of the same query (and a few fixed topics).
  *
- * Checked besides the sanitizers: decoded pairs stay inside the buffer and are NUL-terminated,
- * "*" matches everything, a selector always matches its own text, the selector keeps its text. */
+ * The input is the query string; bytes after the first '\n', if any, are the Last-Event-ID
+ * header. Its first byte also picks small limits (topics, template cost) so that every limit is
+ * reached. Checked besides the sanitizers:
+ *  - a refusal is a 400 with a reason (503 only when out of memory);
+ *  - accepted selectors lie in the buffer, are NUL-terminated, non-empty, within the length
+ *    limit, UTF-8 without control characters, distinct and no more than the topic limit;
+ *  - the id to resume after is the header when it is not empty, else a query value;
+ *  - "*" matches everything, a selector matches its own text and keeps it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/form.h"
 #include "common/utf8.h"
 #include "core/selector.h"
+#include "mercure/subscribe_parse.h"
 #include "ssebroker/config.h"
 
 static const char *const fixed_topics[] = {
@@ -23,68 +29,85 @@ static const char *const fixed_topics[] = {
     "https://example.com/search?q=x&page=2#top",
 };
 
+static bool inside(const char *p, size_t n, const char *buf, size_t size)
+{
+    return p >= buf && p + n <= buf + size;
+}
+
+static void check_accepted(const struct subscribe_parsed *q, const struct sseb_config *cfg,
+                           const char *buf, size_t size, const char *hdr, size_t hdr_len)
+{
+    if (q->nsel == 0 || q->nsel > cfg->max_topics) abort();
+    for (size_t i = 0; i < q->nsel; i++) {
+        const char *s = q->sels[i];
+        size_t n = q->lens[i];
+        if (!inside(s, n, buf, size) || s[n] != 0) abort();
+        if (n == 0 || n > cfg->max_selector_bytes || !utf8_printable(s, n)) abort();
+        for (size_t j = 0; j < i; j++)
+            if (q->lens[j] == n && memcmp(q->sels[j], s, n) == 0) abort();
+    }
+    if (hdr && hdr_len) {
+        if (q->last_id != hdr || q->last_id_len != hdr_len) abort();
+    } else if (q->last_id && !inside(q->last_id, q->last_id_len, buf, size)) {
+        abort();
+    }
+    if (q->query_token && !inside(q->query_token, q->query_token_len, buf, size)) abort();
+}
+
+static void match_all(const struct subscribe_parsed *q)
+{
+    for (size_t s = 0; s < q->nsel; s++) {
+        struct selector *sel = selector_compile(q->sels[s], q->lens[s]);
+        if (!sel) abort();
+        if (selector_len(sel) != q->lens[s] || memcmp(selector_text(sel), q->sels[s], q->lens[s]) ||
+            selector_text(sel)[q->lens[s]] != 0)
+            abort();
+        if (!selector_match(sel, q->sels[s], q->lens[s])) abort();
+        bool any = selector_kind(sel) == SELECTOR_ANY;
+        for (size_t i = 0; i < q->nsel; i++)
+            if (!selector_match(sel, q->sels[i], q->lens[i]) && any) abort();
+        for (size_t i = 0; i < sizeof(fixed_topics) / sizeof(fixed_topics[0]); i++)
+            if (!selector_match(sel, fixed_topics[i], strlen(fixed_topics[i])) && any) abort();
+        selector_free(sel);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct sseb_config cfg;
+    static struct sseb_config defaults;
     static int ready;
     if (!ready) {
-        sseb_config_defaults(&cfg);
+        sseb_config_defaults(&defaults);
         ready = 1;
     }
     if (size > 1 << 16) return 0;
+    struct sseb_config cfg = defaults;
+    if (size && data[0] & 1) {
+        cfg.max_topics = 1 + data[0] % 8;
+        cfg.max_selector_bytes = 4 + data[0] % 64;
+        cfg.max_template_cost = data[0] % 32;
+    }
+    const char *nl = memchr(data, '\n', size);
+    size_t qlen = nl ? (size_t)(nl - (const char *)data) : size;
     /* The query lives in the request target buffer, which always has a spare byte. */
-    char *buf = malloc(size + 1);
-    if (!buf) return 0;
-    memcpy(buf, data, size);
-    buf[size] = 0;
+    char *buf = malloc(qlen + 1);
+    char *hdr = nl ? malloc(size - qlen) : NULL;
+    if (!buf || (nl && !hdr)) abort();
+    memcpy(buf, data, qlen);
+    size_t hdr_len = nl ? size - qlen - 1 : 0;
+    if (hdr) memcpy(hdr, nl + 1, hdr_len);
 
-    size_t max_pairs = cfg.max_topics + 64;
-    struct form_pair *pairs = malloc(max_pairs * sizeof(*pairs));
-    struct selector **sels = calloc(cfg.max_topics, sizeof(*sels));
-    if (!pairs || !sels) abort();
-    size_t npairs = 0, nsel = 0;
-    enum form_status fs = form_parse(buf, size, pairs, max_pairs, &npairs);
-    if (fs == FORM_OK) {
-        if (npairs > max_pairs) abort();
-        for (size_t i = 0; i < npairs; i++) {
-            struct form_pair *p = &pairs[i];
-            if (p->key < buf || p->key + p->key_len > buf + size) abort();
-            if (p->value < buf || p->value + p->value_len > buf + size) abort();
-            if (p->key[p->key_len] != 0 || p->value[p->value_len] != 0) abort();
-            if (strlen(p->key) > p->key_len) abort();
-        }
-        for (size_t i = 0; i < npairs && nsel < cfg.max_topics; i++) {
-            struct form_pair *p = &pairs[i];
-            if (strcmp(p->key, "topic") != 0 || p->value_len == 0) continue;
-            if (p->value_len > cfg.max_selector_bytes) continue;
-            if (!utf8_valid(p->value, p->value_len) || memchr(p->value, 0, p->value_len)) continue;
-            struct selector *sel = selector_compile(p->value, p->value_len);
-            if (!sel) abort();
-            if (selector_len(sel) != p->value_len ||
-                memcmp(selector_text(sel), p->value, p->value_len) != 0 ||
-                selector_text(sel)[p->value_len] != 0)
-                abort();
-            if (!selector_match(sel, p->value, p->value_len)) abort();
-            sels[nsel++] = sel;
-        }
-        for (size_t s = 0; s < nsel; s++) {
-            bool any = selector_kind(sels[s]) == SELECTOR_ANY;
-            for (size_t i = 0; i < npairs; i++) {
-                bool m = selector_match(sels[s], pairs[i].value, pairs[i].value_len);
-                if (any && !m) abort();
-            }
-            for (size_t i = 0; i < sizeof(fixed_topics) / sizeof(fixed_topics[0]); i++) {
-                bool m = selector_match(sels[s], fixed_topics[i], strlen(fixed_topics[i]));
-                if (any && !m) abort();
-            }
-        }
-    } else if (fs != FORM_BAD_ENCODING && fs != FORM_TOO_MANY) {
+    struct subscribe_parsed q;
+    struct parse_error err;
+    if (subscribe_parse(buf, qlen, hdr, hdr_len, &cfg, &q, &err)) {
+        check_accepted(&q, &cfg, buf, qlen, hdr, hdr_len);
+        match_all(&q);
+    } else if (!err.reason || !*err.reason || (err.status != 400 && err.status != 503) ||
+               (err.status == 503) != err.close) {
         abort();
     }
-    for (size_t s = 0; s < nsel; s++)
-        selector_free(sels[s]);
-    free(sels);
-    free(pairs);
+    subscribe_parsed_free(&q);
+    free(hdr);
     free(buf);
     return 0;
 }

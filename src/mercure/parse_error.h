@@ -1,0 +1,15 @@
+/* How a request parser (publish_parse.h, subscribe_parse.h) says no: the status, the reason the
+ * client reads, and what the answer needs besides. Reasons are static strings. */
+#ifndef SSEB_MERCURE_PARSE_ERROR_H
+#define SSEB_MERCURE_PARSE_ERROR_H
+
+#include <stdbool.h>
+
+struct parse_error {
+    int status;         /* 400, 403, or 503 when out of memory */
+    const char *header; /* extra header lines ("Name: value\r\n"), or NULL */
+    const char *reason; /* the plain-text body */
+    bool close;         /* answer, then close (out of memory) */
+};
+
+#endif

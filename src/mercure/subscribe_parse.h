@@ -1,0 +1,45 @@
+/* Subscribe validation as a pure function: the query string and the Last-Event-ID header in; the
+ * selectors, the id to resume after and the token given in the URL out, or the status and reason
+ * to answer. No connection, no worker: the handler (subscribe.c) and the fuzzer
+ * (tests/fuzz/fuzz_query.c) call the same code. */
+#ifndef SSEB_MERCURE_SUBSCRIBE_PARSE_H
+#define SSEB_MERCURE_SUBSCRIBE_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/form.h"
+#include "mercure/parse_error.h"
+
+#define SUBSCRIBE_SMALL_PAIRS 16
+
+struct sseb_config;
+
+struct subscribe_parsed {
+    /* The distinct selectors, in request order (they point into the query). */
+    char **sels;
+    size_t *lens;
+    size_t nsel;
+    /* The id to resume after: the Last-Event-ID header, else the query's; NULL or empty when
+     * none was asked for. */
+    const char *last_id;
+    size_t last_id_len;
+    /* The draft-07 `authorization` query parameter, NULL when absent. */
+    const char *query_token;
+    size_t query_token_len;
+    /* Scratch sized to the request: a few selectors (most subscriptions) use these. */
+    struct form_pair small_pairs[SUBSCRIBE_SMALL_PAIRS], *pairs;
+    char *small_sels[SUBSCRIBE_SMALL_PAIRS];
+    size_t small_lens[SUBSCRIBE_SMALL_PAIRS];
+};
+
+/* Decodes query[0..len) in place (query[len] must be writable) and validates it as a subscribe
+ * under cfg's limits; header_id (NULL: absent) is the request's Last-Event-ID header. Returns
+ * true with *out filled, or false with *err filled. Either way call subscribe_parsed_free(out)
+ * afterwards. */
+bool subscribe_parse(char *query, size_t len, const char *header_id, size_t header_id_len,
+                     const struct sseb_config *cfg, struct subscribe_parsed *out,
+                     struct parse_error *err);
+void subscribe_parsed_free(struct subscribe_parsed *p);
+
+#endif
