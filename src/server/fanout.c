@@ -7,7 +7,6 @@
 #include "auth/auth.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "core/archive.h"
 #include "core/bus.h"
 #include "core/event.h"
 #include "core/history.h"
@@ -17,21 +16,8 @@
 #include "server/stats.h"
 #include "ssebroker/config.h"
 
-#define REPLAY_CHUNK      256          /* events read from history per lock */
-#define REPLAY_HIGH_WATER (256 * 1024) /* a replaying stream's queue is topped up to this */
-/* Replay from the archive: its events are read for one stream and shared with no other, so a
- * stream's queue is topped up less, a read at a time. */
-#define COLD_HIGH_WATER (64 * 1024)
 /* Deliveries queued per bus batch at most (24 B of queue entry each: 12 MiB). */
 #define FANOUT_BATCH_DELIVERIES (512 * 1024)
-
-/* A read of the archive in flight for one stream. */
-struct cold_read {
-    struct archive_read r;
-    struct fanout *f;
-    struct conn *conn; /* NULL once the stream is gone: the answer is then only released */
-    struct cold_read *prev, *next;
-};
 
 int fanout_init(struct fanout *f, int consumer, struct bus *bus, struct history *history,
                 const struct sseb_config *cfg, struct worker_stats *stats,
@@ -73,15 +59,6 @@ bool stream_may_read(const struct stream *s, const struct event *ev)
     if (!s->reader) return false;
     for (uint16_t i = 0; i < ev->ntopics; i++)
         if (auth_can_subscribe(s->reader, ev->topics[i].s, ev->topics[i].len)) return true;
-    return false;
-}
-
-static bool stream_matches(const struct stream *s, const struct event *ev)
-{
-    for (uint16_t t = 0; t < ev->ntopics; t++)
-        for (uint32_t i = 0; i < s->nsubs; i++)
-            if (selector_match(s->subs[i].group->sel, ev->topics[t].s, ev->topics[t].len))
-                return true;
     return false;
 }
 
@@ -127,174 +104,13 @@ int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *len
 void stream_stop(struct fanout *f, struct conn *c)
 {
     struct stream *s = conn_stream(c);
-    if (s->cold_pending)
-        for (struct cold_read *cr = f->cold_reads; cr; cr = cr->next)
-            if (cr->conn == c) cr->conn = NULL;
+    replay_detach(f, c);
     for (uint32_t i = 0; i < s->nsubs; i++)
         topic_index_remove(&f->index, &s->subs[i]);
     STAT_SUB(f->stats, streams, 1);
     STAT_SUB(f->stats, subscriptions, s->nsubs);
     if (s->subs != &s->one) free(s->subs);
     s->subs = NULL;
-}
-
-void stream_written(struct conn *c, size_t written)
-{
-    struct stream *s = conn_stream(c);
-    /* The queue is written in order and replayed bytes are queued before later live ones. */
-    s->replay_unsent -= written < s->replay_unsent ? written : s->replay_unsent;
-}
-
-void stream_replay(struct fanout *f, struct conn *c, uint64_t from_seq, bool earliest)
-{
-    struct stream *s = conn_stream(c);
-    s->replaying = true;
-    s->replay_earliest = earliest;
-    s->replay_next = from_seq;
-    stream_refill(f, c);
-}
-
-/* The cursor reached the worker's bus position: every later event comes through the fan-out. */
-static void go_live(struct fanout *f, struct stream *s)
-{
-    s->replaying = false;
-    uint64_t seen = s->replay_next - 1;
-    s->last_seq = f->bus_seq > seen ? f->bus_seq : seen;
-}
-
-/* Queues the replayed events[0..n) that s may read (taking over their references); false when c
- * had to be killed (out of memory), the rest released. */
-static bool queue_replayed(struct fanout *f, struct conn *c, struct event **events, size_t n)
-{
-    struct stream *s = conn_stream(c);
-    for (size_t i = 0; i < n; i++) {
-        struct event *ev = events[i];
-        s->replay_next = ev->seq + 1;
-        if (!stream_matches(s, ev) || !stream_may_read(s, ev)) {
-            event_unref(ev);
-            continue;
-        }
-        /* A reference of its own per replayed event: a worker-wide holder per (stream, event)
-         * would only cost memory. */
-        uint32_t len = ev->wire_len;
-        if (outq_push_event(&c->out, ev)) { /* it released ev */
-            for (size_t j = i + 1; j < n; j++)
-                event_unref(events[j]);
-            conn_kill(c);
-            return false;
-        }
-        s->replay_unsent += len;
-        STAT_ADD(f->stats, replayed, 1);
-    }
-    if (n) {
-        s->replay_earliest = false;
-        conn_mark_dirty(c);
-    }
-    return true;
-}
-
-/* The cursor is older than memory: asks the archive for [replay_next, hot_oldest). False when
- * there is no archive, it does not have the cursor either, or no memory for the request. */
-static bool cold_read_start(struct fanout *f, struct conn *c, uint64_t hot_oldest)
-{
-    struct stream *s = conn_stream(c);
-    struct archive *a = history_archive(f->history);
-    uint64_t oldest = a ? archive_oldest(a) : 0;
-    if (!oldest || oldest >= hot_oldest) return false;
-    if (s->replay_next < oldest) {
-        if (!s->replay_earliest) return false; /* evicted from the files too: a real gap */
-        s->replay_next = oldest;
-    }
-    if (c->out.bytes >= COLD_HIGH_WATER) return true; /* asked again as the socket drains */
-    struct cold_read *cr = malloc(sizeof(*cr));
-    if (!cr) return false;
-    cr->r.ticket = (struct authority_ticket){.done = fanout_cold_done, .queue = f->completions};
-    cr->r.from = s->replay_next;
-    cr->r.upto = hot_oldest - 1;
-    cr->r.max_bytes = COLD_HIGH_WATER;
-    cr->f = f;
-    cr->conn = c;
-    cr->prev = NULL;
-    cr->next = f->cold_reads;
-    if (cr->next) cr->next->prev = cr;
-    f->cold_reads = cr;
-    s->cold_pending = true;
-    STAT_ADD(f->stats, archive_reads, 1);
-    archive_read(a, &cr->r);
-    return true;
-}
-
-void fanout_cold_done(struct authority_ticket *t)
-{
-    struct cold_read *cr = (struct cold_read *)t;
-    struct fanout *f = cr->f;
-    if (cr->prev)
-        cr->prev->next = cr->next;
-    else
-        f->cold_reads = cr->next;
-    if (cr->next) cr->next->prev = cr->prev;
-    struct conn *c = cr->conn;
-    struct archive_read *r = &cr->r;
-    size_t taken = 0;
-    if (c && !c->doomed && !c->close_after) {
-        struct stream *s = conn_stream(c);
-        s->cold_pending = false;
-        if (t->result != AUTHORITY_STORED) {
-            log_warn("replay from the history files failed; stream closed", "worker=%d",
-                     f->consumer);
-            stream_close(f, c);
-        } else if (r->gap && !s->replay_earliest) {
-            STAT_ADD(f->stats, replay_cut, 1);
-            log_info("replay overtaken by history retention; stream closed", "worker=%d",
-                     f->consumer);
-            stream_close(f, c);
-        } else {
-            if (r->gap) s->replay_next = r->next;
-            taken = r->nevents;
-            if (queue_replayed(f, c, r->events, r->nevents)) {
-                if (r->next > s->replay_next) s->replay_next = r->next; /* skipped, not lost */
-                stream_refill(f, c);
-            }
-        }
-    } else if (c) {
-        conn_stream(c)->cold_pending = false;
-    }
-    for (size_t i = taken; i < r->nevents; i++)
-        event_unref(r->events[i]);
-    free(cr);
-}
-
-void stream_refill(struct fanout *f, struct conn *c)
-{
-    struct stream *s = conn_stream(c);
-    struct event *chunk[REPLAY_CHUNK];
-    while (s->replaying && !s->cold_pending && c->out.bytes < REPLAY_HIGH_WATER && !c->doomed &&
-           !c->close_after) {
-        if (s->replay_next > f->bus_seq) {
-            go_live(f, s);
-            return;
-        }
-        bool gap;
-        uint64_t oldest;
-        size_t n = history_read(f->history, s->replay_next, f->bus_seq, chunk, REPLAY_CHUNK, &gap,
-                                &oldest);
-        if (gap && cold_read_start(f, c, oldest)) return;
-        if (gap && s->replay_earliest) {
-            /* "All retained history" and nothing sent yet: retained now starts later. */
-            s->replay_next = oldest;
-            continue;
-        }
-        if (gap) {
-            /* History moved past the cursor (the subscriber read slower than updates were
-             * evicted): the rest cannot come gap-free. It resumes by Last-Event-ID. */
-            STAT_ADD(f->stats, replay_cut, 1);
-            log_info("replay overtaken by history eviction; stream closed", "worker=%d",
-                     f->consumer);
-            stream_close(f, c);
-            return;
-        }
-        if (!queue_replayed(f, c, chunk, n)) return;
-    }
 }
 
 /* ---- live ------------------------------------------------------------------------------- */

@@ -1,12 +1,12 @@
 /* Fan-out: a worker's event streams, fed from the bus (live) and from history (replay).
  *
- * Live: each event the worker takes from the bus is matched against its topic index and queued,
- * by one shared reference, to every stream that may read it. Replay: a stream that resumes
- * (Last-Event-ID) reads history through a cursor, a chunk at a time as its socket drains, up to
- * the worker's bus position, then turns live; so a replay costs bounded memory however deep it
- * goes, and arrives with no gap and no duplicate. What memory no longer holds comes from the
- * history's archive (core/archive.h: the embedded log's files), read off the worker's thread in
- * bounded chunks that the completion queue brings back. */
+ * Live (fanout.c): each event the worker takes from the bus is matched against its topic index
+ * and queued, by one shared reference, to every stream that may read it. Replay (replay.c): a
+ * stream that resumes (Last-Event-ID) reads history through a cursor, a chunk at a time as its
+ * socket drains, up to the worker's bus position, then turns live; so a replay costs bounded
+ * memory however deep it goes, and arrives with no gap and no duplicate. What memory no longer
+ * holds comes from the history's archive (core/archive.h: the embedded log's files), read off
+ * the worker's thread in bounded chunks that the completion queue brings back. */
 #ifndef SSEB_SERVER_FANOUT_H
 #define SSEB_SERVER_FANOUT_H
 
@@ -73,8 +73,9 @@ struct stream {
  * --stream-lifetime, whichever comes first. Returns -1 when out of memory. */
 int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *lens, size_t n,
                  const struct auth_claims *reader, long long expires_at, int64_t now_ms);
-/* Replays history from seq on (what it may read of it), then goes live. earliest: from_seq is
- * "the oldest retained", which may move forward before the first chunk is read. */
+/* Replays history from seq on (what it may read of it), then goes live (replay.c, like the
+ * other stream_ functions about replay below). earliest: from_seq is "the oldest retained", which
+ * may move forward before the first chunk is read. */
 void stream_replay(struct fanout *f, struct conn *c, uint64_t from_seq, bool earliest);
 /* Leaves the topic index and frees the stream (the worker's close path). */
 void stream_stop(struct fanout *f, struct conn *c);
@@ -97,6 +98,9 @@ const char *stream_selector(const struct stream *s, uint32_t i, size_t *len);
 void stream_written(struct conn *c, size_t written);
 /* Tops up a replaying stream's queue from history while it is short. */
 void stream_refill(struct fanout *f, struct conn *c);
+/* Forgets c's read of the archive in flight, if any (its answer is then only released): the
+ * stream is stopping. */
+void replay_detach(struct fanout *f, struct conn *c);
 
 /* True when the stream's subscriber may read ev (public, or a topic its token allows). */
 bool stream_may_read(const struct stream *s, const struct event *ev);
