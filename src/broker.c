@@ -92,7 +92,9 @@ enum sseb_publish_status sseb_broker_publish(struct sseb_broker *b, const struct
     }
     completion_queue_free(&q);
     event_unref(ev);
-    return res == AUTHORITY_STORED ? SSEB_PUBLISHED : SSEB_BUSY;
+    return res == AUTHORITY_STORED      ? SSEB_PUBLISHED
+           : res == AUTHORITY_TOO_LARGE ? SSEB_INVALID
+                                        : SSEB_BUSY;
 }
 
 /* The development key only when nothing is configured: never next to a JWKS. Subscribers

@@ -77,7 +77,10 @@ static const struct opt options[] = {
      16 * MIB},
     {"max-headers", OPT_INT, F(max_headers), "header fields per request (100)", 1, 10000},
     /* An event's wire bytes are at most ~7x its data and are counted in 32 bits. */
-    {"max-body-bytes", OPT_SIZE, F(max_body_bytes), "publish body (1MiB)", 0, 256 * MIB},
+    {"max-body-bytes", OPT_SIZE, F(max_body_bytes),
+     "publish body (1MiB); with --history-dir or --redis, an update whose stored record (topics, "
+     "id, and data as SSE: up to 7 bytes per line break) would exceed 512MiB is refused with 413",
+     0, 256 * MIB},
     /* An event counts its topics in 16 bits. */
     {"max-topics", OPT_INT, F(max_topics), "topics per request (1000)", 1, SSEB_MAX_TOPICS},
     {"max-selector-bytes", OPT_SIZE, F(max_selector_bytes), "bytes of one topic (4KiB)", 1,

@@ -29,7 +29,7 @@ enum sseb_publish_status {
     SSEB_PUBLISHED = 0,
     SSEB_BUSY = -1, /* the bus stayed full for the configured wait: retry later */
     SSEB_NOMEM = -2,
-    SSEB_INVALID = -3, /* no topic, or more than max_topics */
+    SSEB_INVALID = -3, /* no topic, more than max_topics, or too large for the store to keep */
 };
 /* Publishes a validated update from any thread (it may wait up to publish_wait_ms for bus room,
  * so never from a callback running on a worker); the id (given or generated) is copied into

@@ -2,11 +2,12 @@
  * embedded log's files) offers it here, so that a Last-Event-ID older than memory is still found
  * (in O(1)) and the events after it are streamed back in bounded chunks as the socket drains.
  *
- * A read is asynchronous: the worker hands over a request and goes on serving; the store reads
- * on its own thread and posts the request to the worker's completion queue (core/completion.h),
- * where `done` runs. The requester owns the request's memory until then.
+ * Finds and reads are asynchronous, because both may touch the disk and a worker never does: the
+ * worker hands over a request and goes on serving; the store answers it on its own thread and
+ * posts it to the worker's completion queue (core/completion.h), where `done` runs. The
+ * requester owns the request's memory (and a find's id) until then.
  *
- * Threads: find and oldest may be called from any thread; read posts from the store's reader. */
+ * Threads: find and read from any thread (they only queue); oldest is a lock-free read. */
 #ifndef SSEB_CORE_ARCHIVE_H
 #define SSEB_CORE_ARCHIVE_H
 
@@ -20,6 +21,16 @@
 
 struct event;
 struct archive;
+
+struct archive_find {
+    /* done runs on the requesting worker; result AUTHORITY_STORED when answered (found or
+     * not), AUTHORITY_FAILED on an I/O error (as good as not found). */
+    struct authority_ticket ticket;
+    const char *id; /* in: the id looked for, borrowed until done */
+    size_t id_len;
+    bool found;   /* out: the newest retained event with this id, verified against its record */
+    uint64_t seq; /* out: its seq */
+};
 
 struct archive_read {
     /* done runs on the requesting worker; result AUTHORITY_STORED when read (even partly),
@@ -35,9 +46,9 @@ struct archive_read {
 };
 
 struct archive_ops {
-    /* Seq of the newest retained event with this id, verified against what is stored. */
-    bool (*find)(struct archive *a, const char *id, size_t id_len, uint64_t *seq);
-    /* Seq of the oldest retained event (0: none). */
+    /* Queues f; its ticket is posted once answered. */
+    void (*find)(struct archive *a, struct archive_find *f);
+    /* Seq of the oldest retained event (0: none). Lock-free, no I/O. */
     uint64_t (*oldest)(struct archive *a);
     /* Queues r; its ticket is posted once read. */
     void (*read)(struct archive *a, struct archive_read *r);
@@ -47,9 +58,9 @@ struct archive {
     const struct archive_ops *ops;
 };
 
-static inline bool archive_find(struct archive *a, const char *id, size_t id_len, uint64_t *seq)
+static inline void archive_find(struct archive *a, struct archive_find *f)
 {
-    return a->ops->find(a, id, id_len, seq);
+    a->ops->find(a, f);
 }
 static inline uint64_t archive_oldest(struct archive *a)
 {

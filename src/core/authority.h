@@ -20,10 +20,11 @@ struct event;
 struct authority;
 
 enum authority_result {
-    AUTHORITY_STORED,  /* ordered (ev->seq set) and stored: acknowledge it now */
-    AUTHORITY_FULL,    /* no room right now: submit the same event again later, or give up */
-    AUTHORITY_PENDING, /* taken; the outcome comes through the ticket's done callback */
-    AUTHORITY_FAILED,  /* refused (the store is unreachable or broken): answer 503 */
+    AUTHORITY_STORED,    /* ordered (ev->seq set) and stored: acknowledge it now */
+    AUTHORITY_FULL,      /* no room right now: submit the same event again later, or give up */
+    AUTHORITY_PENDING,   /* taken; the outcome comes through the ticket's done callback */
+    AUTHORITY_FAILED,    /* refused (the store is unreachable or broken): answer 503 */
+    AUTHORITY_TOO_LARGE, /* refused at once: the store could not read it back: answer 413 */
 };
 
 /* A submission's outcome, for an authority that completes later (AUTHORITY_PENDING). The

@@ -1,5 +1,6 @@
 #include "core/history.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "common/hash.h"
 #include "core/archive.h"
+#include "core/completion.h"
 #include "core/event.h"
 
 /* Retained events live in a ring indexed by seq; a linear-probing table maps ids to events.
@@ -166,32 +168,66 @@ struct archive *history_archive(const struct history *h)
     return h->archive;
 }
 
-bool history_replay_start(struct history *h, const char *id, size_t id_len, uint64_t *from_seq)
+enum history_start history_replay_lookup(struct history *h, const char *id, size_t id_len,
+                                         uint64_t *from_seq)
 {
     pthread_mutex_lock(&h->lock);
-    bool found = true;
     const struct event *ev = NULL;
     if (!id) {
         *from_seq = h->first;
     } else {
         ev = h->ids[ids_slot(h, id, id_len)];
-        found = ev != NULL;
-        if (found) *from_seq = ev->seq + 1;
+        if (ev) *from_seq = ev->seq + 1;
     }
     uint64_t break_seq = h->break_seq;
     pthread_mutex_unlock(&h->lock);
-    /* Older than memory: the archive, outside the lock (it may read a record to verify it). */
-    uint64_t seq;
-    if (h->archive && !id) {
-        uint64_t oldest = archive_oldest(h->archive);
+    if (!id) {
+        uint64_t oldest = h->archive ? archive_oldest(h->archive) : 0;
         if (oldest && oldest < *from_seq) *from_seq = oldest;
-    } else if (h->archive && !found && archive_find(h->archive, id, id_len, &seq)) {
-        found = true;
-        *from_seq = seq + 1;
+        return HISTORY_START_FOUND;
     }
+    if (!ev) return h->archive ? HISTORY_START_ARCHIVE : HISTORY_START_UNKNOWN;
     /* An id from before a break cannot resume gap-free: answer it as unknown. */
-    if (found && id && *from_seq - 1 < break_seq) found = false;
-    return found;
+    return *from_seq - 1 < break_seq ? HISTORY_START_UNKNOWN : HISTORY_START_FOUND;
+}
+
+bool history_replay_after(struct history *h, uint64_t seq, uint64_t *from_seq)
+{
+    pthread_mutex_lock(&h->lock);
+    uint64_t break_seq = h->break_seq;
+    pthread_mutex_unlock(&h->lock);
+    if (seq < break_seq) return false;
+    *from_seq = seq + 1;
+    return true;
+}
+
+struct find_wait {
+    struct archive_find f;
+    bool done;
+};
+
+static void find_waited(struct authority_ticket *t)
+{
+    ((struct find_wait *)t)->done = true;
+}
+
+bool history_replay_start(struct history *h, const char *id, size_t id_len, uint64_t *from_seq)
+{
+    enum history_start st = history_replay_lookup(h, id, id_len, from_seq);
+    if (st != HISTORY_START_ARCHIVE) return st == HISTORY_START_FOUND;
+    struct completion_queue q;
+    if (completion_queue_init(&q)) return false;
+    struct find_wait w = {
+        .f = {.ticket = {.done = find_waited, .queue = &q}, .id = id, .id_len = id_len}};
+    archive_find(h->archive, &w.f);
+    struct pollfd p = {.fd = q.efd, .events = POLLIN};
+    while (!w.done) {
+        poll(&p, 1, 1000);
+        completion_run(&q);
+    }
+    completion_queue_free(&q);
+    return w.f.ticket.result == AUTHORITY_STORED && w.f.found &&
+           history_replay_after(h, w.f.seq, from_seq);
 }
 
 size_t history_read(struct history *h, uint64_t from, uint64_t upto, struct event **out, size_t max,

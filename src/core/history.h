@@ -33,9 +33,24 @@ void history_release_evicted(struct event *evicted);
 void history_set_archive(struct history *h, struct archive *a);
 struct archive *history_archive(const struct history *h);
 
-/* Where a replay starts: after the event with this id (found: *from_seq = its seq + 1), or at the
- * oldest retained event when id is NULL ("earliest"; always found), in memory or, with an
- * archive, in it. False when id is unknown or older than the newest break (history_mark_break). */
+enum history_start {
+    HISTORY_START_FOUND,   /* *from_seq is where the replay starts */
+    HISTORY_START_UNKNOWN, /* unknown id, or one from before a break: answer "earliest" */
+    HISTORY_START_ARCHIVE, /* not in memory: ask the archive (archive_find, never on a worker's
+                              own time), then history_replay_after with what it found */
+};
+/* Where a replay starts: after the event with this id (*from_seq = its seq + 1), or at the oldest
+ * retained event when id is NULL ("earliest": always found, in memory or in the archive, whose
+ * oldest is a lock-free read). An id memory does not hold is the archive's to look up, when
+ * there is one. No I/O. */
+enum history_start history_replay_lookup(struct history *h, const char *id, size_t id_len,
+                                         uint64_t *from_seq);
+/* The archive found the id at seq: true (*from_seq = seq + 1) unless it came before the newest
+ * break (history_mark_break). */
+bool history_replay_after(struct history *h, uint64_t seq, uint64_t *from_seq);
+/* history_replay_lookup, then, for HISTORY_START_ARCHIVE, the archive's find waited for on the
+ * calling thread: for a thread that may wait (not a worker once the subscribe side parks). True
+ * when found. */
 bool history_replay_start(struct history *h, const char *id, size_t id_len, uint64_t *from_seq);
 
 /* Reads at most max retained events with from <= seq <= upto into out, oldest first, taking a

@@ -87,6 +87,12 @@ static void answer(struct worker *w, struct pending_publish *pp, enum authority_
 {
     if (res == AUTHORITY_STORED) {
         acknowledge(w, pp->conn, pp->ev, pp->keep_alive);
+    } else if (res == AUTHORITY_TOO_LARGE) {
+        STAT_ADD(&w->stats, publish_rejected, 1);
+        reply(pp->conn, 413, NULL,
+              "The update is too large to be stored: its record (topics, id and data as SSE, up "
+              "to 7 bytes per line break) would exceed 512MiB.",
+              pp->keep_alive);
     } else if (res == AUTHORITY_FAILED) {
         /* Not stored, so not acknowledged and never delivered: the publisher may send it again. */
         STAT_ADD(&w->stats, publish_rejected, 1);

@@ -1,9 +1,7 @@
 #include "store/log.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -24,66 +22,19 @@
 #include "core/history.h"
 #include "core/hub.h"
 #include "store/log_index.h"
+#include "store/log_internal.h"
 #include "store/log_reader.h"
 #include "store/record.h"
 
 #define BATCH_MAX_RECORDS 4096
 #define NAME_LEN          LOG_SEGMENT_NAME_LEN
 
-struct segment {
-    uint64_t first;    /* number of its first record (records are numbered from 0 for the log) */
-    uint64_t records;  /* valid records in it */
-    uint64_t bytes;    /* file size: header and valid records */
-    int64_t newest_ms; /* wall-clock time of its newest record */
-};
-
-/* A submission waiting for the writer. */
-struct item {
-    struct event *ev;
-    struct authority_ticket *ticket;
-    struct item *next;
-};
-
-struct log {
-    struct authority base;
-    struct hub *hub;
-    struct log_options opt;
-    char *dir;
-    int dirfd, lockfd;
-    struct log_index *index;   /* where every retained record is, by seq and by id */
-    struct log_reader *reader; /* reads them back for replay older than memory */
-
-    /* The writer's own state (no lock: only the writer touches it after open). */
-    struct segment *segs;
-    size_t nsegs, capsegs;
-    int active_fd; /* the newest segment, appended to */
-    bool dirty;    /* written since the last sync */
-    int64_t last_sync_ms;
-    uint8_t *buf;
-    size_t bufcap;
-    uint64_t disk_bytes;
-    bool after_quarantine; /* recovery: the previous segment was set aside */
-
-    /* What workers share with the writer. */
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    struct item *head, *tail;
-    bool stop;
-    _Atomic bool broken;   /* a write failed and could not be undone: refuse everything */
-    _Atomic bool stopping; /* log_free was called (the workers have stopped) */
-    /* For /metrics: written by the writer (relaxed), read anywhere. */
-    _Atomic uint64_t n_batches, n_records, n_syncs, n_errors, n_disk_bytes, n_segments,
-        n_discontinuities;
-    pthread_t thread;
-    bool started;
-};
-
 static int sync_dir(struct log *l)
 {
-    return l->opt.fsync == LOG_FSYNC_NEVER ? 0 : fsync(l->dirfd);
+    return l->opt->fsync == LOG_FSYNC_NEVER ? 0 : fsync(l->dirfd);
 }
 
-static struct segment *push_segment(struct log *l, uint64_t first)
+struct segment *log_push_segment(struct log *l, uint64_t first)
 {
     if (l->nsegs == l->capsegs) {
         size_t ncap = l->capsegs ? l->capsegs * 2 : 16;
@@ -97,173 +48,7 @@ static struct segment *push_segment(struct log *l, uint64_t first)
     return s;
 }
 
-/* ---- recovery ------------------------------------------------------------------------------- */
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The numbers of the segment files in the directory, sorted. */
-static int list_segments(struct log *l, uint64_t **out, size_t *n)
-{
-    DIR *d = fdopendir(dup(l->dirfd));
-    if (!d) return -1;
-    size_t cap = 0;
-    *out = NULL;
-    *n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        uint64_t v;
-        char tail[8];
-        if (strlen(e->d_name) != 24 || sscanf(e->d_name, "%20" SCNu64 "%7s", &v, tail) != 2 ||
-            strcmp(tail, ".log") != 0)
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            uint64_t *p = realloc(*out, cap * sizeof(*p));
-            if (!p) {
-                closedir(d);
-                return -1;
-            }
-            *out = p;
-        }
-        (*out)[(*n)++] = v;
-    }
-    closedir(d);
-    if (*n) qsort(*out, *n, sizeof(**out), cmp_u64);
-    return 0;
-}
-
-/* Appends a recovered record to history (the hot tier keeps the newest) and indexes it. */
-static void load_event(struct log *l, uint64_t file, uint64_t offset, const struct log_record *r)
-{
-    struct event *ev = event_new_encoded(r->topics, r->ntopics, r->id, r->wire, r->private_);
-    if (!ev) return; /* out of memory at start: the record stays on disk, only not replayable */
-    struct event *evicted = NULL;
-    history_lock(l->hub->history);
-    history_append(l->hub->history, ev, &evicted);
-    history_unlock(l->hub->history);
-    history_release_evicted(evicted);
-    log_index_add(l->index, file, ev->seq, offset, r->id.p, r->id.len);
-    event_unref(ev);
-}
-
-/* Checks and loads one segment. Returns 0, or -1 on an I/O error (reported in err). */
-static int recover_segment(struct log *l, uint64_t first, bool newest, struct log_report *rep,
-                           struct sseb_str *topics, char *err, size_t errlen)
-{
-    char name[NAME_LEN];
-    segment_name(name, first, ".log");
-    int fd = openat(l->dirfd, name, O_RDWR | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st)) {
-        snprintf(err, errlen, "%s/%s: %s", l->dir, name, strerror(errno));
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    size_t size = (size_t)st.st_size;
-    uint8_t *data = size ? malloc(size) : NULL;
-    if (size && (!data || pread(fd, data, size, 0) != (ssize_t)size)) {
-        snprintf(err, errlen, "%s/%s: cannot read: %s", l->dir, name, strerror(errno));
-        free(data);
-        close(fd);
-        return -1;
-    }
-    uint64_t header_first;
-    size_t off = 0, records = 0;
-    int64_t newest_ms = 0;
-    bool bad = !segment_header_decode(data, size, &header_first) || header_first != first;
-    if (!bad) off = LOG_SEGMENT_HEADER;
-    while (!bad && off < size) {
-        struct log_record r;
-        size_t used;
-        enum record_status rs =
-            record_decode(data + off, size - off, &r, topics, LOG_RECORD_MAX_TOPICS, &used);
-        if (rs != RECORD_OK) {
-            bad = true;
-            break;
-        }
-        load_event(l, first, off, &r);
-        newest_ms = (int64_t)r.time_ms;
-        records++;
-        off += used;
-    }
-    free(data);
-    if (bad && !newest) {
-        /* A sealed segment with a bad record: set it aside, keep what follows it. */
-        char aside[NAME_LEN + 8];
-        snprintf(aside, sizeof(aside), "%s.corrupt", name);
-        close(fd);
-        if (renameat(l->dirfd, name, l->dirfd, aside)) {
-            snprintf(err, errlen, "%s/%s: cannot set aside: %s", l->dir, name, strerror(errno));
-            return -1;
-        }
-        log_index_drop_file(l->index, first); /* its records stay in memory while they last */
-        rep->quarantined++;
-        rep->discontinuities++;
-        l->after_quarantine = true;
-        rep->records += records;
-        log_warn("history segment damaged, set aside",
-                 "dir=\"%s\" segment=%s kept_records=%zu "
-                 "lost_after_offset=%zu",
-                 l->dir, aside, records, off);
-        return 0;
-    }
-    if (bad) {
-        /* The newest segment's torn or damaged tail: cut it at the first bad record (a header
-         * that is itself bad is rewritten). */
-        size_t keep = off;
-        if (ftruncate(fd, (off_t)keep) || (keep == 0 && fsync(fd))) {
-            snprintf(err, errlen, "%s/%s: cannot truncate: %s", l->dir, name, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        rep->truncated_bytes += size - keep;
-        log_warn("history tail truncated at its first bad record",
-                 "dir=\"%s\" segment=%s "
-                 "kept_records=%zu truncated_bytes=%zu",
-                 l->dir, name, records, size - keep);
-        size = keep;
-    }
-    if (size == 0) { /* an empty newest segment: give it its header again */
-        uint8_t h[LOG_SEGMENT_HEADER];
-        segment_header_encode(h, first);
-        if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
-            snprintf(err, errlen, "%s/%s: %s", l->dir, name, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        size = sizeof(h);
-    }
-    /* Numbers must follow on from the previous segment kept (a segment set aside was counted
-     * already). */
-    if (l->nsegs && !l->after_quarantine) {
-        const struct segment *prev = &l->segs[l->nsegs - 1];
-        if (prev->first + prev->records != first) rep->discontinuities++;
-    }
-    l->after_quarantine = false;
-    struct segment *s = push_segment(l, first);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        close(fd);
-        return -1;
-    }
-    s->records = records;
-    s->bytes = size;
-    s->newest_ms = newest_ms;
-    l->disk_bytes += size;
-    rep->records += records;
-    if (newest)
-        l->active_fd = fd;
-    else
-        close(fd);
-    return 0;
-}
-
-/* Starts a new newest segment numbered first. */
-static int open_segment(struct log *l, uint64_t first)
+int log_open_segment(struct log *l, uint64_t first)
 {
     char name[NAME_LEN];
     segment_name(name, first, ".log");
@@ -271,9 +56,9 @@ static int open_segment(struct log *l, uint64_t first)
     if (fd < 0) return -1;
     uint8_t h[LOG_SEGMENT_HEADER];
     segment_header_encode(h, first);
-    struct segment *s = push_segment(l, first);
+    struct segment *s = log_push_segment(l, first);
     if (!s || pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-        (l->opt.fsync != LOG_FSYNC_NEVER && fdatasync(fd)) || sync_dir(l)) {
+        (l->opt->fsync != LOG_FSYNC_NEVER && fdatasync(fd)) || sync_dir(l)) {
         if (s) l->nsegs--;
         close(fd);
         return -1;
@@ -302,10 +87,10 @@ static void apply_retention(struct log *l)
     while (l->nsegs > 1) {
         const struct segment *old = &l->segs[0];
         uint64_t records = total_records(l);
-        bool over_count = l->opt.max_records && records - old->records >= l->opt.max_records;
-        bool over_bytes = l->opt.max_bytes && l->disk_bytes - old->bytes >= l->opt.max_bytes;
-        bool too_old = l->opt.max_age_s && old->newest_ms &&
-                       now - old->newest_ms > (int64_t)l->opt.max_age_s * 1000;
+        bool over_count = l->opt->max_records && records - old->records >= l->opt->max_records;
+        bool over_bytes = l->opt->max_bytes && l->disk_bytes - old->bytes >= l->opt->max_bytes;
+        bool too_old = l->opt->max_age_s && old->newest_ms &&
+                       now - old->newest_ms > (int64_t)l->opt->max_age_s * 1000;
         if (!over_count && !over_bytes && !too_old) break;
         char name[NAME_LEN];
         segment_name(name, old->first, ".log");
@@ -360,10 +145,10 @@ static void write_batch(struct log *l, struct item *items)
     for (struct item *it = items; it; it = it->next, n++)
         total += record_size(it->ev);
     struct segment *active = &l->segs[l->nsegs - 1];
-    if (active->records && active->bytes + total > l->opt.segment_bytes) {
+    if (active->records && active->bytes + total > l->opt->segment_bytes) {
         /* Seal the active segment (synced whatever the mode: it is never written again). */
-        if ((l->opt.fsync != LOG_FSYNC_NEVER && fdatasync(l->active_fd)) ||
-            open_segment(l, active->first + active->records)) {
+        if ((l->opt->fsync != LOG_FSYNC_NEVER && fdatasync(l->active_fd)) ||
+            log_open_segment(l, active->first + active->records)) {
             log_error("cannot start a new history segment", "dir=\"%s\" error=\"%s\"", l->dir,
                       strerror(errno));
             goto fail;
@@ -381,7 +166,7 @@ static void write_batch(struct log *l, struct item *items)
     for (struct item *it = items; it; it = it->next)
         off += record_encode(l->buf + off, it->ev, (uint64_t)now);
     if (write_all(l->active_fd, l->buf, total, active->bytes) ||
-        (l->opt.fsync == LOG_FSYNC_ALWAYS && fdatasync(l->active_fd))) {
+        (l->opt->fsync == LOG_FSYNC_ALWAYS && fdatasync(l->active_fd))) {
         log_error("history write failed", "dir=\"%s\" error=\"%s\" records=%zu", l->dir,
                   strerror(errno), n);
         /* Undo what may have reached the file, so that the next batch appends to valid records
@@ -393,7 +178,7 @@ static void write_batch(struct log *l, struct item *items)
     active->records += n;
     active->newest_ms = now;
     l->disk_bytes += total;
-    if (l->opt.fsync == LOG_FSYNC_ALWAYS)
+    if (l->opt->fsync == LOG_FSYNC_ALWAYS)
         l->last_sync_ms = clock_now_ms();
     else
         l->dirty = true;
@@ -418,7 +203,7 @@ static void write_batch(struct log *l, struct item *items)
     apply_retention(l);
     atomic_fetch_add_explicit(&l->n_batches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&l->n_records, n, memory_order_relaxed);
-    if (l->opt.fsync == LOG_FSYNC_ALWAYS)
+    if (l->opt->fsync == LOG_FSYNC_ALWAYS)
         atomic_fetch_add_explicit(&l->n_syncs, 1, memory_order_relaxed);
     publish_sizes(l);
     return;
@@ -437,8 +222,8 @@ static void *writer_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&l->lock);
         while (!l->head && !l->stop) {
-            if (l->opt.fsync == LOG_FSYNC_INTERVAL && l->dirty) {
-                struct timespec until = clock_realtime_in(l->opt.fsync_interval_ms);
+            if (l->opt->fsync == LOG_FSYNC_INTERVAL && l->dirty) {
+                struct timespec until = clock_realtime_in(l->opt->fsync_interval_ms);
                 if (pthread_cond_timedwait(&l->wake, &l->lock, &until) == ETIMEDOUT) break;
             } else {
                 pthread_cond_wait(&l->wake, &l->lock);
@@ -459,8 +244,8 @@ static void *writer_main(void *arg)
         bool stop = l->stop && !l->head && !batch;
         pthread_mutex_unlock(&l->lock);
         if (batch) write_batch(l, batch);
-        if (l->dirty && l->opt.fsync == LOG_FSYNC_INTERVAL &&
-            (clock_now_ms() - l->last_sync_ms >= (int64_t)l->opt.fsync_interval_ms || stop)) {
+        if (l->dirty && l->opt->fsync == LOG_FSYNC_INTERVAL &&
+            (clock_now_ms() - l->last_sync_ms >= (int64_t)l->opt->fsync_interval_ms || stop)) {
             if (fdatasync(l->active_fd))
                 log_error("history sync failed", "dir=\"%s\" error=\"%s\"", l->dir,
                           strerror(errno));
@@ -477,6 +262,7 @@ static enum authority_result log_submit(struct authority *a, struct event *ev,
                                         struct authority_ticket *ticket)
 {
     struct log *l = (struct log *)a;
+    if (!record_fits(ev)) return AUTHORITY_TOO_LARGE;
     if (atomic_load_explicit(&l->broken, memory_order_relaxed)) return AUTHORITY_FAILED;
     struct item *it = malloc(sizeof(*it));
     if (!it) return AUTHORITY_FAILED;
@@ -510,7 +296,7 @@ static void log_free(struct authority *a)
     }
     log_index_free(l->index);
     if (l->active_fd >= 0) {
-        if (l->opt.fsync != LOG_FSYNC_NEVER) fdatasync(l->active_fd);
+        if (l->opt->fsync != LOG_FSYNC_NEVER) fdatasync(l->active_fd);
         close(l->active_fd);
     }
     if (l->lockfd >= 0) close(l->lockfd);
@@ -520,6 +306,7 @@ static void log_free(struct authority *a)
     free(l->segs);
     free(l->buf);
     free(l->dir);
+    free(l->opt);
     free(l);
 }
 
@@ -554,13 +341,14 @@ struct authority *authority_log_open(struct hub *hub, const struct log_options *
     }
     l->base.ops = &log_ops;
     l->hub = hub;
-    l->opt = *o;
+    l->opt = malloc(sizeof(*l->opt));
+    if (l->opt) *l->opt = *o;
     l->dirfd = l->lockfd = l->active_fd = -1;
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->wake, NULL);
     l->dir = strdup(o->dir);
     l->index = log_index_new();
-    if (!l->dir || !l->index) goto oom;
+    if (!l->dir || !l->index || !l->opt) goto oom;
     if (mkdir(o->dir, 0755) && errno != EEXIST) {
         snprintf(err, errlen, "history directory %s: %s", o->dir, strerror(errno));
         goto fail;
@@ -581,31 +369,7 @@ struct authority *authority_log_open(struct hub *hub, const struct log_options *
             snprintf(err, errlen, "history directory %s: cannot lock: %s", o->dir, strerror(errno));
         goto fail;
     }
-    uint64_t *nums;
-    size_t n;
-    if (list_segments(l, &nums, &n)) {
-        snprintf(err, errlen, "history directory %s: %s", o->dir, strerror(errno));
-        goto fail;
-    }
-    struct sseb_str *topics = malloc(LOG_RECORD_MAX_TOPICS * sizeof(*topics));
-    if (!topics) {
-        free(nums);
-        goto oom;
-    }
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = recover_segment(l, nums[i], i + 1 == n, rep, topics, err, errlen);
-    free(topics);
-    free(nums);
-    if (rc) goto fail;
-    if (!l->nsegs || l->active_fd < 0) {
-        uint64_t first = l->nsegs ? l->segs[l->nsegs - 1].first + l->segs[l->nsegs - 1].records : 0;
-        if (open_segment(l, first)) {
-            snprintf(err, errlen, "history directory %s: cannot create a segment: %s", o->dir,
-                     strerror(errno));
-            goto fail;
-        }
-    }
+    if (log_recover(l, rep, err, errlen)) goto fail;
     apply_retention(l);
     rep->segments = l->nsegs;
     publish_sizes(l);
@@ -616,7 +380,7 @@ struct authority *authority_log_open(struct hub *hub, const struct log_options *
         goto fail;
     }
     l->started = true;
-    l->reader = log_reader_start(l->dirfd, l->index);
+    l->reader = log_reader_start(l->dirfd, l->index, l->opt->max_records);
     if (!l->reader) {
         snprintf(err, errlen, "cannot start the history reader thread");
         goto fail;

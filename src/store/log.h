@@ -7,10 +7,15 @@
  * outcome to the submitting worker. Workers never touch the disk. Retention removes whole sealed
  * segments by record count, bytes and age, so disk use stays within the bounds plus one segment.
  *
- * Recovery at open: every segment is checked record by record (length, CRC-32C, structure). A
- * torn or damaged tail of the newest segment is truncated at its first bad record; a bad record
- * in an older, sealed segment sets that segment aside (renamed *.corrupt) and is counted as a
- * discontinuity. A lock on DIR/LOCK keeps a second process away. */
+ * Retention by record count is also a window on read: the log's archive (store/log_reader.c)
+ * offers only the newest max_records, as memory alone would. A record the reader could not read
+ * back (record.h's size limit) is refused at submission (AUTHORITY_TOO_LARGE).
+ *
+ * Recovery at open (store/log_recover.c): every segment is checked record by record (length,
+ * CRC-32C, structure). A torn or damaged tail of the newest segment is truncated at its first bad
+ * record; a bad record in an older, sealed segment sets that segment aside (renamed *.corrupt):
+ * a discontinuity, counted and marked as a break in history (a resume from before it is told
+ * "earliest"). A lock on DIR/LOCK keeps a second process away. */
 #ifndef SSEB_STORE_LOG_H
 #define SSEB_STORE_LOG_H
 

@@ -1,7 +1,9 @@
 #include "store/log_index.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/hash.h"
 
@@ -19,13 +21,17 @@ struct slot {
     uint64_t hash, seq;
 };
 
+/* One mutator (the log's writer, or recovery before it starts) and readers (the log's reader).
+ * The mutator reads its own structure without the lock and takes it only to change what readers
+ * see; everything it allocates or frees, it does outside the lock: a larger array is built
+ * beside the old one and swapped in, an old one freed after unlocking. */
 struct log_index {
     pthread_mutex_t lock;
     struct run *runs;
     size_t nruns, capruns, head; /* live runs are runs[head..nruns) */
-    uint64_t count;
     struct slot *slots;
     size_t mask, used;
+    _Atomic uint64_t count, oldest, newest; /* lock-free for readers */
 };
 
 struct log_index *log_index_new(void)
@@ -55,26 +61,31 @@ void log_index_free(struct log_index *x)
 
 /* ---- the id table ---------------------------------------------------------------------------- */
 
-static size_t slot_of(const struct log_index *x, uint64_t hash)
+static size_t slot_in(const struct slot *slots, size_t mask, uint64_t hash)
 {
-    size_t i = (size_t)hash & x->mask;
-    while (x->slots[i].seq && x->slots[i].hash != hash)
-        i = (i + 1) & x->mask;
+    size_t i = (size_t)hash & mask;
+    while (slots[i].seq && slots[i].hash != hash)
+        i = (i + 1) & mask;
     return i;
 }
 
-static int table_grow(struct log_index *x)
+static size_t slot_of(const struct log_index *x, uint64_t hash)
+{
+    return slot_in(x->slots, x->mask, hash);
+}
+
+/* A table of twice the size holding what x's holds, built without the lock (only the mutator
+ * changes the table). NULL when out of memory. */
+static struct slot *table_grown(const struct log_index *x, size_t *mask)
 {
     size_t ncap = x->slots ? (x->mask + 1) * 2 : 1024;
-    struct slot *old = x->slots, *n = calloc(ncap, sizeof(*n));
-    if (!n) return -1;
-    size_t oldcap = old ? x->mask + 1 : 0;
-    x->slots = n;
-    x->mask = ncap - 1;
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i].seq) x->slots[slot_of(x, old[i].hash)] = old[i];
-    free(old);
-    return 0;
+    struct slot *n = calloc(ncap, sizeof(*n));
+    if (!n) return NULL;
+    *mask = ncap - 1;
+    if (x->slots)
+        for (size_t i = 0; i <= x->mask; i++)
+            if (x->slots[i].seq) n[slot_in(n, *mask, x->slots[i].hash)] = x->slots[i];
+    return n;
 }
 
 static void table_delete(struct log_index *x, size_t i)
@@ -93,44 +104,6 @@ static void table_delete(struct log_index *x, size_t i)
 
 /* ---- runs ------------------------------------------------------------------------------------ */
 
-static struct run *new_run(struct log_index *x, uint64_t file, uint64_t seq)
-{
-    if (x->head && x->head * 2 >= x->nruns) { /* reuse the room dropped runs left */
-        for (size_t i = x->head; i < x->nruns; i++)
-            x->runs[i - x->head] = x->runs[i];
-        x->nruns -= x->head;
-        x->head = 0;
-    }
-    if (x->nruns == x->capruns) {
-        size_t ncap = x->capruns ? x->capruns * 2 : 16;
-        struct run *n = realloc(x->runs, ncap * sizeof(*n));
-        if (!n) return NULL;
-        x->runs = n;
-        x->capruns = ncap;
-    }
-    struct run *r = &x->runs[x->nruns++];
-    *r = (struct run){.file = file, .first_seq = seq};
-    return r;
-}
-
-static int run_push(struct run *r, uint64_t offset, uint64_t hash)
-{
-    if (r->n == r->cap) {
-        size_t ncap = r->cap ? r->cap * 2 : 256;
-        uint64_t *o = realloc(r->offsets, ncap * sizeof(*o));
-        if (!o) return -1;
-        r->offsets = o;
-        uint64_t *h = realloc(r->hashes, ncap * sizeof(*h));
-        if (!h) return -1;
-        r->hashes = h;
-        r->cap = ncap;
-    }
-    r->offsets[r->n] = offset;
-    r->hashes[r->n] = hash;
-    r->n++;
-    return 0;
-}
-
 /* The live run holding seq, or the first one after it; NULL when none. */
 static struct run *run_at_or_after(struct log_index *x, uint64_t seq)
 {
@@ -146,47 +119,146 @@ static struct run *run_at_or_after(struct log_index *x, uint64_t seq)
     return lo < x->nruns ? &x->runs[lo] : NULL;
 }
 
+/* What one add needs allocated before it takes the lock, and what it leaves to free after. */
+struct prepared {
+    struct run *runs; /* a larger run array, or NULL */
+    size_t capruns;
+    uint64_t *offsets, *hashes; /* larger arrays for the run appended to, or NULL */
+    size_t cap;
+    struct slot *slots; /* a larger id table, or NULL */
+    size_t mask;
+};
+
+static void prepared_free(struct prepared *p)
+{
+    free(p->runs);
+    free(p->offsets);
+    free(p->hashes);
+    free(p->slots);
+}
+
+static uint64_t *grown_copy(const uint64_t *old, size_t n, size_t cap)
+{
+    uint64_t *p = malloc(cap * sizeof(*p));
+    if (p && n) memcpy(p, old, n * sizeof(*p));
+    return p;
+}
+
+/* Allocates, without the lock, what appending a record to run r (NULL: a new run) needs. */
+static int prepare(struct log_index *x, const struct run *r, struct prepared *p)
+{
+    *p = (struct prepared){0};
+    size_t live = x->nruns - x->head;
+    if (!r && !(x->head && x->head * 2 >= x->nruns) && x->nruns == x->capruns) {
+        p->capruns = x->capruns ? x->capruns * 2 : 16;
+        p->runs = malloc(p->capruns * sizeof(*p->runs));
+        if (!p->runs) return -1;
+        if (live) memcpy(p->runs, x->runs + x->head, live * sizeof(*p->runs));
+    }
+    size_t n = r ? r->n : 0, cap = r ? r->cap : 0;
+    if (n == cap) {
+        p->cap = cap ? cap * 2 : 256;
+        p->offsets = grown_copy(r ? r->offsets : NULL, n, p->cap);
+        p->hashes = grown_copy(r ? r->hashes : NULL, n, p->cap);
+        if (!p->offsets || !p->hashes) goto fail;
+    }
+    if ((x->used + 1) * 2 > x->mask + 1 || !x->slots) {
+        p->slots = table_grown(x, &p->mask);
+        if (!p->slots) goto fail;
+    }
+    return 0;
+fail:
+    prepared_free(p);
+    return -1;
+}
+
 int log_index_add(struct log_index *x, uint64_t file, uint64_t seq, uint64_t offset, const char *id,
                   size_t id_len)
 {
     uint64_t hash = hash_fnv1a64(id, id_len);
-    int rc = -1;
-    pthread_mutex_lock(&x->lock);
     struct run *r = x->nruns > x->head ? &x->runs[x->nruns - 1] : NULL;
-    if (!r || r->file != file || r->first_seq + r->n != seq) r = new_run(x, file, seq);
-    if (!r || run_push(r, offset, hash)) goto out;
-    if ((x->used + 1) * 2 > x->mask + 1 && table_grow(x)) {
-        r->n--;
-        goto out;
+    if (r && (r->file != file || r->first_seq + r->n != seq)) r = NULL;
+    struct prepared p;
+    if (prepare(x, r, &p)) return -1;
+    pthread_mutex_lock(&x->lock);
+    if (p.slots) { /* swap the larger table in; the old one is freed below */
+        struct slot *old = x->slots;
+        x->slots = p.slots;
+        x->mask = p.mask;
+        p.slots = old;
     }
+    if (!r) {
+        if (p.runs) { /* live runs move to the start of a larger array */
+            struct run *old = x->runs;
+            x->runs = p.runs;
+            x->nruns -= x->head;
+            x->head = 0;
+            x->capruns = p.capruns;
+            p.runs = old;
+        } else if (x->head && x->head * 2 >= x->nruns) { /* reuse the room dropped runs left */
+            memmove(x->runs, x->runs + x->head, (x->nruns - x->head) * sizeof(*x->runs));
+            x->nruns -= x->head;
+            x->head = 0;
+        }
+        r = &x->runs[x->nruns++];
+        *r = (struct run){.file = file, .first_seq = seq};
+    }
+    if (p.offsets) {
+        uint64_t *o = r->offsets, *h = r->hashes;
+        r->offsets = p.offsets;
+        r->hashes = p.hashes;
+        r->cap = p.cap;
+        p.offsets = o;
+        p.hashes = h;
+    }
+    r->offsets[r->n] = offset;
+    r->hashes[r->n] = hash;
+    r->n++;
     size_t i = slot_of(x, hash);
     if (!x->slots[i].seq) x->used++;
     x->slots[i] = (struct slot){hash, seq}; /* a later record with the id takes it over */
-    x->count++;
-    rc = 0;
-out:
+    atomic_fetch_add_explicit(&x->count, 1, memory_order_relaxed);
+    atomic_store_explicit(&x->oldest, x->runs[x->head].first_seq, memory_order_release);
+    atomic_store_explicit(&x->newest, seq, memory_order_release);
     pthread_mutex_unlock(&x->lock);
-    return rc;
+    prepared_free(&p); /* what was swapped out */
+    return 0;
 }
 
-static void forget_run(struct log_index *x, struct run *r)
+/* Unlinks run r's ids from the table (under the lock); its arrays are freed after unlocking. */
+static void forget_run(struct log_index *x, const struct run *r)
 {
     for (size_t k = 0; k < r->n; k++) {
         size_t i = slot_of(x, r->hashes[k]);
         if (x->slots[i].seq == r->first_seq + k) table_delete(x, i);
     }
-    x->count -= r->n;
-    run_free(r);
+    atomic_fetch_sub_explicit(&x->count, r->n, memory_order_relaxed);
 }
 
 void log_index_drop_file(struct log_index *x, uint64_t file)
 {
+    /* The dropped runs' structs stay where they are in the array until the mutator (this
+     * thread) reuses the room, so their arrays can be freed after unlocking. */
+    size_t head = x->head, nruns = x->nruns;
     pthread_mutex_lock(&x->lock);
     while (x->head < x->nruns && x->runs[x->head].file == file)
         forget_run(x, &x->runs[x->head++]);
     while (x->nruns > x->head && x->runs[x->nruns - 1].file == file)
         forget_run(x, &x->runs[--x->nruns]);
+    bool empty = x->head == x->nruns;
+    atomic_store_explicit(&x->oldest, empty ? 0 : x->runs[x->head].first_seq, memory_order_release);
+    if (empty)
+        atomic_store_explicit(&x->newest, 0, memory_order_release);
+    else
+        atomic_store_explicit(&x->newest,
+                              x->runs[x->nruns - 1].first_seq + x->runs[x->nruns - 1].n - 1,
+                              memory_order_release);
+    size_t new_head = x->head, new_nruns = x->nruns;
     pthread_mutex_unlock(&x->lock);
+    for (size_t i = head; i < new_head; i++)
+        run_free(&x->runs[i]);
+    for (size_t i = new_nruns; i < nruns; i++)
+        run_free(&x->runs[i]);
 }
 
 bool log_index_find(struct log_index *x, const char *id, size_t id_len, uint64_t *seq)
@@ -229,16 +301,15 @@ uint64_t log_index_next(struct log_index *x, uint64_t seq)
 
 uint64_t log_index_oldest(struct log_index *x)
 {
-    pthread_mutex_lock(&x->lock);
-    uint64_t s = x->head < x->nruns ? x->runs[x->head].first_seq : 0;
-    pthread_mutex_unlock(&x->lock);
-    return s;
+    return atomic_load_explicit(&x->oldest, memory_order_acquire);
+}
+
+uint64_t log_index_newest(struct log_index *x)
+{
+    return atomic_load_explicit(&x->newest, memory_order_acquire);
 }
 
 uint64_t log_index_count(struct log_index *x)
 {
-    pthread_mutex_lock(&x->lock);
-    uint64_t n = x->count;
-    pthread_mutex_unlock(&x->lock);
-    return n;
+    return atomic_load_explicit(&x->count, memory_order_relaxed);
 }

@@ -6,7 +6,10 @@
  * Ids are kept as 64-bit hashes (about 40 B per record in all, against some 300 B for an event
  * in memory), so a hit names a candidate only: the caller verifies it against the record.
  *
- * Threads: one mutex inside; the log's writer adds and drops, workers find, the reader locates. */
+ * Threads: one mutator, the log's writer (or recovery before it starts), adds and drops; the log's
+ * reader finds and locates; oldest, newest and count are lock-free reads for anyone. The mutex
+ * inside is never held across an allocation, a free or a system call: the mutator prepares
+ * larger arrays beside the old ones, swaps them in under the lock and frees after unlocking. */
 #ifndef SSEB_STORE_LOG_INDEX_H
 #define SSEB_STORE_LOG_INDEX_H
 
@@ -37,9 +40,10 @@ bool log_index_locate(struct log_index *x, uint64_t seq, uint64_t *file, uint64_
 /* Seq of the oldest indexed record at or after seq (seqs may skip where a record could not be
  * indexed or a damaged segment was set aside); 0 when there is none. */
 uint64_t log_index_next(struct log_index *x, uint64_t seq);
-/* Seq of the oldest indexed record, 0 when empty. */
+/* Seq of the oldest / newest indexed record, 0 when empty. Lock-free. */
 uint64_t log_index_oldest(struct log_index *x);
-/* Records indexed. */
+uint64_t log_index_newest(struct log_index *x);
+/* Records indexed. Lock-free. */
 uint64_t log_index_count(struct log_index *x);
 
 #endif

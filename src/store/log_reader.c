@@ -29,10 +29,14 @@ struct log_reader {
     struct archive base;
     int dirfd;
     struct log_index *index;
+    uint64_t window; /* --history-size: the newest this many seqs are retained (0: no bound) */
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    struct archive_read *head, *tail; /* queued reads, linked through ticket.next */
+    /* Queued requests, linked through ticket.next: finds (answered first: a subscriber waits
+     * for its head on each) and reads. */
+    struct authority_ticket *finds, *finds_tail;
+    struct authority_ticket *reads, *reads_tail;
     bool stop;
     pthread_t thread;
 
@@ -116,47 +120,43 @@ static enum record_status read_record(int fd, struct scratch *s, uint64_t off,
     return decode(s, s->buf, (size_t)n, out, &used);
 }
 
-/* ---- find ----------------------------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------------------------ */
 
-static bool reader_find(struct archive *a, const char *id, size_t id_len, uint64_t *seq)
-{
-    struct log_reader *r = (struct log_reader *)a;
-    uint64_t candidate, file, off, run;
-    if (!log_index_find(r->index, id, id_len, &candidate) ||
-        !log_index_locate(r->index, candidate, &file, &off, &run))
-        return false;
-    /* The index keeps hashes: a hit is the record's to confirm. */
-    int fd = open_file(r->dirfd, file);
-    if (fd < 0) return false; /* removed by retention meanwhile */
-    struct scratch s = {0};
-    struct log_record rec;
-    bool same = read_record(fd, &s, off, &rec) == RECORD_OK && rec.id.len == id_len &&
-                memcmp(rec.id.p, id, id_len) == 0;
-    scratch_free(&s);
-    close(fd);
-    if (same) *seq = candidate;
-    return same;
-}
-
+/* The oldest retained seq: the index's, or the start of the --history-size window over the
+ * newest, whichever is later (files are removed by whole segments, the window is exact). */
 static uint64_t reader_oldest(struct archive *a)
 {
-    return log_index_oldest(((struct log_reader *)a)->index);
+    struct log_reader *r = (struct log_reader *)a;
+    uint64_t oldest = log_index_oldest(r->index), newest = log_index_newest(r->index);
+    if (r->window && newest >= r->window && newest - r->window + 1 > oldest)
+        oldest = newest - r->window + 1;
+    return oldest;
 }
 
-/* ---- reads ---------------------------------------------------------------------------------- */
+static void enqueue(struct log_reader *r, struct authority_ticket **head,
+                    struct authority_ticket **tail, struct authority_ticket *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&r->lock);
+    if (*tail)
+        (*tail)->next = t;
+    else
+        *head = t;
+    *tail = t;
+    pthread_mutex_unlock(&r->lock);
+    pthread_cond_signal(&r->wake);
+}
+
+static void reader_find(struct archive *a, struct archive_find *f)
+{
+    struct log_reader *r = (struct log_reader *)a;
+    enqueue(r, &r->finds, &r->finds_tail, &f->ticket);
+}
 
 static void reader_read(struct archive *a, struct archive_read *req)
 {
     struct log_reader *r = (struct log_reader *)a;
-    req->ticket.next = NULL;
-    pthread_mutex_lock(&r->lock);
-    if (r->tail)
-        r->tail->ticket.next = &req->ticket;
-    else
-        r->head = req;
-    r->tail = req;
-    pthread_mutex_unlock(&r->lock);
-    pthread_cond_signal(&r->wake);
+    enqueue(r, &r->reads, &r->reads_tail, &req->ticket);
 }
 
 static int use_file(struct log_reader *r, uint64_t file)
@@ -226,7 +226,7 @@ static void serve(struct log_reader *r, struct archive_read *req)
     req->nevents = 0;
     req->gap = false;
     enum authority_result result = AUTHORITY_STORED;
-    uint64_t seq = req->from, oldest = log_index_oldest(r->index);
+    uint64_t seq = req->from, oldest = reader_oldest(&r->base);
     if (!oldest || seq < oldest) {
         req->gap = true;
         req->next = oldest ? oldest : req->upto + 1;
@@ -249,7 +249,7 @@ static void serve(struct log_reader *r, struct archive_read *req)
         }
         if (got == 0) { /* the file went away under us: retention moved past seq */
             if (req->nevents == 0) {
-                uint64_t now_oldest = log_index_oldest(r->index);
+                uint64_t now_oldest = reader_oldest(&r->base);
                 req->gap = true;
                 req->next = now_oldest ? now_oldest : req->upto + 1;
                 goto done;
@@ -265,21 +265,51 @@ done:
     completion_post(&req->ticket, result);
 }
 
+/* Looks f's id up in the index and confirms the hit against its record (the index keeps
+ * hashes). */
+static void serve_find(struct log_reader *r, struct archive_find *f)
+{
+    f->found = false;
+    uint64_t candidate, file, off, run;
+    if (log_index_find(r->index, f->id, f->id_len, &candidate) &&
+        candidate >= reader_oldest(&r->base) &&
+        log_index_locate(r->index, candidate, &file, &off, &run)) {
+        int fd = use_file(r, file); /* -1: removed by retention meanwhile */
+        struct log_record rec;
+        f->found = fd >= 0 && read_record(fd, &r->scratch, off, &rec) == RECORD_OK &&
+                   rec.id.len == f->id_len && memcmp(rec.id.p, f->id, f->id_len) == 0;
+        if (f->found) f->seq = candidate;
+    }
+    completion_post(&f->ticket, AUTHORITY_STORED);
+}
+
+static struct authority_ticket *dequeue(struct authority_ticket **head,
+                                        struct authority_ticket **tail)
+{
+    struct authority_ticket *t = *head;
+    if (t) {
+        *head = t->next;
+        if (!*head) *tail = NULL;
+    }
+    return t;
+}
+
 static void *reader_main(void *arg)
 {
     struct log_reader *r = arg;
     for (;;) {
         pthread_mutex_lock(&r->lock);
-        while (!r->head && !r->stop)
+        while (!r->finds && !r->reads && !r->stop)
             pthread_cond_wait(&r->wake, &r->lock);
-        struct archive_read *req = r->head;
-        if (req) {
-            r->head = (struct archive_read *)req->ticket.next;
-            if (!r->head) r->tail = NULL;
-        }
+        struct authority_ticket *find = dequeue(&r->finds, &r->finds_tail);
+        struct authority_ticket *read = find ? NULL : dequeue(&r->reads, &r->reads_tail);
         pthread_mutex_unlock(&r->lock);
-        if (!req) break; /* stopping, and nothing is left */
-        serve(r, req);
+        if (find)
+            serve_find(r, (struct archive_find *)find);
+        else if (read)
+            serve(r, (struct archive_read *)read);
+        else
+            break; /* stopping, and nothing is left */
     }
     return NULL;
 }
@@ -290,13 +320,14 @@ static const struct archive_ops reader_ops = {
     .read = reader_read,
 };
 
-struct log_reader *log_reader_start(int dirfd, struct log_index *index)
+struct log_reader *log_reader_start(int dirfd, struct log_index *index, uint64_t window)
 {
     struct log_reader *r = calloc(1, sizeof(*r));
     if (!r) return NULL;
     r->base.ops = &reader_ops;
     r->dirfd = dirfd;
     r->index = index;
+    r->window = window;
     r->fd = -1;
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->wake, NULL);

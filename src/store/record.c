@@ -39,6 +39,11 @@ size_t record_size(const struct event *ev)
     return n + ev->id_len + ev->wire_len;
 }
 
+bool record_fits(const struct event *ev)
+{
+    return record_size(ev) - LOG_RECORD_HEADER <= LOG_RECORD_MAX_BODY;
+}
+
 size_t record_encode(uint8_t *out, const struct event *ev, uint64_t time_ms)
 {
     uint8_t *b = out + LOG_RECORD_HEADER;

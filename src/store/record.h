@@ -39,6 +39,9 @@ struct log_record {
 
 /* Bytes record_encode needs for ev. */
 size_t record_size(const struct event *ev);
+/* False when ev's record would be larger than record_decode accepts: a store must refuse it
+ * rather than acknowledge an update it cannot read back. */
+bool record_fits(const struct event *ev);
 /* Writes the record of ev at time_ms into out (record_size(ev) bytes); returns the bytes
  * written. */
 size_t record_encode(uint8_t *out, const struct event *ev, uint64_t time_ms);

@@ -14,6 +14,7 @@
 #include "common/rand.h"
 #include "core/authority.h"
 #include "core/event.h"
+#include "store/record.h"
 #include "store/redis_conn.h"
 #include "store/redis_internal.h"
 
@@ -29,6 +30,7 @@ static enum authority_result redis_submit(struct authority *a, struct event *ev,
                                           struct authority_ticket *ticket)
 {
     struct redis *r = (struct redis *)a;
+    if (!record_fits(ev)) return AUTHORITY_TOO_LARGE; /* the bridge could not read it back */
     /* Nothing is buffered while Redis is unreachable: the publisher hears so at once. */
     if (!atomic_load_explicit(&r->writer_up, memory_order_acquire)) {
         atomic_fetch_add_explicit(&r->n_unavailable, 1, memory_order_relaxed);

@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Broker, BIN, HUB, keepAlivePublisher, sleep } from './lib/broker.mjs';
+import { Broker, BIN, HUB, PUBLISH_ALL, keepAlivePublisher, sleep } from './lib/broker.mjs';
 
 const tmpdir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sseb-durable-'));
 
@@ -198,6 +198,103 @@ for (const which of [0, 1]) {
   });
 }
 
+// REVIEW D4: the records after the damage in a set-aside segment were acknowledged and are gone.
+// A resume from before the damage must hear so (Last-Event-ID: earliest), never skip them
+// silently; after the damage, resumes go on as before. Whether the id is in memory or only in the
+// files, and at the next start too (the segment set aside leaves a hole in the record numbers).
+test('a damaged sealed segment is a break: a resume from before it is answered earliest, never a silent gap', { timeout: 60000 }, async () => {
+  const dir = tmpdir();
+  try {
+    const args = ['--history-dir', dir, '--history-segment-bytes', '64KiB', '--fsync', 'never'];
+    let b = await new Broker(args).start();
+    const pub = keepAlivePublisher(b.port, 1);
+    for (let i = 0; i < 600; i++) await pub.publish(`topic=d&id=e${i}&data=${'p'.repeat(300)}`);
+    pub.close();
+    await b.stop();
+    const segs = segments(dir);
+    assert.ok(segs.length >= 4, `segments: ${segs}`);
+    const hurt = path.join(dir, segs[1]);
+    const buf = fs.readFileSync(hurt);
+    buf[Math.floor(buf.length / 2)] ^= 0xff;
+    fs.writeFileSync(hurt, buf);
+    for (const extra of [[], ['--history-memory', '50']]) {
+      b = await new Broker([...args, ...extra]).start();
+      const what = extra.length ? 'the id only in the files, next start' : 'the id in memory';
+      assert.equal(await b.metric('ssebroker_history_discontinuities_total'), 1, what);
+      const before = await resumeIds(b.port, 'e10');
+      assert.match(before.head, /\r\nLast-Event-ID: earliest\r\n/, `${what}: told`);
+      assert.ok(!before.ids.includes('e11'), `${what}: nothing claims to follow on from e10`);
+      const after = await resumeIds(b.port, 'e590');
+      assert.match(after.head, /\r\nLast-Event-ID: e590\r\n/, what);
+      assert.deepEqual(after.ids, Array.from({ length: 9 }, (_, i) => `e${591 + i}`), what);
+      await b.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// --history-size N means what it means without --history-dir: earliest replays at most the newest
+// N, even though files are removed by whole segments; an id older than the window is unknown.
+test('--history-size bounds what a restarted log replays, exactly, from memory and from the files', { timeout: 60000 }, async () => {
+  const dir = tmpdir();
+  try {
+    const args = ['--history-dir', dir, '--history-segment-bytes', '64KiB', '--fsync', 'never'];
+    let b = await new Broker(args).start();
+    const pub = keepAlivePublisher(b.port, 1);
+    for (let i = 0; i < 1000; i++) await pub.publish(`topic=d&id=w${i}&data=${'w'.repeat(300)}`);
+    pub.close();
+    await b.stop();
+    const newest = (n) => Array.from({ length: n }, (_, i) => `w${1000 - n + i}`);
+    b = await new Broker([...args, '--history-size', '100', '--history-memory', '10']).start();
+    assert.deepEqual(await replayIds(b.port), newest(100), 'earliest: the newest 100, from the files');
+    const old = await resumeIds(b.port, 'w850');
+    assert.match(old.head, /\r\nLast-Event-ID: earliest\r\n/, 'older than the window: unknown');
+    assert.deepEqual(old.ids, []);
+    const inside = await resumeIds(b.port, 'w950');
+    assert.deepEqual(inside.ids, newest(49));
+    // Publishing on moves the window: still the newest 100.
+    await b.publish({ topic: 'd', id: 'w1000', data: 'x' });
+    assert.deepEqual(await replayIds(b.port), [...newest(99), 'w1000']);
+    await b.stop();
+    b = await new Broker([...args, '--history-size', '30']).start();
+    assert.deepEqual(await replayIds(b.port), [...newest(29), 'w1000'], 'earliest: the newest 30, from memory');
+    await b.stop();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// REVIEW D6: the log reads back records of at most 512 MiB. A larger one is refused before it is
+// acknowledged, so an acknowledged update is always one the log can replay after a restart.
+test('an update whose record the log could not read back is refused with 413, and the log stays whole', { timeout: 120000 }, async () => {
+  const dir = tmpdir();
+  try {
+    const args = ['--history-dir', dir, '--max-body-bytes', '100MiB', '--fsync', 'never'];
+    let b = await new Broker(args).start();
+    assert.equal((await b.publish({ topic: 'd', id: 'small-1', data: 'x' })).status, 200);
+    // 80 million line breaks: 80 MB of body, 560 MB as SSE ("data: " and a line break each).
+    const body = `topic=d&id=huge&data=${'\n'.repeat(80 * 1000 * 1000)}`;
+    const res = await fetch(b.url(), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Bearer ${PUBLISH_ALL}` },
+      body,
+    });
+    assert.equal(res.status, 413);
+    assert.match(await res.text(), /512MiB/);
+    assert.equal((await b.publish({ topic: 'd', id: 'small-2', data: 'x' })).status, 200);
+    await b.stop();
+    b = await new Broker(args).start();
+    assert.doesNotMatch(b.stderr, /history tail truncated|set aside/);
+    assert.deepEqual(await replayIds(b.port), ['small-1', 'small-2']);
+    await b.stop();
+    const help = spawnSync(BIN, ['--help'], { encoding: 'utf8' });
+    assert.match(help.stdout + help.stderr, /--max-body-bytes[^\n]*512MiB[^\n]*413/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a second process on the same directory exits at once, naming it', async () => {
   const dir = tmpdir();
   try {
@@ -226,8 +323,7 @@ test('retention removes whole old segments: disk use stays within the bound plus
     await b.stop();
     b = await new Broker(args).start();
     const ids = await replayIds(b.port);
-    assert.ok(ids.length >= 50, `${ids.length} replayed`);
-    assert.equal(ids.at(-1), 'k999');
+    assert.deepEqual(ids, Array.from({ length: 50 }, (_, i) => `k${950 + i}`), 'the newest --history-size');
     await b.stop();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -32,6 +32,7 @@ Test(log_index, locate_across_files_and_gaps)
     cr_assert_eq(log_index_next(x, 5), 7);
     cr_assert_eq(log_index_next(x, 8), 0);
     cr_assert_eq(log_index_oldest(x), 1);
+    cr_assert_eq(log_index_newest(x), 7);
     cr_assert_eq(log_index_count(x), 5);
 
     log_index_drop_file(x, 0);
@@ -44,6 +45,7 @@ Test(log_index, locate_across_files_and_gaps)
     /* The newest file, set aside at recovery. */
     log_index_drop_file(x, 3);
     cr_assert_eq(log_index_oldest(x), 0);
+    cr_assert_eq(log_index_newest(x), 0);
     cr_assert_eq(log_index_count(x), 0);
     log_index_free(x);
 }
