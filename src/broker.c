@@ -120,6 +120,16 @@ static int load_keys(struct sseb_broker *b, char *err, size_t errlen)
         snprintf(err, errlen, "subscriber key: %s", kerr);
         return -1;
     }
+    /* Both verifiers judge each token by its own dialect's rules, the enabled ones only. */
+    unsigned accept = ((cfg->dialects & SSEB_DIALECT_07) ? AUTH_ACCEPT_07 : 0) |
+                      ((cfg->dialects & SSEB_DIALECT_08) ? AUTH_ACCEPT_08 : 0);
+    if (auth_verifier_set_dialects(b->pub_auth, accept, cfg->resource_identifier, cfg->jwt_issuers,
+                                   kerr, sizeof(kerr)) ||
+        auth_verifier_set_dialects(b->sub_auth, accept, cfg->resource_identifier, cfg->jwt_issuers,
+                                   kerr, sizeof(kerr))) {
+        snprintf(err, errlen, "tokens: %s", kerr);
+        return -1;
+    }
     return 0;
 }
 

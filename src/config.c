@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "common/log.h"
 #include "store/redis.h"
 
@@ -23,6 +24,7 @@ enum opt_type {
     OPT_BOTH_ALGS,
     OPT_FSYNC,
     OPT_AGE,
+    OPT_DIALECTS,
 };
 
 struct opt {
@@ -55,6 +57,21 @@ static const struct opt options[] = {
      "refuse anonymous subscribers", 0, 0},
     {"cookie-name", OPT_STRING, F(cookie_name), "authorization cookie (mercureAuthorization)", 0,
      0},
+    {"dialects", OPT_DIALECTS, 0,
+     "Mercure protocol versions served: 07 (draft-07, hub 0.x), 08 (Mercure 1.0) or 07,08 "
+     "(default: both)",
+     0, 0},
+    {"resource-identifier", OPT_STRING, F(resource_identifier),
+     "Mercure 1.0: the hub's public URL, e.g. https://example.com/.well-known/mercure (the "
+     "audience of 1.0 tokens, the base of relative URL patterns; 1.0 tokens are refused without "
+     "it)",
+     0, 0},
+    {"jwt-issuer", OPT_STRING, F(jwt_issuers),
+     "Mercure 1.0: trusted token issuers (iss), comma separated, verified with the publisher and "
+     "subscriber keys (1.0 tokens are refused without one)",
+     0, 0},
+    {"access-token-cookie", OPT_STRING, F(access_token_cookie),
+     "Mercure 1.0 token cookie (__Secure-mercure_access_token)", 0, 0},
     {"cors-origin", OPT_STRING, F(cors_origins), "allowed CORS origins, comma separated, or *", 0,
      0},
     {"subscriptions", OPT_BOOL, F(subscriptions), "enable the subscriptions API and events", 0, 0},
@@ -145,6 +162,8 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->publisher_alg = "HS256";
     cfg->subscriber_alg = "HS256";
     cfg->cookie_name = "mercureAuthorization";
+    cfg->dialects = SSEB_DIALECT_07 | SSEB_DIALECT_08;
+    cfg->access_token_cookie = "__Secure-mercure_access_token";
     cfg->heartbeat_ms = 15000;
     cfg->stream_lifetime_ms = 600000;
     cfg->header_timeout_ms = 10000;
@@ -265,10 +284,12 @@ static int apply(struct sseb_config *cfg, const struct opt *o, const char *val)
     case OPT_DURATION:
         return parse_duration(val, (uint32_t *)(base + o->offset));
     case OPT_STRING:
-        /* An empty --history-dir or --redis means "off" (an image's default unset by an
-         * environment: docker/compose.yml). */
+        /* An empty --history-dir, --redis, --resource-identifier or --jwt-issuer means "off" (an
+         * image's default unset by an environment: docker/compose.yml). */
         if (!*val && (o->offset == offsetof(struct sseb_config, history_dir) ||
-                      o->offset == offsetof(struct sseb_config, redis_url)))
+                      o->offset == offsetof(struct sseb_config, redis_url) ||
+                      o->offset == offsetof(struct sseb_config, resource_identifier) ||
+                      o->offset == offsetof(struct sseb_config, jwt_issuers)))
             val = NULL;
         *(const char **)(base + o->offset) = val;
         return 0;
@@ -318,6 +339,23 @@ static int apply(struct sseb_config *cfg, const struct opt *o, const char *val)
                                                      : -1;
         if (mult < 0 || !(v * mult <= 4e9)) return -1;
         *(uint32_t *)(base + o->offset) = (uint32_t)(v * mult);
+        return 0;
+    }
+    case OPT_DIALECTS: {
+        /* "07", "08", "07,08" (either order) */
+        unsigned d = 0;
+        for (const char *p = val;; p++) {
+            if (!strncmp(p, "07", 2))
+                d |= SSEB_DIALECT_07;
+            else if (!strncmp(p, "08", 2))
+                d |= SSEB_DIALECT_08;
+            else
+                return -1;
+            p += 2;
+            if (!*p) break;
+            if (*p != ',') return -1;
+        }
+        cfg->dialects = d;
         return 0;
     }
     case OPT_BOTH_KEYS:
@@ -408,6 +446,16 @@ int sseb_config_load(struct sseb_config *cfg, int argc, char **argv)
     return 0;
 }
 
+/* An RFC 6265 cookie-name (an RFC 7230 token). */
+static bool cookie_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!n || n > 256) return false;
+    for (; *s; s++)
+        if (*s <= 0x20 || *s >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *s)) return false;
+    return true;
+}
+
 /* A numeric field's value, whatever its C type. */
 static unsigned long long field_value(const struct sseb_config *cfg, const struct opt *o, bool *neg)
 {
@@ -458,6 +506,26 @@ int sseb_config_validate(const struct sseb_config *cfg, char *err, size_t errlen
             snprintf(err, errlen, "--redis-stream must be a key of 1 to 512 bytes");
             return -1;
         }
+    }
+    if (!cfg->dialects || (cfg->dialects & ~(SSEB_DIALECT_07 | SSEB_DIALECT_08))) {
+        snprintf(err, errlen, "--dialects must be 07, 08 or 07,08");
+        return -1;
+    }
+    const char *why = auth_resource_identifier_problem(cfg->resource_identifier);
+    if (why) {
+        snprintf(err, errlen, "--resource-identifier %s (got \"%.200s\")", why,
+                 cfg->resource_identifier);
+        return -1;
+    }
+    if ((why = auth_issuers_problem(cfg->jwt_issuers))) {
+        snprintf(err, errlen, "--jwt-issuer %s", why);
+        return -1;
+    }
+    if (!cookie_name_valid(cfg->access_token_cookie)) {
+        snprintf(err, errlen,
+                 "--access-token-cookie must be a cookie name: 1 to 256 visible ASCII characters "
+                 "without separators");
+        return -1;
     }
     if (!memchr(cfg->listen_host, 0, sizeof(cfg->listen_host))) {
         snprintf(err, errlen, "--listen: host name too long");

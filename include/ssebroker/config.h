@@ -16,6 +16,10 @@ enum sseb_fsync { SSEB_FSYNC_ALWAYS, SSEB_FSYNC_INTERVAL, SSEB_FSYNC_NEVER };
 #define SSEB_MAX_HISTORY_SIZE 10000000 /* ring and id table are allocated at start */
 #define SSEB_MAX_BUS_SIZE     (1u << 24)
 
+/* --dialects: the Mercure protocol versions served (a bit set). */
+#define SSEB_DIALECT_07 1u /* draft-07 (hub 0.x): topic=, the "mercure" claim */
+#define SSEB_DIALECT_08 2u /* draft-08 (Mercure 1.0): match*, at+jwt and authorization_details */
+
 /* The well-known development key of the Mercure hub, used when no key is configured. */
 #define SSEB_DEV_JWT_KEY "!ChangeThisMercureHubJWTSecretKey!"
 
@@ -27,9 +31,16 @@ struct sseb_config {
     const char *publisher_key, *publisher_alg, *publisher_jwks;
     const char *subscriber_key, *subscriber_alg, *subscriber_jwks;
     bool require_subscriber_token;
-    const char *cookie_name;
-    const char *cors_origins; /* space or comma separated; "*" for any; NULL: no CORS */
-    bool subscriptions;       /* subscriptions API and events */
+    const char *cookie_name; /* the draft-07 cookie */
+    unsigned dialects;       /* SSEB_DIALECT_07 | SSEB_DIALECT_08 */
+    /* Mercure 1.0: the hub's public URL (the "aud" of 1.0 tokens, the base of relative URL
+     * patterns and topics) and the trusted issuers ("iss"), comma separated; 1.0 tokens are
+     * refused while either is NULL. */
+    const char *resource_identifier;
+    const char *jwt_issuers;
+    const char *access_token_cookie; /* the 1.0 cookie */
+    const char *cors_origins;        /* space or comma separated; "*" for any; NULL: no CORS */
+    bool subscriptions;              /* subscriptions API and events */
 
     uint32_t heartbeat_ms;       /* 0: none */
     uint32_t stream_lifetime_ms; /* 0: unlimited */

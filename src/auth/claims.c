@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/details.h"
 #include "core/selector.h"
 
 void auth_claims_free(struct auth_claims *c)
@@ -19,6 +20,7 @@ void auth_claims_free(struct auth_claims *c)
     free(c->publish);
     free(c->subscribe);
     free(c->payload_json);
+    details_free(c->details);
     memset(c, 0, sizeof(*c));
 }
 
@@ -41,9 +43,7 @@ static const char *compile_selectors(json_t *arr, struct selector ***out, size_t
     return NULL;
 }
 
-/* A NumericDate as whole seconds. Fractions round up, so that "now < exp" and "now >= nbf"
- * compare exactly as with the fractional value; out-of-range values saturate. */
-static bool numeric_date(json_t *j, long long *out)
+bool claims_numeric_date(json_t *j, long long *out)
 {
     if (json_is_integer(j)) {
         *out = json_integer_value(j);
@@ -66,7 +66,8 @@ bool claims_read(json_t *payload, long long now, struct auth_claims *out, const 
 {
     json_t *exp = json_object_get(payload, "exp"), *nbf = json_object_get(payload, "nbf");
     long long exp_at = 0, nbf_at = 0;
-    if ((exp && !numeric_date(exp, &exp_at)) || (nbf && !numeric_date(nbf, &nbf_at))) {
+    if ((exp && !claims_numeric_date(exp, &exp_at)) ||
+        (nbf && !claims_numeric_date(nbf, &nbf_at))) {
         *why = "exp or nbf is not a number";
         return false;
     }
@@ -111,12 +112,26 @@ static bool any_match(struct selector *const *sels, size_t n, const char *topic,
     return false;
 }
 
+/* Each dialect's claims answer only by their own rules: a 1.0 token has no selectors and a
+ * draft-07 token no details, so neither can borrow the other's grants. */
 bool auth_can_publish(const struct auth_claims *c, const char *topic, size_t len)
 {
-    return c && any_match(c->publish, c->npublish, topic, len);
+    if (!c) return false;
+    if (c->dialect == AUTH_DIALECT_08) return details_grant(c->details, DETAIL_PUBLISH, topic, len);
+    return any_match(c->publish, c->npublish, topic, len);
 }
 
 bool auth_can_subscribe(const struct auth_claims *c, const char *topic, size_t len)
 {
-    return c && any_match(c->subscribe, c->nsubscribe, topic, len);
+    if (!c) return false;
+    if (c->dialect == AUTH_DIALECT_08)
+        return details_grant(c->details, DETAIL_SUBSCRIBE, topic, len);
+    return any_match(c->subscribe, c->nsubscribe, topic, len);
+}
+
+const char *auth_payload_for(const struct auth_claims *c, const char *match, size_t len)
+{
+    if (!c) return NULL;
+    if (c->dialect == AUTH_DIALECT_08) return details_payload(c->details, match, len);
+    return c->payload_json;
 }

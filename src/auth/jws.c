@@ -17,6 +17,7 @@
 #include "auth/auth.h"
 #include "auth/claims.h"
 #include "auth/keys.h"
+#include "auth/token08.h"
 #include "common/b64url.h"
 
 static bool verify_hmac(const struct auth_verifier *v, const struct key *k, size_t ai,
@@ -77,8 +78,6 @@ static bool verify_pkey(const struct auth_verifier *v, const struct key *k, size
     return ok;
 }
 
-/* Compiles a JSON array of selector strings. Returns NULL when fine, else the reason. */
-
 static json_t *decode_json(const char *s, size_t n)
 {
     size_t len;
@@ -99,10 +98,39 @@ static json_t *decode_json(const char *s, size_t n)
     return j;
 }
 
-bool auth_verify(const struct auth_verifier *v, const char *token, size_t len, long long now,
-                 struct auth_claims *out, const char **why)
+/* Tries keys[first, first + n) of v on the signing input in[0..inlen). */
+static bool signature_ok(const struct auth_verifier *v, size_t first, size_t n, int ai,
+                         const char *kid, const unsigned char *in, size_t inlen,
+                         const unsigned char *sig, size_t siglen)
 {
-    memset(out, 0, sizeof(*out));
+    for (size_t i = first; i < first + n && i < v->nkeys; i++) {
+        const struct key *k = &v->keys[i];
+        if (!key_fits(k, (size_t)ai) || (kid && k->kid && strcmp(kid, k->kid))) continue;
+        if (k->family == FAM_HS ? verify_hmac(v, k, (size_t)ai, in, inlen, sig, siglen)
+                                : verify_pkey(v, k, (size_t)ai, in, inlen, sig, siglen))
+            return true;
+    }
+    return false;
+}
+
+/* The dialect the header's "typ" names: at+jwt or application/at+jwt, compared without the
+ * "application/" prefix and case-insensitively (RFC 7515 section 4.1.9, RFC 9068), is 1.0;
+ * anything else, or no typ, is draft-07. NONE when typ is not a string. */
+static enum auth_dialect header_dialect(json_t *header)
+{
+    json_t *jtyp = json_object_get(header, "typ");
+    if (!jtyp) return AUTH_DIALECT_07;
+    if (!json_is_string(jtyp)) return AUTH_DIALECT_NONE;
+    const char *typ = json_string_value(jtyp);
+    size_t n = json_string_length(jtyp);
+    if (n > 12 && !strncasecmp(typ, "application/", 12)) typ += 12, n -= 12;
+    return n == 6 && !strncasecmp(typ, "at+jwt", 6) && !memchr(typ, 0, n) ? AUTH_DIALECT_08
+                                                                          : AUTH_DIALECT_07;
+}
+
+static bool verify(const struct auth_verifier *v, const char *token, size_t len, long long now,
+                   struct auth_claims *out, const char **why)
+{
     *why = "malformed token";
     if (!v || !token || len == 0 || len > MAX_TOKEN_BYTES) return false;
     const char *end = token + len;
@@ -119,53 +147,78 @@ bool auth_verify(const struct auth_verifier *v, const char *token, size_t len, l
         *why = "malformed token header";
         return false;
     }
+    out->dialect = header_dialect(header);
     json_t *jalg = json_object_get(header, "alg"), *jkid = json_object_get(header, "kid");
     const char *kid = json_string_value(jkid);
     int ai =
         json_is_string(jalg) ? alg_index(json_string_value(jalg), json_string_length(jalg)) : -1;
-    bool bad_header = !json_is_string(jalg) || (jkid && !kid);
+    bool bad_header = !json_is_string(jalg) || (jkid && !kid) || !out->dialect;
     /* No extension is understood, so any critical one must fail (RFC 7515 section 4.1.11). */
     bool crit = json_object_get(header, "crit") != NULL;
     bool none = json_is_string(jalg) && !strcasecmp(json_string_value(jalg), "none");
-    if (bad_header || crit || none || ai < 0 || !(v->allowed & (1u << ai))) {
-        *why = bad_header ? "malformed token header"
-               : crit     ? "unsupported critical header"
-               : none     ? "unsecured token (alg none)"
-                          : "algorithm not allowed";
+    /* The binding rule: a token is judged by its own dialect's rules or not at all. */
+    bool off = !bad_header &&
+               !(v->accept & (out->dialect == AUTH_DIALECT_08 ? AUTH_ACCEPT_08 : AUTH_ACCEPT_07));
+    if (bad_header || crit || none || off || ai < 0 || !(v->allowed & (1u << ai))) {
+        *why = bad_header                        ? "malformed token header"
+               : crit                            ? "unsupported critical header"
+               : none                            ? "unsecured token (alg none)"
+               : !off                            ? "algorithm not allowed"
+               : out->dialect == AUTH_DIALECT_08 ? "Mercure 1.0 (at+jwt) tokens are not accepted"
+                                                 : "draft-07 tokens are not accepted";
         json_decref(header);
         return false;
     }
 
+    /* A 1.0 token is checked only with the keys of its issuer, so its claims are read first
+     * (still untrusted: nothing but "iss" is looked at before the signature holds). */
+    json_t *payload = NULL;
+    size_t first = 0, nkeys = v->nkeys;
+    if (out->dialect == AUTH_DIALECT_08) {
+        const struct issuer *is = NULL;
+        if ((payload = decode_json(dot1 + 1, plen)))
+            is = token08_issuer(v, payload, why);
+        else
+            *why = "malformed token claims";
+        if (!is) {
+            json_decref(payload);
+            json_decref(header);
+            return false;
+        }
+        first = is->first, nkeys = is->n;
+    }
+
     size_t siglen;
     unsigned char *sig = slen ? b64url_decode(sig64, slen, &siglen) : NULL;
-    bool verified = false;
-    for (size_t i = 0; sig && i < v->nkeys && !verified; i++) {
-        const struct key *k = &v->keys[i];
-        if (!key_fits(k, (size_t)ai) || (kid && k->kid && strcmp(kid, k->kid))) continue;
-        const unsigned char *in = (const unsigned char *)token;
-        size_t inlen = (size_t)(dot2 - token);
-        verified = k->family == FAM_HS ? verify_hmac(v, k, (size_t)ai, in, inlen, sig, siglen)
-                                       : verify_pkey(v, k, (size_t)ai, in, inlen, sig, siglen);
-    }
+    bool verified = sig && signature_ok(v, first, nkeys, ai, kid, (const unsigned char *)token,
+                                        (size_t)(dot2 - token), sig, siglen);
+    bool sig_read = sig != NULL;
     json_decref(header);
-    if (!sig) {
-        *why = "malformed token";
-        return false;
-    }
     free(sig);
     if (!verified) {
-        *why = "invalid signature";
+        *why = sig_read ? "invalid signature" : "malformed token";
+        json_decref(payload);
         return false;
     }
 
-    /* Only signed claims get parsed. */
-    json_t *payload = decode_json(dot1 + 1, plen);
-    if (!payload) {
+    /* Draft-07: only signed claims get parsed. */
+    if (!payload && !(payload = decode_json(dot1 + 1, plen))) {
         *why = "malformed token claims";
         return false;
     }
-    bool ok = claims_read(payload, now, out, why);
+    bool ok = out->dialect == AUTH_DIALECT_08 ? token08_read(v, payload, now, out, why)
+                                              : claims_read(payload, now, out, why);
     json_decref(payload);
-    if (!ok) auth_claims_free(out);
     return ok;
+}
+
+bool auth_verify(const struct auth_verifier *v, const char *token, size_t len, long long now,
+                 struct auth_claims *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    if (verify(v, token, len, now, out, why)) return true;
+    enum auth_dialect d = out->dialect;
+    auth_claims_free(out);
+    out->dialect = d;
+    return false;
 }

@@ -54,6 +54,10 @@ void auth_verifier_free(struct auth_verifier *v)
     for (size_t i = 0; i < 3; i++)
         EVP_MD_free(v->md[i]);
     free(v->keys);
+    for (size_t i = 0; i < v->nissuers; i++)
+        free(v->issuers[i].iss);
+    free(v->issuers);
+    free(v->resource);
     free(v);
 }
 
@@ -383,6 +387,7 @@ struct auth_verifier *auth_verifier_new(const char *key, const char *alg_list,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    v->accept = AUTH_ACCEPT_07;
     /* Seed jansson's hash tables now, on the configuring thread, not in a worker's first call. */
     json_object_seed(0);
     for (size_t i = 0; i < 3; i++)

@@ -34,11 +34,25 @@ struct key {
     char *kid;      /* from a JWKS, or NULL */
 };
 
+/* A trusted issuer of 1.0 tokens and the keys bound to it: keys[first, first + n) of its
+ * verifier. With today's configuration every issuer is bound to all of the verifier's keys; a
+ * per-issuer key set (its own JWKS) only has to append its keys and narrow the range. */
+struct issuer {
+    char *iss;
+    size_t len;
+    size_t first, n;
+};
+
 struct auth_verifier {
     unsigned allowed; /* bit i: algs[i] */
     EVP_MD *md[3];    /* fetched once: per-call implicit fetches cost a lookup and a lock */
     struct key *keys;
     size_t nkeys;
+    unsigned accept; /* AUTH_ACCEPT_* */
+    char *resource;  /* 1.0: the resource identifier (aud, URL pattern base); NULL: none */
+    size_t resource_len;
+    struct issuer *issuers; /* 1.0: the trusted issuers */
+    size_t nissuers;
 };
 
 /* The index in algs of the algorithm named name[0..n), or -1. */

@@ -39,3 +39,42 @@ bool utf8_printable(const char *s, size_t len)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return false;
     return utf8_valid(s, len);
 }
+
+/* Unicode 15.1 general category Cf, as inclusive ranges. */
+static const uint32_t format_chars[][2] = {
+    {0x00ad, 0x00ad},   {0x0600, 0x0605},   {0x061c, 0x061c},   {0x06dd, 0x06dd},
+    {0x070f, 0x070f},   {0x0890, 0x0891},   {0x08e2, 0x08e2},   {0x180e, 0x180e},
+    {0x200b, 0x200f},   {0x202a, 0x202e},   {0x2060, 0x2064},   {0x2066, 0x206f},
+    {0xfeff, 0xfeff},   {0xfff9, 0xfffb},   {0x110bd, 0x110bd}, {0x110cd, 0x110cd},
+    {0x13430, 0x1343f}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0001, 0xe0001},
+    {0xe0020, 0xe007f},
+};
+
+static bool is_format_char(uint32_t cp)
+{
+    for (size_t i = 0; i < sizeof(format_chars) / sizeof(format_chars[0]); i++)
+        if (cp >= format_chars[i][0] && cp <= format_chars[i][1]) return true;
+    return false;
+}
+
+bool utf8_protocol_text(const char *str, size_t len)
+{
+    if (!utf8_valid(str, len)) return false;
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f) return false;
+            i++;
+            continue;
+        }
+        /* Well-formed (checked above): decode without re-validating. */
+        size_t need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+        uint32_t cp = c & (0x3f >> need);
+        for (size_t k = 1; k <= need; k++)
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        if ((cp >= 0x80 && cp <= 0x9f) || is_format_char(cp)) return false;
+        i += need + 1;
+    }
+    return true;
+}

@@ -12,4 +12,9 @@ bool utf8_valid(const char *s, size_t len);
  * selector may hold. */
 bool utf8_printable(const char *s, size_t len);
 
+/* True when s is well-formed UTF-8 without C0 (U+0000-001F) or C1 (U+0080-009F) control
+ * characters, DEL or Unicode format characters (category Cf, e.g. U+200B, U+202E, U+FEFF): what
+ * Mercure 1.0 allows in matcher values (spec l.171-183), ids and types. */
+bool utf8_protocol_text(const char *s, size_t len);
+
 #endif

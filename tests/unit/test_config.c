@@ -76,3 +76,91 @@ Test(config, validate_names_the_flag)
     cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), -1);
     cr_assert(strstr(err, "--history-size"), "%s", err);
 }
+
+Test(config, dialects_default_to_both_and_one_switches_the_other_off, .init = cr_redirect_stderr)
+{
+    struct sseb_config cfg;
+    sseb_config_defaults(&cfg);
+    cr_assert_eq(cfg.dialects, SSEB_DIALECT_07 | SSEB_DIALECT_08);
+    cr_assert_str_eq(cfg.access_token_cookie, "__Secure-mercure_access_token");
+    cr_assert_str_eq(cfg.cookie_name, "mercureAuthorization", "the draft-07 cookie stays");
+    cr_assert_null(cfg.resource_identifier);
+    cr_assert_null(cfg.jwt_issuers);
+    cr_assert_eq(load(&cfg, "--dialects", "07"), 0);
+    cr_assert_eq(cfg.dialects, SSEB_DIALECT_07);
+    cr_assert_eq(load(&cfg, "--dialects=08", NULL), 0);
+    cr_assert_eq(cfg.dialects, SSEB_DIALECT_08);
+    cr_assert_eq(load(&cfg, "--dialects", "08,07"), 0);
+    cr_assert_eq(cfg.dialects, SSEB_DIALECT_07 | SSEB_DIALECT_08);
+    const char *bad[] = {"", "7", "09", "07,", ",08", "07 08", "07,08,", "07;08", "0708"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(load(&cfg, "--dialects", bad[i]), -1, "--dialects \"%s\" accepted", bad[i]);
+    setenv("SSEBROKER_DIALECTS", "08", 1);
+    cr_assert_eq(load(&cfg, "--workers", "2"), 0);
+    cr_assert_eq(cfg.dialects, SSEB_DIALECT_08, "the environment twin");
+    unsetenv("SSEBROKER_DIALECTS");
+}
+
+Test(config, mercure_1_0_token_flags_are_checked_at_start, .init = cr_redirect_stderr)
+{
+    struct sseb_config cfg;
+    cr_assert_eq(load(&cfg, "--resource-identifier", "https://hub.example/.well-known/mercure"), 0);
+    cr_assert_str_eq(cfg.resource_identifier, "https://hub.example/.well-known/mercure");
+    cr_assert_eq(load(&cfg, "--resource-identifier", "http://localhost:8080"), 0);
+    cr_assert_eq(load(&cfg, "--resource-identifier", ""), 0);
+    cr_assert_null(cfg.resource_identifier, "empty means unset (an image's default)");
+    const char *bad_urls[] = {"/.well-known/mercure",
+                              "hub.example",
+                              "ftp://hub.example/",
+                              "https://",
+                              "https:///path",
+                              "https://hub.example/a b",
+                              "https://hub.example/#frag",
+                              "https://h\xc3\xa9.example/"};
+    for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++)
+        cr_assert_eq(load(&cfg, "--resource-identifier", bad_urls[i]), -1, "%s accepted",
+                     bad_urls[i]);
+
+    cr_assert_eq(load(&cfg, "--jwt-issuer", "https://app.example, https://auth.example"), 0);
+    cr_assert_str_eq(cfg.jwt_issuers, "https://app.example, https://auth.example");
+    cr_assert_eq(load(&cfg, "--jwt-issuer", "my-publisher"), 0, "a self-issuer's identifier");
+    const char *bad_iss[] = {"https://a.example,", ",x", "a,,b", " ", "a\tb\x01"};
+    for (size_t i = 0; i < sizeof(bad_iss) / sizeof(bad_iss[0]); i++)
+        cr_assert_eq(load(&cfg, "--jwt-issuer", bad_iss[i]), -1, "\"%s\" accepted", bad_iss[i]);
+
+    cr_assert_eq(load(&cfg, "--access-token-cookie", "mercure_access_token"), 0);
+    cr_assert_str_eq(cfg.access_token_cookie, "mercure_access_token");
+    const char *bad_cookies[] = {"", "a b", "a;b", "a=b", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(bad_cookies) / sizeof(bad_cookies[0]); i++)
+        cr_assert_eq(load(&cfg, "--access-token-cookie", bad_cookies[i]), -1, "\"%s\" accepted",
+                     bad_cookies[i]);
+
+    setenv("SSEBROKER_JWT_ISSUER", "https://app.example", 1);
+    setenv("SSEBROKER_RESOURCE_IDENTIFIER", "https://hub.example/.well-known/mercure", 1);
+    setenv("SSEBROKER_ACCESS_TOKEN_COOKIE", "hub_token", 1);
+    cr_assert_eq(load(&cfg, "--workers", "2"), 0);
+    cr_assert_str_eq(cfg.jwt_issuers, "https://app.example");
+    cr_assert_str_eq(cfg.resource_identifier, "https://hub.example/.well-known/mercure");
+    cr_assert_str_eq(cfg.access_token_cookie, "hub_token");
+    unsetenv("SSEBROKER_JWT_ISSUER");
+    unsetenv("SSEBROKER_RESOURCE_IDENTIFIER");
+    unsetenv("SSEBROKER_ACCESS_TOKEN_COOKIE");
+}
+
+Test(config, mercure_1_0_messages_name_the_flag)
+{
+    struct sseb_config cfg;
+    sseb_config_defaults(&cfg);
+    char err[300];
+    cfg.resource_identifier = "hub.example";
+    cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "--resource-identifier") && strstr(err, "hub.example"), "%s", err);
+    cfg.resource_identifier = NULL;
+    cfg.jwt_issuers = "a,,b";
+    cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "--jwt-issuer"), "%s", err);
+    cfg.jwt_issuers = NULL;
+    cfg.dialects = 0;
+    cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "--dialects"), "%s", err);
+}

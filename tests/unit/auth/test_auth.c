@@ -287,7 +287,7 @@ Test(auth, hs_by_hand_and_header_variants)
     const char *claims = "{\"mercure\":{\"subscribe\":[\"*\"]}}";
     char *t1 = hs_token("SHA384", DEV_KEY, "{\"alg\":\"HS384\"}", claims);
     char *t2 =
-        hs_token("SHA512", DEV_KEY, "{\"typ\":\"at+jwt\",\"alg\":\"HS512\",\"kid\":\"x\"}", claims);
+        hs_token("SHA512", DEV_KEY, "{\"typ\":\"JOSE\",\"alg\":\"HS512\",\"kid\":\"x\"}", claims);
     /* The header's alg decides the digest: an HS256 MAC under an HS512 header fails. */
     char *t3 = hs_token("SHA256", DEV_KEY, "{\"alg\":\"HS512\"}", claims);
     accepts(v, t1);

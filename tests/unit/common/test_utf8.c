@@ -28,3 +28,22 @@ Test(utf8, printable_refuses_controls)
     cr_assert_not(utf8_printable("a\0b", 3));
     cr_assert_not(utf8_printable("\xc3", 1), "not UTF-8");
 }
+
+Test(utf8, protocol_text_refuses_c0_c1_del_and_format_characters)
+{
+    cr_assert(utf8_protocol_text("https://example.com/b\xc3\xa9/1", 24));
+    cr_assert(utf8_protocol_text("\xf0\x9f\x98\x80", 4), "emoji (So) is fine");
+    cr_assert(utf8_protocol_text("\xc2\xa0", 2), "U+00A0 (Zs) is fine");
+    cr_assert(utf8_protocol_text("", 0));
+    cr_assert_not(utf8_protocol_text("a\tb", 3), "C0");
+    cr_assert_not(utf8_protocol_text("a\x7f", 2), "DEL");
+    cr_assert_not(utf8_protocol_text("\xc2\x80", 2), "U+0080 (C1)");
+    cr_assert_not(utf8_protocol_text("\xc2\x9f", 2), "U+009F (C1)");
+    cr_assert_not(utf8_protocol_text("\xc2\xad", 2), "U+00AD soft hyphen (Cf)");
+    cr_assert_not(utf8_protocol_text("a\xe2\x80\x8b", 4), "U+200B zero width space (Cf)");
+    cr_assert_not(utf8_protocol_text("\xe2\x80\xae", 3), "U+202E right-to-left override (Cf)");
+    cr_assert_not(utf8_protocol_text("\xef\xbb\xbf", 3), "U+FEFF (Cf)");
+    cr_assert_not(utf8_protocol_text("\xf3\xa0\x80\x81", 4), "U+E0001 language tag (Cf)");
+    cr_assert(utf8_protocol_text("\xe2\x80\xaf", 3), "U+202F (Zs), next to the Cf run");
+    cr_assert_not(utf8_protocol_text("\xc3", 1), "not UTF-8");
+}
