@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEBS=(cmake gcc clang pkg-config make node-llhttp libjemalloc-dev liburing-dev libjwt-dev gnuplot-nox
       libjansson-dev libssl-dev libhiredis-dev libcriterion-dev curl haproxy redis-server openssl
-      llvm libclang-rt-14-dev chromium)
+      llvm libclang-rt-14-dev chromium libpcre2-dev libidn2-dev)
 
 missing=()
 for p in "${DEBS[@]}"; do
@@ -26,5 +26,9 @@ fi
 # Real clients for the integration tests: the eventsource npm package and playwright-core.
 if [ ! -d tests/integration/node_modules/eventsource ] || [ ! -d tests/integration/node_modules/playwright-core ]; then
     (cd tests/integration && npm install --no-audit --no-fund --loglevel=error)
+fi
+# The URL Pattern differential test's oracles: urlpattern-polyfill (and playwright-core for Chromium).
+if [ ! -d tests/urlpattern/node_modules/urlpattern-polyfill ] || [ ! -d tests/urlpattern/node_modules/playwright-core ]; then
+    (cd tests/urlpattern && npm install --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: ok"
