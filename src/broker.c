@@ -250,10 +250,20 @@ bool sseb_broker_uses_io_uring(const struct sseb_broker *b)
     return worker_uses_io_uring(b->srv.workers[0]);
 }
 
+/* Named first thing, so that top -H and a test can tell the workers from the store's threads. */
+static void *worker_thread(void *arg)
+{
+    struct worker *w = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "sseb-worker-%u", (unsigned)w->id % 1000u);
+    pthread_setname_np(pthread_self(), name);
+    return worker_main(w);
+}
+
 int sseb_broker_start(struct sseb_broker *b)
 {
     for (int i = 0; i < b->srv.nworkers; i++) {
-        if (pthread_create(&b->threads[i], NULL, worker_main, b->srv.workers[i])) {
+        if (pthread_create(&b->threads[i], NULL, worker_thread, b->srv.workers[i])) {
             sseb_broker_drain(b);
             for (int j = 0; j < i; j++)
                 pthread_join(b->threads[j], NULL);

@@ -2,6 +2,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +27,35 @@
 
 #define SUBS_PATH "/.well-known/mercure/subscriptions"
 
+/* A registry entry. The registry holds one reference while the stream lives; the API holds one
+ * per record while it builds its answer outside the lock, so a record owns its strings and is
+ * freed by whoever drops the last reference. */
 struct sub_record {
     struct sub_record *prev, *next;
+    _Atomic unsigned refs;
     char *id; /* SUBS_PATH "/" enc(topic) "/" enc(subscriber): also its events' topic */
     char *topic;
-    const char *subscriber; /* owned by the connection */
-    const char *payload;    /* compact JSON owned by the connection's claims, or NULL */
+    char *subscriber;
+    char *payload; /* compact JSON, or NULL */
 };
 
+/* The mutex guards the list and its count only: it is held for pointer updates and a scan,
+ * never across an allocation, a free, JSON building or a publish. */
 struct subscriptions {
     pthread_mutex_t lock;
     struct sub_record *head;
     size_t count;
 };
+
+static void record_unref(struct sub_record *r)
+{
+    if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1) return;
+    free(r->id);
+    free(r->topic);
+    free(r->subscriber);
+    free(r->payload);
+    free(r);
+}
 
 struct subscriptions *subscriptions_new(void)
 {
@@ -98,19 +115,13 @@ static json_t *record_json(const struct sub_record *r, bool active, bool context
     return o;
 }
 
-/* Publishes the subscription event for r. Must hold the registry lock so the API's
- * lastEventID and list stay consistent with the event stream. */
-static void publish_record(struct mercure *m, struct worker *w, const struct sub_record *r,
-                           bool active)
+/* The subscription event for r (private, on its own topic), or NULL when out of memory. */
+static struct event *record_event(const struct sub_record *r, bool active)
 {
     json_t *o = record_json(r, active, true);
     char *data = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    if (!data) {
-        STAT_ADD(&w->stats, subscription_events_dropped, 1);
-        log_warn("subscription event dropped", "worker=%d reason=out_of_memory", w->id);
-        return;
-    }
+    if (!data) return NULL;
     char id[RAND_URN_UUID_LEN + 1];
     rand_urn_uuid(id);
     struct sseb_str topic = {r->id, strlen(r->id)};
@@ -121,18 +132,48 @@ static void publish_record(struct mercure *m, struct worker *w, const struct sub
                             .private_ = true};
     struct event *ev = event_new(&u);
     free(data);
-    /* Never waits: this runs on a worker (maybe the slowest bus consumer, which waiting would not
-     * help) and under the registry lock. A full bus drops the event, counted and logged. */
-    /* Nobody waits for a subscription event: no ticket, and PENDING means taken. */
-    enum authority_result res = ev ? authority_submit(m->authority, ev, NULL) : AUTHORITY_FAILED;
-    if (res == AUTHORITY_FULL || res == AUTHORITY_FAILED) {
-        STAT_ADD(&w->stats, subscription_events_dropped, 1);
-        log_warn("subscription event dropped", "worker=%d reason=%s", w->id,
-                 !ev                     ? "out_of_memory"
-                 : res == AUTHORITY_FULL ? "bus_full"
-                                         : "store_refused");
+    return ev;
+}
+
+/* Publishes the subscription events[0..n) (NULL: could not be built) and releases them. Called
+ * after the registry changed, outside its lock: an API answer taken in between lists the change
+ * with a lastEventID before its event, so a client that follows on from it sees the event once
+ * more (idempotent), never misses one. */
+static void publish_events(struct mercure *m, struct worker *w, struct event **events, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct event *ev = events[i];
+        /* Never waits: this runs on a worker (maybe the slowest bus consumer, which waiting
+         * would not help). A full bus drops the event, counted and logged. Nobody waits for a
+         * subscription event: no ticket, and PENDING means taken. */
+        enum authority_result res =
+            ev ? authority_submit(m->authority, ev, NULL) : AUTHORITY_FAILED;
+        if (res != AUTHORITY_STORED && res != AUTHORITY_PENDING) {
+            STAT_ADD(&w->stats, subscription_events_dropped, 1);
+            log_warn("subscription event dropped", "worker=%d reason=%s", w->id,
+                     !ev                     ? "out_of_memory"
+                     : res == AUTHORITY_FULL ? "bus_full"
+                                             : "store_refused");
+        }
+        if (ev) event_unref(ev);
     }
-    if (ev) event_unref(ev);
+}
+
+static struct sub_record *record_new(const char *sel, size_t sel_len, const char *subscriber,
+                                     const char *payload)
+{
+    struct sub_record *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    atomic_init(&r->refs, 1);
+    r->id = record_id(sel, sel_len, subscriber);
+    r->topic = strndup(sel, sel_len);
+    r->subscriber = strdup(subscriber);
+    r->payload = payload ? strdup(payload) : NULL;
+    if (!r->id || !r->topic || !r->subscriber || (payload && !r->payload)) {
+        record_unref(r);
+        return NULL;
+    }
+    return r;
 }
 
 void subscriptions_stream_started(struct mercure *m, struct worker *w, struct conn *c)
@@ -142,36 +183,36 @@ void subscriptions_stream_started(struct mercure *m, struct worker *w, struct co
     const struct stream *st = conn_stream(c);
     ss->subscriber_id = malloc(RAND_URN_UUID_LEN + 1);
     ss->records = calloc(st->nsubs, sizeof(*ss->records));
-    if (!ss->subscriber_id || !ss->records) {
+    struct event **events = calloc(st->nsubs, sizeof(*events));
+    if (!ss->subscriber_id || !ss->records || !events) {
         free(ss->records);
         ss->records = NULL;
+        free(events);
         return;
     }
     rand_urn_uuid(ss->subscriber_id);
-    pthread_mutex_lock(&s->lock);
-    for (uint32_t i = 0; i < st->nsubs; i++) {
-        struct sub_record *r = calloc(1, sizeof(*r));
-        if (!r) break;
+    /* Everything is built before the lock; under it, only links. */
+    uint32_t n = 0;
+    for (; n < st->nsubs; n++) {
         size_t sel_len;
-        const char *sel = stream_selector(st, i, &sel_len);
-        r->id = record_id(sel, sel_len, ss->subscriber_id);
-        r->topic = strndup(sel, sel_len);
-        r->subscriber = ss->subscriber_id;
-        r->payload = ss->claims ? ss->claims->payload_json : NULL;
-        if (!r->id || !r->topic) {
-            free(r->id);
-            free(r->topic);
-            free(r);
-            break;
-        }
+        const char *sel = stream_selector(st, n, &sel_len);
+        struct sub_record *r = record_new(sel, sel_len, ss->subscriber_id,
+                                          ss->claims ? ss->claims->payload_json : NULL);
+        if (!r) break;
+        ss->records[n] = r;
+        events[n] = record_event(r, true);
+    }
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        struct sub_record *r = ss->records[i];
         r->next = s->head;
         if (s->head) s->head->prev = r;
         s->head = r;
         s->count++;
-        ss->records[i] = r;
-        publish_record(m, w, r, true);
     }
     pthread_mutex_unlock(&s->lock);
+    publish_events(m, w, events, n);
+    free(events);
 }
 
 void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn *c)
@@ -179,7 +220,10 @@ void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn
     struct subscriptions *s = m->subscriptions;
     struct session *ss = c->session;
     uint32_t n = conn_stream(c) ? conn_stream(c)->nsubs : 0;
+    struct event **events = ss->records && n ? calloc(n, sizeof(*events)) : NULL;
     if (ss->records) {
+        for (uint32_t i = 0; events && i < n; i++)
+            if (ss->records[i]) events[i] = record_event(ss->records[i], false);
         pthread_mutex_lock(&s->lock);
         for (uint32_t i = 0; i < n; i++) {
             struct sub_record *r = ss->records[i];
@@ -190,17 +234,75 @@ void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn
                 s->head = r->next;
             if (r->next) r->next->prev = r->prev;
             s->count--;
-            publish_record(m, w, r, false);
-            free(r->id);
-            free(r->topic);
-            free(r);
         }
         pthread_mutex_unlock(&s->lock);
+        if (events) {
+            publish_events(m, w, events, n);
+        } else if (n) {
+            STAT_ADD(&w->stats, subscription_events_dropped, n);
+            log_warn("subscription event dropped", "worker=%d reason=out_of_memory", w->id);
+        }
+        for (uint32_t i = 0; i < n; i++)
+            record_unref(ss->records[i]);
     }
+    free(events);
     free(ss->records);
     ss->records = NULL;
     free(ss->subscriber_id);
     ss->subscriber_id = NULL;
+}
+
+/* The records the API answers with, each with a reference of its own, and the lastEventID they
+ * are consistent with: taken under the lock, with the room allocated before it. */
+struct snapshot {
+    struct sub_record **recs;
+    size_t n;
+    char last_id[512];
+};
+
+static bool record_matches(const struct sub_record *rec, const char *topic, long topic_len,
+                           const char *subscriber, long sub_len)
+{
+    if (topic_len >= 0 &&
+        (strlen(rec->topic) != (size_t)topic_len || memcmp(rec->topic, topic, (size_t)topic_len)))
+        return false;
+    return sub_len < 0 || (strlen(rec->subscriber) == (size_t)sub_len &&
+                           !memcmp(rec->subscriber, subscriber, (size_t)sub_len));
+}
+
+static int take_snapshot(struct mercure *m, struct snapshot *snap, const char *topic,
+                         long topic_len, const char *subscriber, long sub_len)
+{
+    struct subscriptions *s = m->subscriptions;
+    size_t cap = 0;
+    snap->recs = NULL;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        size_t count = s->count;
+        if (count <= cap) break; /* the lock is kept */
+        pthread_mutex_unlock(&s->lock);
+        free(snap->recs);
+        cap = count + count / 8 + 16;
+        snap->recs = malloc(cap * sizeof(*snap->recs));
+        if (!snap->recs) return -1;
+    }
+    snap->n = 0;
+    history_last_id(m->history, snap->last_id, sizeof(snap->last_id));
+    for (struct sub_record *rec = s->head; rec; rec = rec->next) {
+        if (!record_matches(rec, topic, topic_len, subscriber, sub_len)) continue;
+        atomic_fetch_add_explicit(&rec->refs, 1, memory_order_relaxed);
+        snap->recs[snap->n++] = rec;
+        if (sub_len >= 0) break; /* one record asked for */
+    }
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+static void snapshot_free(struct snapshot *snap)
+{
+    for (size_t i = 0; i < snap->n; i++)
+        record_unref(snap->recs[i]);
+    free(snap->recs);
 }
 
 static void respond_json(struct conn *c, json_t *doc, const char *etag, bool keep_alive)
@@ -284,39 +386,34 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
         }
     }
 
-    pthread_mutex_lock(&s->lock);
-    char last_id[512];
-    history_last_id(m->history, last_id, sizeof(last_id));
+    struct snapshot snap;
+    if (take_snapshot(m, &snap, topic, topic_len, subscriber, sub_len)) {
+        buf_free(&target_copy);
+        conn_respond(c, 503, "text/plain", NULL, "Out of memory.", 14, true);
+        return;
+    }
     json_t *doc = NULL;
     if (sub_len >= 0) {
-        for (struct sub_record *rec = s->head; rec; rec = rec->next) {
-            if (strlen(rec->topic) == (size_t)topic_len &&
-                !memcmp(rec->topic, topic, (size_t)topic_len) &&
-                strlen(rec->subscriber) == (size_t)sub_len &&
-                !memcmp(rec->subscriber, subscriber, (size_t)sub_len)) {
-                doc = record_json(rec, true, true);
-                json_object_set_new(doc, "lastEventID", json_string(last_id));
-                break;
-            }
+        if (snap.n) {
+            doc = record_json(snap.recs[0], true, true);
+            json_object_set_new(doc, "lastEventID", json_string(snap.last_id));
         }
     } else {
         doc = json_object();
         json_object_set_new(doc, "@context", json_string("https://mercure.rocks/"));
         json_object_set_new(doc, "id", json_stringn(target_copy.p, plen));
         json_object_set_new(doc, "type", json_string("Subscriptions"));
-        json_object_set_new(doc, "lastEventID", json_string(last_id));
+        json_object_set_new(doc, "lastEventID", json_string(snap.last_id));
         json_t *list = json_array();
-        for (struct sub_record *rec = s->head; rec; rec = rec->next)
-            if (topic_len < 0 || (strlen(rec->topic) == (size_t)topic_len &&
-                                  !memcmp(rec->topic, topic, (size_t)topic_len)))
-                json_array_append_new(list, record_json(rec, true, false));
+        for (size_t i = 0; i < snap.n; i++)
+            json_array_append_new(list, record_json(snap.recs[i], true, false));
         json_object_set_new(doc, "subscriptions", list);
     }
-    pthread_mutex_unlock(&s->lock);
+    snapshot_free(&snap);
     buf_free(&target_copy);
     if (!doc) {
         conn_respond(c, 404, "text/plain", NULL, "Not found.", 10, !keep_alive);
         return;
     }
-    respond_json(c, doc, last_id, keep_alive);
+    respond_json(c, doc, snap.last_id, keep_alive);
 }

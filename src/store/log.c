@@ -219,6 +219,7 @@ fail:
 static void *writer_main(void *arg)
 {
     struct log *l = arg;
+    pthread_setname_np(pthread_self(), "sseb-log-writer");
     for (;;) {
         pthread_mutex_lock(&l->lock);
         while (!l->head && !l->stop) {

@@ -297,6 +297,7 @@ static struct authority_ticket *dequeue(struct authority_ticket **head,
 static void *reader_main(void *arg)
 {
     struct log_reader *r = arg;
+    pthread_setname_np(pthread_self(), "sseb-log-reader");
     for (;;) {
         pthread_mutex_lock(&r->lock);
         while (!r->finds && !r->reads && !r->stop)

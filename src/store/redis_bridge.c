@@ -2,6 +2,7 @@
  * the hub in Stream order (store/redis.h). It is the node's only producer on the bus. */
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,7 @@ static int read_once(struct bridge *b)
 void *redis_bridge_main(void *arg)
 {
     struct bridge b = {.r = arg};
+    pthread_setname_np(pthread_self(), "sseb-bridge");
     b.topics = malloc(LOG_RECORD_MAX_TOPICS * sizeof(*b.topics));
     if (!b.topics) {
         log_error("out of memory: the redis bridge cannot start", "stream=%s", b.r->stream);

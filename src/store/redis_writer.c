@@ -2,6 +2,7 @@
  * and completes each submission by Redis' answer (store/redis.h). */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,7 @@ static void writer_ping(struct redis *r, struct writer_conn *w)
 void *redis_writer_main(void *arg)
 {
     struct redis *r = arg;
+    pthread_setname_np(pthread_self(), "sseb-redis-wr");
     struct writer_conn w = {0};
     uint8_t *buf = NULL;
     size_t bufcap = 0;
