@@ -86,6 +86,11 @@ bool auth_verify(const struct auth_verifier *v, const char *token, size_t len, l
                  struct auth_claims *out, const char **why);
 void auth_claims_free(struct auth_claims *c);
 
+/* The dialect a token's header names ("typ"), read without verifying anything: where a token was
+ * found decides whether it may be used before it is verified (a 1.0 token is never taken from
+ * the URL). NONE when the header cannot be read. */
+enum auth_dialect auth_token_dialect(const char *token, size_t len);
+
 /* True when the token allows publishing to the topic: for draft-07 claims one of the
  * mercure.publish selectors matches it; for 1.0 claims a Mercure authorization detail with the
  * "publish" action has a topic matcher (exact, urlpattern or "*") that matches it. An update

@@ -128,6 +128,15 @@ static enum auth_dialect header_dialect(json_t *header)
                                                                           : AUTH_DIALECT_07;
 }
 
+enum auth_dialect auth_token_dialect(const char *token, size_t len)
+{
+    const char *dot = token && len <= MAX_TOKEN_BYTES ? memchr(token, '.', len) : NULL;
+    json_t *header = dot && dot > token ? decode_json(token, (size_t)(dot - token)) : NULL;
+    enum auth_dialect d = header ? header_dialect(header) : AUTH_DIALECT_NONE;
+    json_decref(header);
+    return d;
+}
+
 static bool verify(const struct auth_verifier *v, const char *token, size_t len, long long now,
                    struct auth_claims *out, const char **why)
 {

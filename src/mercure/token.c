@@ -31,14 +31,24 @@ const char *token_find(const struct mercure *m, const struct http_request *r,
         *len = alen; /* another scheme: verification fails with a clear invalid_token */
         return auth;
     }
-    if (query_token) {
+    /* A token in the URL is draft-07 only: never a 1.0 (at+jwt) one, never with 07 off. */
+    if (query_token && (m->cfg->dialects & SSEB_DIALECT_07) &&
+        auth_token_dialect(query_token, query_len) != AUTH_DIALECT_08) {
         *len = query_len;
         return query_token;
     }
+    /* The 1.0 cookie, then draft-07's: each only while its dialect is served. Whichever cookie
+     * it came in, a token is judged by its own dialect's rules (auth.h). */
     size_t clen;
     const char *cookie = http_header_value(r, HDR_COOKIE, &clen);
     const char *val;
-    if (cookie && cookie_find(cookie, clen, m->cfg->cookie_name, &val, len)) {
+    if (cookie && (m->cfg->dialects & SSEB_DIALECT_08) &&
+        cookie_find(cookie, clen, m->cfg->access_token_cookie, &val, len)) {
+        *from_cookie = true;
+        return val;
+    }
+    if (cookie && (m->cfg->dialects & SSEB_DIALECT_07) &&
+        cookie_find(cookie, clen, m->cfg->cookie_name, &val, len)) {
         *from_cookie = true;
         return val;
     }

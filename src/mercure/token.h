@@ -13,8 +13,10 @@ struct auth_verifier;
 struct publisher_token;
 
 /* The request's token: Authorization: Bearer, then the `authorization` query parameter
- * (query_token, may be NULL), then the cookie. NULL when none. *from_cookie tells where it came
- * from (a cookie travels with cross-site requests: callers check the origin). */
+ * (query_token, may be NULL; draft-07 only: ignored when its header says at+jwt or 07 is off),
+ * then the 1.0 cookie (--access-token-cookie, while 08 is on), then the draft-07 cookie
+ * (--cookie-name, while 07 is on). NULL when none. *from_cookie tells where it came from (a
+ * cookie travels with cross-site requests: callers check the origin). */
 const char *token_find(const struct mercure *m, const struct http_request *r,
                        const char *query_token, size_t query_len, size_t *len, bool *from_cookie);
 

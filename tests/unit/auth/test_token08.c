@@ -834,3 +834,19 @@ Test(token08, the_configuration_is_checked)
     cr_assert_not_null(auth_issuers_problem(""));
     auth_verifier_free(v);
 }
+
+Test(token08, the_dialect_of_an_unverified_token_is_read_from_its_header)
+{
+    char *t08 = tok08(NULL), *t07 = hs256(DEV_KEY, JWT, "{}");
+    char *app = sign("{\"alg\":\"HS256\",\"typ\":\"application/AT+JWT\"}", claims08(NULL));
+    cr_assert_eq(auth_token_dialect(t08, strlen(t08)), AUTH_DIALECT_08);
+    cr_assert_eq(auth_token_dialect(app, strlen(app)), AUTH_DIALECT_08);
+    cr_assert_eq(auth_token_dialect(t07, strlen(t07)), AUTH_DIALECT_07);
+    cr_assert_eq(auth_token_dialect("garbage", 7), AUTH_DIALECT_NONE);
+    cr_assert_eq(auth_token_dialect(".e30.x", 6), AUTH_DIALECT_NONE);
+    cr_assert_eq(auth_token_dialect(t08, 10), AUTH_DIALECT_NONE, "a header cut short");
+    cr_assert_eq(auth_token_dialect(NULL, 0), AUTH_DIALECT_NONE);
+    free(t08);
+    free(t07);
+    free(app);
+}

@@ -1,0 +1,154 @@
+// Mercure 1.0 tokens (at+jwt) next to draft-07 ones, through the real binary: trusted issuer,
+// audience, exp, authorization_details grants for publishing and for private delivery, the 1.0
+// cookie, no 1.0 token from the URL, and the binding rule under --dialects 07, 08 and both.
+// Subscriptions here use draft-07's topic= routing: what a token allows does not depend on how
+// the subscriber routes (MERCURE-1.0.md, conflict rule 5).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import { BIN, Broker, RawSubscriber, jwt, DEV_KEY, PUBLISH_ALL } from './lib/broker.mjs';
+
+const RESOURCE = 'https://hub.example/.well-known/mercure';
+const ISSUER = 'https://app.example';
+const DETAIL = 'https://mercure.rocks/authorization-detail';
+const T = 'https://laravel.alt/echo/channel/';
+
+// An HS256 at+jwt token with the claims a Laravel-shaped issuer sends, overridable.
+function at(details, claims = {}, { key = DEV_KEY, typ = 'at+jwt' } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const body = {
+    iss: ISSUER, client_id: ISSUER, aud: RESOURCE, sub: '1', iat: now, jti: crypto.randomUUID(),
+    exp: now + 300, authorization_details: details, ...claims,
+  };
+  for (const [k, v] of Object.entries(body)) if (v === undefined) delete body[k];
+  return jwt(body, { key, header: { typ } });
+}
+const grant = (actions, ...match) => ({ type: DETAIL, actions, topics: match.map((m) => ({ match: m })) });
+
+const ARGS = ['--resource-identifier', RESOURCE, '--jwt-issuer', `https://other.example,${ISSUER}`];
+let broker;
+before(async () => { broker = await new Broker(ARGS).start(); });
+after(async () => { await broker.stop(); });
+
+test('a 1.0 publisher needs a publish grant on every topic of the update', async () => {
+  const token = at([grant(['publish'], `${T}orders`, `${T}orders/alt`), grant(['subscribe'], `${T}other`)]);
+  const ok = await broker.publish({ topic: `${T}orders`, data: 'x', id: 'p08-1' }, { token });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body, 'p08-1');
+  assert.equal((await broker.publish({ topic: [`${T}orders`, `${T}orders/alt`], data: 'x' }, { token })).status, 200);
+  for (const topic of [`${T}other`, [`${T}orders`, `${T}other`], `${T}orders/`]) {
+    const r = await broker.publish({ topic, data: 'x' }, { token });
+    assert.equal(r.status, 403, `topic ${topic}`);
+  }
+  // The draft-07 token of the same hub still publishes (both dialects are on by default).
+  assert.equal((await broker.publish({ topic: `${T}orders`, data: 'x' }, { token: PUBLISH_ALL })).status, 200);
+});
+
+test('a 1.0 token must be trusted, for this hub, unexpired and well-formed, or it is invalid_token', async () => {
+  const all = [grant(['publish'], '*')];
+  const now = Math.floor(Date.now() / 1000);
+  const bad = {
+    'untrusted issuer': at(all, { iss: 'https://evil.example' }),
+    'no iss': at(all, { iss: undefined }),
+    'signed with another key': at(all, {}, { key: 'not the hub key, but long enough!!' }),
+    'another audience': at(all, { aud: 'https://other-hub.example/.well-known/mercure' }),
+    'no aud': at(all, { aud: undefined }),
+    'no exp': at(all, { exp: undefined }),
+    expired: at(all, { exp: now - 1 }),
+    'not yet valid': at(all, { nbf: now + 600 }),
+    'a bare-string topic': at([{ type: DETAIL, actions: ['publish'], topics: ['*'] }]),
+    'an unknown match_type': at([grant(['publish'], '*'), { type: DETAIL, actions: ['publish'], topics: [{ match: 'a', match_type: 'regexp' }] }]),
+    'only a draft-07 claim': at(undefined, { mercure: { publish: ['*'] } }),
+  };
+  for (const [why, token] of Object.entries(bad)) {
+    const r = await broker.publish({ topic: 'x', data: 'x' }, { token });
+    const expected = why === 'only a draft-07 claim' ? 403 : 401; // valid token, no grant
+    assert.equal(r.status, expected, why);
+    if (expected === 401) assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/, why);
+  }
+  // aud as an array and application/at+jwt are fine; sub, client_id, iat and jti are optional.
+  const fine = [
+    at(all, { aud: ['https://other-hub.example', RESOURCE] }),
+    at(all, {}, { typ: 'application/at+jwt' }),
+    at(all, { sub: undefined, client_id: undefined, iat: undefined, jti: undefined }),
+    at(all, { iss: 'https://other.example' }),
+  ];
+  for (const token of fine) assert.equal((await broker.publish({ topic: 'x', data: 'x' }, { token })).status, 200);
+});
+
+test('private updates reach a 1.0 cookie holder only on the topics it may subscribe to', async () => {
+  const token = at([grant(['subscribe'], `${T}private-a`)]);
+  const cookie = new RawSubscriber(broker.port, `?topic=${encodeURIComponent(`${T}{x}`)}`, { Cookie: `theme=dark; __Secure-mercure_access_token=${token}` });
+  const anon = new RawSubscriber(broker.port, `?topic=${encodeURIComponent(`${T}{x}`)}`);
+  await Promise.all([cookie.ready(), anon.ready()]);
+  await broker.publish({ topic: `${T}private-b`, data: 'b', private: 'on', id: 'c08-1' });
+  await broker.publish({ topic: `${T}private-a`, data: 'a', private: 'on', id: 'c08-2' });
+  await broker.publish({ topic: [`${T}public`, `${T}private-a`], data: 'alt', private: 'on', id: 'c08-3' });
+  await broker.publish({ topic: `${T}public`, data: 'p', id: 'c08-4' });
+  await cookie.waitFor((s) => s.events.some((e) => e.id === 'c08-4'));
+  await anon.waitFor((s) => s.events.some((e) => e.id === 'c08-4'));
+  assert.deepEqual(cookie.events.map((e) => e.id), ['c08-2', 'c08-3', 'c08-4']);
+  assert.deepEqual(anon.events.map((e) => e.id), ['c08-4']);
+  cookie.close();
+  anon.close();
+
+  // The same rule on replay.
+  const replay = new RawSubscriber(broker.port, `?topic=${encodeURIComponent(`${T}{x}`)}`, { Cookie: `__Secure-mercure_access_token=${token}`, 'Last-Event-ID': 'c08-1' });
+  await replay.waitFor((s) => s.events.some((e) => e.id === 'c08-4'));
+  assert.deepEqual(replay.events.map((e) => e.id), ['c08-2', 'c08-3', 'c08-4']);
+  replay.close();
+});
+
+test('a 1.0 token in the URL is never used; a draft-07 one still is', async () => {
+  const token08 = at([grant(['subscribe'], '*')]);
+  const token07 = jwt({ mercure: { subscribe: ['*'] } });
+  const q08 = new RawSubscriber(broker.port, `?topic=url-tok&authorization=${token08}`);
+  const q07 = new RawSubscriber(broker.port, `?topic=url-tok&authorization=${token07}`);
+  const header08 = new RawSubscriber(broker.port, '?topic=url-tok', { Authorization: `Bearer ${token08}` });
+  await Promise.all([q08.ready(), q07.ready(), header08.ready()]);
+  await broker.publish({ topic: 'url-tok', data: 's', private: 'on', id: 'u-1' });
+  await broker.publish({ topic: 'url-tok', data: 'p', id: 'u-2' });
+  for (const s of [q08, q07, header08]) await s.waitFor((x) => x.events.some((e) => e.id === 'u-2'));
+  assert.deepEqual(q08.events.map((e) => e.id), ['u-2'], 'treated as anonymous');
+  assert.deepEqual(q07.events.map((e) => e.id), ['u-1', 'u-2']);
+  assert.deepEqual(header08.events.map((e) => e.id), ['u-1', 'u-2']);
+  for (const s of [q08, q07, header08]) s.close();
+});
+
+test('--dialects 08 refuses draft-07 tokens and cookies; --dialects 07 refuses 1.0 tokens', async () => {
+  const only08 = await new Broker([...ARGS, '--dialects', '08', '--access-token-cookie', 'mercure_access_token']).start();
+  const only07 = await new Broker([...ARGS], { SSEBROKER_DIALECTS: '07' }).start();
+  try {
+    const t08 = at([grant(['publish', 'subscribe'], '*')]);
+    assert.equal((await only08.publish({ topic: 'd', data: 'x' }, { token: PUBLISH_ALL })).status, 401);
+    assert.equal((await only08.publish({ topic: 'd', data: 'x' }, { token: t08 })).status, 200);
+    assert.equal((await only07.publish({ topic: 'd', data: 'x' }, { token: t08 })).status, 401);
+    assert.equal((await only07.publish({ topic: 'd', data: 'x' }, { token: PUBLISH_ALL })).status, 200);
+
+    // Under 08 only, the configured 1.0 cookie counts and the draft-07 cookie does not.
+    const sub07 = jwt({ mercure: { subscribe: ['*'] } });
+    const c08 = new RawSubscriber(only08.port, '?topic=d', { Cookie: `mercure_access_token=${t08}` });
+    const c07 = new RawSubscriber(only08.port, '?topic=d', { Cookie: `mercureAuthorization=${sub07}` });
+    const old08 = new RawSubscriber(only08.port, '?topic=d', { Cookie: `__Secure-mercure_access_token=${t08}` });
+    await Promise.all([c08.ready(), c07.ready(), old08.ready()]);
+    await only08.publish({ topic: 'd', data: 's', private: 'on', id: 'd-1' }, { token: t08 });
+    await only08.publish({ topic: 'd', data: 'p', id: 'd-2' }, { token: t08 });
+    for (const s of [c08, c07, old08]) await s.waitFor((x) => x.events.some((e) => e.id === 'd-2'));
+    assert.deepEqual(c08.events.map((e) => e.id), ['d-1', 'd-2']);
+    assert.deepEqual(c07.events.map((e) => e.id), ['d-2']);
+    assert.deepEqual(old08.events.map((e) => e.id), ['d-2'], 'another cookie name is not read');
+    for (const s of [c08, c07, old08]) s.close();
+  } finally {
+    await only08.stop();
+    await only07.stop();
+  }
+});
+
+test('bad 1.0 flags stop the start with a message naming the flag', () => {
+  for (const [flag, value] of [['--resource-identifier', '/.well-known/mercure'], ['--jwt-issuer', 'a,,b'], ['--dialects', '09'], ['--access-token-cookie', 'a;b']]) {
+    const r = spawnSync(BIN, ['--listen', '127.0.0.1:0', flag, value], { encoding: 'utf8', timeout: 10000 });
+    assert.notEqual(r.status, 0, `${flag} ${value}`);
+    assert.match(r.stderr, new RegExp(flag), `${flag} ${value}: ${r.stderr}`);
+  }
+});
