@@ -27,6 +27,7 @@
 #include "net/listener.h"
 #include "store/log.h"
 #include "store/redis.h"
+#include "store/redis_sentinel.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -188,17 +189,33 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
                  lo.fsync == LOG_FSYNC_ALWAYS     ? "always"
                  : lo.fsync == LOG_FSYNC_INTERVAL ? "interval"
                                                   : "never");
-    } else if (cfg->redis_url) {
+    } else if (cfg->redis_url || cfg->redis_sentinel) {
         struct redis_options ro = {.stream = cfg->redis_stream,
                                    .timeout_ms = cfg->redis_timeout_ms,
                                    .retain =
                                        cfg->redis_retain ? cfg->redis_retain : cfg->history_size,
-                                   .max_lag_ms = cfg->redis_max_lag_ms};
-        if (redis_target_parse(cfg->redis_url, &ro.target, err, errlen)) goto fail;
+                                   .max_lag_ms = cfg->redis_max_lag_ms,
+                                   .master = cfg->redis_master,
+                                   .wait_replicas = cfg->redis_wait_replicas};
+        /* With sentinels, --redis gives only the credentials and the database. */
+        if (cfg->redis_url && redis_target_parse(cfg->redis_url, &ro.target, err, errlen))
+            goto fail;
+        if (cfg->redis_sentinel &&
+            redis_sentinels_parse(cfg->redis_sentinel, &ro.sentinels, err, errlen))
+            goto fail;
         b->authority = authority_redis_open(&b->hub, &ro, err, errlen);
         if (!b->authority) goto fail;
-        log_info("cluster mode", "redis=%s:%d db=%d stream=%s retain=%u timeout_ms=%u",
-                 ro.target.host, ro.target.port, ro.target.db, ro.stream, ro.retain, ro.timeout_ms);
+        if (ro.sentinels.n)
+            log_info("cluster mode",
+                     "sentinels=%s master=%s db=%d stream=%s retain=%u "
+                     "timeout_ms=%u wait_replicas=%u",
+                     cfg->redis_sentinel, ro.master, ro.target.db, ro.stream, ro.retain,
+                     ro.timeout_ms, ro.wait_replicas);
+        else
+            log_info("cluster mode",
+                     "redis=%s:%d db=%d stream=%s retain=%u timeout_ms=%u wait_replicas=%u",
+                     ro.target.host, ro.target.port, ro.target.db, ro.stream, ro.retain,
+                     ro.timeout_ms, ro.wait_replicas);
     } else {
         b->authority = authority_memory_new(&b->hub);
     }

@@ -10,6 +10,7 @@
 #include "auth/auth.h"
 #include "common/log.h"
 #include "store/redis.h"
+#include "store/redis_sentinel.h"
 
 enum opt_type {
     OPT_LISTEN,
@@ -146,6 +147,16 @@ static const struct opt options[] = {
      "with --redis, entries the Stream keeps (0: --history-size)", 0, 100000000},
     {"redis-max-lag", OPT_DURATION, F(redis_max_lag_ms),
      "with --redis, /readyz fails while reading the Stream back lags longer (5s)", 100, 600000},
+    {"redis-sentinel", OPT_STRING, F(redis_sentinel),
+     "cluster mode through Redis Sentinel: HOST:PORT[,HOST:PORT...] of the sentinels that find "
+     "the master (--redis then gives only user, password and db)",
+     0, 0},
+    {"redis-master", OPT_STRING, F(redis_master),
+     "with --redis-sentinel, the master's name in the sentinels (mymaster)", 0, 0},
+    {"redis-wait-replicas", OPT_INT, F(redis_wait_replicas),
+     "in cluster mode, acknowledge (and deliver) an update only once this many replicas have it, "
+     "else 503 (0)",
+     0, 100},
     {"bus-size", OPT_INT, F(bus_size), "bus ring slots, power of two (65536)", 16,
      SSEB_MAX_BUS_SIZE},
     {"publish-wait", OPT_DURATION, F(publish_wait_ms), "wait on a full bus before 503 (200ms)", 0,
@@ -188,6 +199,7 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->redis_stream = "ssebroker";
     cfg->redis_timeout_ms = 1000;
     cfg->redis_max_lag_ms = 5000;
+    cfg->redis_master = "mymaster";
     cfg->history_segment_bytes = 64 * 1024 * 1024;
     cfg->history_memory = 10000;
     cfg->history_memory_bytes = 64 * 1024 * 1024;
@@ -284,10 +296,11 @@ static int apply(struct sseb_config *cfg, const struct opt *o, const char *val)
     case OPT_DURATION:
         return parse_duration(val, (uint32_t *)(base + o->offset));
     case OPT_STRING:
-        /* An empty --history-dir, --redis, --resource-identifier or --jwt-issuer means "off" (an
-         * image's default unset by an environment: docker/compose.yml). */
+        /* An empty --history-dir, --redis, --redis-sentinel, --resource-identifier or --jwt-issuer
+         * means "off" (an image's default unset by an environment: docker/compose.yml). */
         if (!*val && (o->offset == offsetof(struct sseb_config, history_dir) ||
                       o->offset == offsetof(struct sseb_config, redis_url) ||
+                      o->offset == offsetof(struct sseb_config, redis_sentinel) ||
                       o->offset == offsetof(struct sseb_config, resource_identifier) ||
                       o->offset == offsetof(struct sseb_config, jwt_issuers)))
             val = NULL;
@@ -493,15 +506,27 @@ int sseb_config_validate(const struct sseb_config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "--bus-size must be a power of two (got %u)", cfg->bus_size);
         return -1;
     }
-    if (cfg->redis_url && cfg->history_dir) {
+    if ((cfg->redis_url || cfg->redis_sentinel) && cfg->history_dir) {
         snprintf(err, errlen,
                  "--redis and --history-dir cannot be used together: in cluster mode Redis "
                  "holds the history");
         return -1;
     }
-    if (cfg->redis_url) {
+    if (cfg->redis_wait_replicas && !cfg->redis_url && !cfg->redis_sentinel) {
+        snprintf(err, errlen, "--redis-wait-replicas needs --redis or --redis-sentinel");
+        return -1;
+    }
+    if (cfg->redis_sentinel) {
+        struct redis_sentinels s;
+        if (redis_sentinels_parse(cfg->redis_sentinel, &s, err, errlen)) return -1;
+        if (!cfg->redis_master || !cfg->redis_master[0] || strlen(cfg->redis_master) > 200) {
+            snprintf(err, errlen, "--redis-master must be a name of 1 to 200 bytes");
+            return -1;
+        }
+    }
+    if (cfg->redis_url || cfg->redis_sentinel) {
         struct redis_target t;
-        if (redis_target_parse(cfg->redis_url, &t, err, errlen)) return -1;
+        if (cfg->redis_url && redis_target_parse(cfg->redis_url, &t, err, errlen)) return -1;
         if (!cfg->redis_stream || !cfg->redis_stream[0] || strlen(cfg->redis_stream) > 512) {
             snprintf(err, errlen, "--redis-stream must be a key of 1 to 512 bytes");
             return -1;

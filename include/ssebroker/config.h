@@ -79,8 +79,14 @@ struct sseb_config {
     uint32_t redis_timeout_ms; /* an append Redis has not answered by then gets 503 */
     uint32_t redis_retain;     /* entries the Stream keeps (0: history_size) */
     uint32_t redis_max_lag_ms; /* /readyz fails while reading the Stream back lags longer */
-    uint32_t bus_size;         /* ring slots, a power of two */
-    uint32_t publish_wait_ms;  /* how long a publish waits on a full bus before 503 */
+    /* High availability (DESIGN.md 2.1): NULL, or HOST:PORT[,HOST:PORT...] of Redis Sentinels
+     * that name the master `redis_master`; redis_url (optional then) gives only the user,
+     * password and db. */
+    const char *redis_sentinel;
+    const char *redis_master;
+    uint32_t redis_wait_replicas; /* an append is acknowledged once on this many replicas */
+    uint32_t bus_size;            /* ring slots, a power of two */
+    uint32_t publish_wait_ms;     /* how long a publish waits on a full bus before 503 */
 
     int log_level; /* enum log_level */
     bool log_json;

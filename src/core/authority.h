@@ -25,6 +25,9 @@ enum authority_result {
     AUTHORITY_PENDING,   /* taken; the outcome comes through the ticket's done callback */
     AUTHORITY_FAILED,    /* refused (the store is unreachable or broken): answer 503 */
     AUTHORITY_TOO_LARGE, /* refused at once: the store could not read it back: answer 413 */
+    /* Written, but not known to be as durable as configured (Redis: not confirmed on
+     * --redis-wait-replicas replicas in time): answer 503; a failover may still take it back. */
+    AUTHORITY_UNCONFIRMED,
 };
 
 /* A submission's outcome, for an authority that completes later (AUTHORITY_PENDING). The
@@ -60,9 +63,10 @@ struct authority_stats {
     uint64_t reconnects;  /* connections (re)established */
     uint64_t append_latency_buckets[AUTHORITY_LATENCY_BUCKETS]; /* cumulative, by bound */
     uint64_t append_latency_count, append_latency_sum_us;
-    uint64_t errors_timeout;     /* not answered within the timeout */
-    uint64_t errors_unavailable; /* refused at once: not connected */
-    uint64_t errors_reply;       /* the store answered with an error */
+    uint64_t errors_timeout;      /* not answered within the timeout */
+    uint64_t errors_unavailable;  /* refused at once: not connected */
+    uint64_t errors_reply;        /* the store answered with an error */
+    uint64_t errors_unreplicated; /* stored, not confirmed on enough replicas in time */
 };
 
 struct authority_ops {

@@ -94,11 +94,13 @@ static void shared_store_stats(struct text *t, const struct authority_stats *as)
         "ssebroker_redis_append_errors_total{reason=\"timeout\"} %llu\n"
         "ssebroker_redis_append_errors_total{reason=\"unavailable\"} %llu\n"
         "ssebroker_redis_append_errors_total{reason=\"reply\"} %llu\n"
+        "ssebroker_redis_append_errors_total{reason=\"unreplicated\"} %llu\n"
         "# HELP ssebroker_redis_append_seconds Time from submission to Redis' answer.\n"
         "# TYPE ssebroker_redis_append_seconds histogram\n",
         as->connected, (unsigned long long)as->reconnects, (unsigned long long)as->lag_entries,
         (double)as->lag_ms / 1000.0, (unsigned long long)as->errors_timeout,
-        (unsigned long long)as->errors_unavailable, (unsigned long long)as->errors_reply);
+        (unsigned long long)as->errors_unavailable, (unsigned long long)as->errors_reply,
+        (unsigned long long)as->errors_unreplicated);
     static const uint32_t bounds[AUTHORITY_LATENCY_BUCKETS] = AUTHORITY_LATENCY_BOUNDS_US;
     for (int i = 0; i < AUTHORITY_LATENCY_BUCKETS; i++)
         put(t, "ssebroker_redis_append_seconds_bucket{le=\"%g\"} %llu\n", bounds[i] / 1e6,

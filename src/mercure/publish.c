@@ -99,6 +99,12 @@ static void answer(struct worker *w, struct pending_publish *pp, enum authority_
         reply(pp->conn, 503, "Retry-After: 1\r\n",
               "The update could not be stored (the store is unreachable), retry later.",
               pp->keep_alive);
+    } else if (res == AUTHORITY_UNCONFIRMED) {
+        /* It may be stored, and may still be delivered: a retry with the same id is safe. */
+        STAT_ADD(&w->stats, publish_rejected, 1);
+        reply(pp->conn, 503, "Retry-After: 1\r\n",
+              "The update is not known to be replicated (--redis-wait-replicas), retry later.",
+              pp->keep_alive);
     } else {
         overloaded(w, pp->conn, pp->keep_alive);
     }

@@ -17,12 +17,15 @@
 #include "store/record.h"
 #include "store/redis_conn.h"
 #include "store/redis_internal.h"
+#include "store/redis_sentinel.h"
 
 void redis_pause(struct redis *r, uint32_t ms)
 {
     struct timespec until = clock_realtime_in(ms);
     pthread_mutex_lock(&r->lock);
-    while (!r->stop && pthread_cond_timedwait(&r->pause, &r->lock, &until) != ETIMEDOUT)
+    uint64_t epoch = atomic_load(&r->master_epoch);
+    while (!r->stop && atomic_load(&r->master_epoch) == epoch &&
+           pthread_cond_timedwait(&r->pause, &r->lock, &until) != ETIMEDOUT)
         ;
     pthread_mutex_unlock(&r->lock);
 }
@@ -60,6 +63,12 @@ static bool redis_ready(struct authority *a, const char **why)
     struct redis *r = (struct redis *)a;
     if (!atomic_load(&r->writer_up) || !atomic_load(&r->bridge_up)) {
         *why = "redis unreachable";
+        return false;
+    }
+    if (!atomic_load(&r->writable)) {
+        *why = r->opt.wait_replicas
+                   ? "the redis master has fewer replicas than --redis-wait-replicas"
+                   : "the redis master refuses writes";
         return false;
     }
     if (!atomic_load(&r->loaded)) {
@@ -111,7 +120,9 @@ static void redis_stats(struct authority *a, struct authority_stats *out)
     out->errors_timeout = LOAD(n_timeout);
     out->errors_unavailable = LOAD(n_unavailable);
     out->errors_reply = LOAD(n_reply);
-    out->write_errors = out->errors_timeout + out->errors_unavailable + out->errors_reply;
+    out->errors_unreplicated = LOAD(n_unreplicated);
+    out->write_errors = out->errors_timeout + out->errors_unavailable + out->errors_reply +
+                        out->errors_unreplicated;
 #undef LOAD
 }
 
@@ -126,6 +137,7 @@ static void redis_free(struct authority *a)
     pthread_cond_broadcast(&r->pause);
     if (r->writer_started) pthread_join(r->writer, NULL); /* sends what is queued first */
     if (r->bridge_started) pthread_join(r->bridge, NULL);
+    if (r->watcher_started) pthread_join(r->watcher, NULL);
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->wake);
     pthread_cond_destroy(&r->pause);
@@ -151,10 +163,12 @@ struct authority *authority_redis_open(struct hub *hub, const struct redis_optio
      * does not (the node becomes ready once it is back). */
     redisContext *probe;
     char reason[256];
+    struct redis_target at;
+    int next = 0;
     enum redis_connect_status st =
-        redis_connect(&o->target, o->timeout_ms, &probe, reason, sizeof(reason), NULL, 0);
+        redis_connect_master(o, &next, &probe, &at, reason, sizeof(reason), NULL, 0);
     if (st == RCONN_REFUSED) {
-        snprintf(err, errlen, "redis://%s:%d: %s", o->target.host, o->target.port, reason);
+        snprintf(err, errlen, "redis://%s:%d: %s", at.host, at.port, reason);
         return NULL;
     }
     if (probe) redisFree(probe);
@@ -195,5 +209,13 @@ struct authority *authority_redis_open(struct hub *hub, const struct redis_optio
         return NULL;
     }
     r->bridge_started = true;
+    if (r->opt.sentinels.n) {
+        if (pthread_create(&r->watcher, NULL, redis_sentinel_watch_main, r)) {
+            snprintf(err, errlen, "cannot start the redis sentinel watcher thread");
+            redis_free(&r->base);
+            return NULL;
+        }
+        r->watcher_started = true;
+    }
     return &r->base;
 }

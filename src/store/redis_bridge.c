@@ -16,6 +16,7 @@
 #include "store/record.h"
 #include "store/redis_conn.h"
 #include "store/redis_internal.h"
+#include "store/redis_sentinel.h"
 
 #define READ_PAGE     1000 /* entries per XREAD */
 #define READ_BLOCK_MS 200  /* how long one XREAD waits for news: also the idle heartbeat */
@@ -26,7 +27,10 @@ struct bridge {
     struct stream_id cursor; /* the newest entry read ("0-0": none yet) */
     uint64_t last_n;         /* its position number (0: none, anything may follow) */
     struct sseb_str *topics; /* record_decode's scratch */
-    bool ever_up, said_down;
+    bool ever_up, said_down, said_held;
+    struct redis_target at; /* where it is connected */
+    int next_sentinel;      /* redis_connect_master's cursor */
+    uint64_t epoch;         /* the master epoch it was connected in */
 };
 
 static void mark_break(struct bridge *b, const char *why, uint64_t expected, uint64_t found)
@@ -67,47 +71,79 @@ static uint64_t position_of(const redisReply *fields)
     return n && n->type == REDIS_REPLY_STRING ? strtoull(n->str, NULL, 10) : 0;
 }
 
-/* After (re)connecting: was the Stream reset or rewound (a failover lost its tail) while this
- * node was away? Both leave the cursor beyond the Stream's end, where XREAD would wait for ever.
- * Returns -1 when the connection failed. */
+/* The id and position of the single entry of an XRANGE/XREVRANGE reply. False when empty. */
+static bool only_entry(const redisReply *rep, struct stream_id *id, uint64_t *n)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) return false;
+    const redisReply *e = rep->element[0];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING ||
+        !stream_id_parse(e->element[0]->str, e->element[0]->len, id))
+        return false;
+    *n = position_of(e->element[1]);
+    return true;
+}
+
+/* After (re)connecting: is the entry last read still there, with the same position? A failover
+ * that lost the tail (the new master never had it), a reset or a replaced Stream all take it
+ * away while older entries stay, or change its position; trimming takes the oldest first, so it
+ * never leaves an older entry behind the cursor (a trim past the cursor shows as a gap in the
+ * positions read next). Returns -1 when the connection failed. */
 static int check_continuity(struct bridge *b)
 {
     if (!b->last_n) return 0;
-    redisReply *rep = redisCommand(b->c, "XREVRANGE %s + - COUNT 1", b->r->stream);
-    if (!rep) return -1;
-    int rc = 0;
-    if (rep->type != REDIS_REPLY_ARRAY) {
-        rc = -1;
-    } else if (rep->elements == 0) {
+    char cursor[48];
+    stream_id_format(b->cursor, cursor);
+    redisReply *rep = redisCommand(b->c, "XRANGE %s %s %s", b->r->stream, cursor, cursor);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        if (rep) freeReplyObject(rep);
+        return -1;
+    }
+    struct stream_id id;
+    uint64_t n;
+    bool found = only_entry(rep, &id, &n);
+    freeReplyObject(rep);
+    if (found) {
+        if (n != b->last_n) {
+            mark_break(b, "the stream was replaced", b->last_n, n);
+            b->last_n = n;
+        }
+        return 0;
+    }
+    rep = redisCommand(b->c, "XREVRANGE %s %s - COUNT 1", b->r->stream, cursor);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        if (rep) freeReplyObject(rep);
+        return -1;
+    }
+    found = only_entry(rep, &id, &n);
+    freeReplyObject(rep);
+    if (found) {
+        mark_break(b, "the entry last read is gone (a failover lost the tail, or a reset)",
+                   b->last_n, n);
+        b->cursor = id;
+        b->last_n = n;
+        return 0;
+    }
+    rep = redisCommand(b->c, "XLEN %s", b->r->stream);
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        if (rep) freeReplyObject(rep);
+        return -1;
+    }
+    if (rep->integer == 0) {
         mark_break(b, "the stream is gone (reset)", b->last_n + 1, 0);
         b->cursor = (struct stream_id){0, 0};
         b->last_n = 0;
-    } else {
-        const redisReply *e = rep->element[0];
-        struct stream_id last;
-        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
-            stream_id_parse(e->element[0]->str, e->element[0]->len, &last)) {
-            uint64_t n = position_of(e->element[1]);
-            int cmp = stream_id_cmp(last, b->cursor);
-            if (cmp < 0 || (cmp == 0 && n != b->last_n)) {
-                mark_break(b,
-                           cmp < 0 ? "the stream ends before what was read (rewound)"
-                                   : "the stream was replaced",
-                           b->last_n, n);
-                b->cursor = last;
-                b->last_n = n;
-            }
-        }
     }
     freeReplyObject(rep);
-    return rc;
+    return 0;
 }
 
 static bool bridge_connect(struct bridge *b)
 {
     char err[256];
-    enum redis_connect_status st =
-        redis_connect(&b->r->opt.target, b->r->opt.timeout_ms, &b->c, err, sizeof(err), NULL, 0);
+    b->epoch = atomic_load(&b->r->master_epoch);
+    enum redis_connect_status st = redis_connect_master(&b->r->opt, &b->next_sentinel, &b->c,
+                                                        &b->at, err, sizeof(err), NULL, 0);
     if (st != RCONN_OK) {
         if (!b->said_down) {
             log_warn("redis unreachable", "role=bridge reason=\"%s\"", err);
@@ -119,8 +155,8 @@ static bool bridge_connect(struct bridge *b)
         lost(b, b->c ? b->c->errstr : "continuity check failed");
         return false;
     }
-    log_info(b->ever_up ? "redis connection back" : "redis connected", "role=bridge stream=%s",
-             b->r->stream);
+    log_info(b->ever_up ? "redis connection back" : "redis connected",
+             "role=bridge host=%s port=%d stream=%s", b->at.host, b->at.port, b->r->stream);
     b->ever_up = true;
     b->said_down = false;
     atomic_store(&b->r->bridge_up, true);
@@ -170,6 +206,39 @@ static void take_entry(struct bridge *b, const redisReply *e)
     event_unref(ev);
 }
 
+/* With --redis-wait-replicas N: waits until what was just read is on N replicas, so that no
+ * subscriber is shown an entry that a failover could take back. WAIT counts the replicas that have
+ * everything this connection wrote, so a PUBLISH (replicated, no key touched) first moves this
+ * connection's replication offset past the entries read. Returns -1 to drop what was read (the
+ * connection failed, the master changed, or the broker stops): it is read again from the cursor,
+ * if the master still has it. */
+static int wait_replicated(struct bridge *b)
+{
+    struct redis *r = b->r;
+    redisReply *rep = redisCommand(b->c, "PUBLISH %s:replicated 1", r->stream);
+    if (!rep) return -1;
+    freeReplyObject(rep);
+    for (;;) {
+        rep = redisCommand(b->c, "WAIT %u %u", r->opt.wait_replicas, r->opt.timeout_ms);
+        if (!rep) return -1;
+        bool ok =
+            rep->type == REDIS_REPLY_INTEGER && rep->integer >= (long long)r->opt.wait_replicas;
+        freeReplyObject(rep);
+        if (ok) {
+            if (b->said_held)
+                log_info("redis replicas caught up: delivering again", "stream=%s", r->stream);
+            b->said_held = false;
+            return 0;
+        }
+        if (!b->said_held)
+            log_warn("redis entries read are not on enough replicas yet: held back from "
+                     "subscribers",
+                     "stream=%s wait_replicas=%u", r->stream, r->opt.wait_replicas);
+        b->said_held = true;
+        if (atomic_load(&r->stopping) || atomic_load(&r->master_epoch) != b->epoch) return -1;
+    }
+}
+
 /* One XREAD from the cursor. Returns -1 when the connection failed. */
 static int read_once(struct bridge *b)
 {
@@ -184,6 +253,11 @@ static int read_once(struct bridge *b)
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
         rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2) {
         const redisReply *entries = rep->element[0]->element[1];
+        if (r->opt.wait_replicas && entries->type == REDIS_REPLY_ARRAY && entries->elements &&
+            wait_replicated(b)) {
+            freeReplyObject(rep);
+            return -1;
+        }
         for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++)
             take_entry(b, entries->element[i]);
         taken = entries->elements;
@@ -220,7 +294,13 @@ void *redis_bridge_main(void *arg)
             }
             backoff = REDIS_BACKOFF_MIN_MS;
         }
-        if (read_once(&b)) lost(&b, b.c->err ? b.c->errstr : "bad reply");
+        if (read_once(&b))
+            lost(&b, b.c->err ? b.c->errstr
+                     : atomic_load(&b.r->master_epoch) != b.epoch
+                         ? "the sentinels name another master"
+                         : "bad reply");
+        else if (atomic_load(&b.r->master_epoch) != b.epoch)
+            lost(&b, "the sentinels name another master");
     }
     if (b.c) redisFree(b.c);
     free(b.topics);

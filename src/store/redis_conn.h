@@ -25,12 +25,27 @@ struct redis_target {
 /* Returns 0, or -1 with the reason in err. */
 int redis_target_parse(const char *url, struct redis_target *t, char *err, size_t errlen);
 
+/* Redis Sentinels that know where the master is (store/redis_sentinel.h). */
+#define REDIS_SENTINELS_MAX 16
+struct redis_sentinels {
+    int n; /* 0: no sentinel, the target is the master */
+    struct {
+        char host[256];
+        int port;
+    } addr[REDIS_SENTINELS_MAX];
+};
+
 struct redis_options {
+    /* With sentinels, only the target's user, password and db are used: the host and port are
+     * asked of the sentinels on every (re)connection. */
     struct redis_target target;
-    const char *stream;  /* the Stream's key; the id index is "<stream>:ids" */
-    uint32_t timeout_ms; /* an append not answered by then fails; also connect and read limits */
-    uint32_t retain;     /* entries the Stream keeps */
-    uint32_t max_lag_ms; /* not ready while the bridge has been behind for longer */
+    struct redis_sentinels sentinels;
+    const char *master;     /* the master's name in the sentinels */
+    uint32_t wait_replicas; /* an append counts once on this many replicas (WAIT) */
+    const char *stream;     /* the Stream's key; the id index is "<stream>:ids" */
+    uint32_t timeout_ms;    /* an append not answered by then fails; also connect and read limits */
+    uint32_t retain;        /* entries the Stream keeps */
+    uint32_t max_lag_ms;    /* not ready while the bridge has been behind for longer */
 };
 
 enum redis_connect_status {

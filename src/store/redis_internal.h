@@ -18,6 +18,7 @@ struct redis_item {
     struct authority_ticket *ticket;
     int64_t submitted_us;
     uint64_t token; /* with the node's tag: makes a resend recognisable (see the script) */
+    uint64_t n;     /* its position in the Stream, once appended */
     struct redis_item *next;
 };
 
@@ -39,24 +40,31 @@ struct redis {
 
     /* State, written by the threads, read anywhere (/readyz, /metrics, submit). */
     _Atomic bool writer_up, bridge_up;
-    _Atomic bool loaded;          /* the bridge has read the retained Stream once */
+    _Atomic bool writable; /* the master takes appends (and has --redis-wait-replicas replicas) */
+    _Atomic bool loaded;   /* the bridge has read the retained Stream once */
     _Atomic uint64_t acked_n;     /* position of the newest append acknowledged here */
     _Atomic uint64_t read_n;      /* position of the newest entry the bridge read */
     _Atomic int64_t caught_up_ms; /* when the bridge last had read everything */
     _Atomic uint64_t reads;       /* XREADs the bridge has completed */
     _Atomic uint64_t n_batches, n_records, n_reconnects, n_discontinuities;
-    _Atomic uint64_t n_timeout, n_unavailable, n_reply;
+    _Atomic uint64_t n_timeout, n_unavailable, n_reply, n_unreplicated;
     _Atomic uint64_t lat_buckets[AUTHORITY_LATENCY_BUCKETS], lat_count, lat_sum_us;
 
-    pthread_t writer, bridge;
-    bool writer_started, bridge_started;
+    /* The master: where the writer is connected (under lock; "" while it is not), and an epoch
+     * the sentinel watcher moves on when the master changes (store/redis_sentinel.h). */
+    char master_host[256];
+    int master_port;
+    _Atomic uint64_t master_epoch;
+
+    pthread_t writer, bridge, watcher;
+    bool writer_started, bridge_started, watcher_started;
 };
 
 /* The threads' bodies (store/redis_writer.c, store/redis_bridge.c). */
 void *redis_writer_main(void *redis);
 void *redis_bridge_main(void *redis);
 
-/* Sleeps for ms, or less when the authority is being freed. */
+/* Sleeps for ms, or less when the authority is being freed or the master changes. */
 void redis_pause(struct redis *r, uint32_t ms);
 
 /* Backoff between connection attempts: 100 ms doubling to 2 s. */

@@ -17,9 +17,11 @@
 #include "store/record.h"
 #include "store/redis_conn.h"
 #include "store/redis_internal.h"
+#include "store/redis_sentinel.h"
 
-#define PIPELINE_MAX 512  /* appends sent before their replies are read */
-#define IDLE_PING_MS 1000 /* an idle writer checks its connection this often */
+#define PIPELINE_MAX   512  /* appends sent before their replies are read */
+#define IDLE_PING_MS   1000 /* an idle writer checks its connection this often */
+#define WAIT_MARGIN_MS 200  /* a WAIT answers at its timeout: this long is allowed for the reply */
 /* How many of the oldest entries one append may trim (the rest go with later appends), so that
  * lowering the retention never makes one script run long. */
 #define TRIM_PER_APPEND "64"
@@ -86,11 +88,15 @@ static void record_latency(struct redis *r, int64_t us)
     atomic_fetch_add_explicit(&r->lat_sum_us, (uint64_t)(us > 0 ? us : 0), memory_order_relaxed);
 }
 
-/* The writer's connection: connected, script loaded. */
+/* The writer's connection: connected to the master, script loaded. */
 struct writer_conn {
     redisContext *c;
     char sha[48];
     bool ever_up, said_down;
+    struct redis_target at; /* where it is connected */
+    int next_sentinel;      /* redis_connect_master's cursor */
+    uint64_t epoch;         /* the master epoch it was connected in */
+    char checked[264];      /* the master whose min-replicas-to-write was looked at */
 };
 
 static void writer_disconnect(struct redis *r, struct writer_conn *w, const char *reason)
@@ -100,15 +106,40 @@ static void writer_disconnect(struct redis *r, struct writer_conn *w, const char
     if (w->c) redisFree(w->c);
     w->c = NULL;
     atomic_store(&r->writer_up, false);
+    pthread_mutex_lock(&r->lock);
+    r->master_host[0] = 0;
+    pthread_mutex_unlock(&r->lock);
     log_warn("redis connection lost", "role=writer stream=%s reason=\"%s\"", r->stream, why);
     w->said_down = true;
+}
+
+static void writer_ping(struct redis *r, struct writer_conn *w);
+
+/* With --redis-wait-replicas, an old master cut off from its replicas must stop taking writes,
+ * or it could acknowledge (to a writer that does not wait) what the failover then discards. */
+static void check_min_replicas(struct redis *r, struct writer_conn *w)
+{
+    char where[264];
+    snprintf(where, sizeof(where), "%s:%d", w->at.host, w->at.port);
+    if (!r->opt.wait_replicas || !strcmp(where, w->checked)) return;
+    snprintf(w->checked, sizeof(w->checked), "%s", where);
+    redisReply *rep = redisCommand(w->c, "CONFIG GET min-replicas-to-write");
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[1]->type == REDIS_REPLY_STRING && !strcmp(rep->element[1]->str, "0"))
+        log_warn("redis min-replicas-to-write is 0 while --redis-wait-replicas is set: a master "
+                 "cut off from its replicas still takes writes that a failover discards (set "
+                 "min-replicas-to-write 1 and min-replicas-max-lag 10 on every Redis)",
+                 "master=%s wait_replicas=%u", where, r->opt.wait_replicas);
+    if (rep) freeReplyObject(rep);
 }
 
 static bool writer_connect(struct redis *r, struct writer_conn *w)
 {
     char err[256], warn[256];
-    enum redis_connect_status st = redis_connect(&r->opt.target, r->opt.timeout_ms, &w->c, err,
-                                                 sizeof(err), warn, sizeof(warn));
+    /* Read before resolving: a failover noticed meanwhile makes the writer look again. */
+    w->epoch = atomic_load(&r->master_epoch);
+    enum redis_connect_status st = redis_connect_master(&r->opt, &w->next_sentinel, &w->c, &w->at,
+                                                        err, sizeof(err), warn, sizeof(warn));
     if (st == RCONN_OK) {
         redisReply *rep = redisCommand(w->c, "SCRIPT LOAD %s", append_script);
         if (rep && rep->type == REDIS_REPLY_STRING && rep->len < sizeof(w->sha)) {
@@ -127,16 +158,22 @@ static bool writer_connect(struct redis *r, struct writer_conn *w)
             if (st == RCONN_REFUSED)
                 log_error("redis refused", "stream=%s reason=\"%s\"", r->stream, err);
             else
-                log_warn("redis unreachable", "host=%s port=%d reason=\"%s\"", r->opt.target.host,
-                         r->opt.target.port, err);
+                log_warn("redis unreachable", "host=%s port=%d reason=\"%s\"", w->at.host,
+                         w->at.port, err);
             w->said_down = true;
         }
         return false;
     }
     if (warn[0]) log_warn("redis durability", "reason=\"%s\"", warn);
+    check_min_replicas(r, w);
+    writer_ping(r, w);
+    if (!w->c) return false;
     log_info(w->ever_up ? "redis connection back" : "redis connected",
-             "role=writer host=%s port=%d stream=%s", r->opt.target.host, r->opt.target.port,
-             r->stream);
+             "role=writer host=%s port=%d stream=%s", w->at.host, w->at.port, r->stream);
+    pthread_mutex_lock(&r->lock);
+    snprintf(r->master_host, sizeof(r->master_host), "%s", w->at.host);
+    r->master_port = w->at.port;
+    pthread_mutex_unlock(&r->lock);
     w->ever_up = true;
     w->said_down = false;
     atomic_fetch_add_explicit(&r->n_reconnects, 1, memory_order_relaxed);
@@ -166,9 +203,31 @@ static struct redis_item *take_batch(struct redis *r, bool *stop)
     return last ? batch : NULL;
 }
 
-/* Sends items pipelined and completes each by its reply. Returns the items left unanswered when
- * the connection failed, with *timed_out telling whether Redis merely did not answer in time
- * (then they must fail: they may yet be applied) or the connection broke. */
+/* Completes an append Redis has stored (and, with --redis-wait-replicas, replicated). */
+static void stored(struct redis *r, struct redis_item *it)
+{
+    atomic_store_explicit(&r->acked_n, it->n, memory_order_relaxed);
+    record_latency(r, clock_now_us() - it->submitted_us);
+    atomic_fetch_add_explicit(&r->n_records, 1, memory_order_relaxed);
+    complete(it, AUTHORITY_STORED);
+}
+
+/* Stored on the master, not known to be on --redis-wait-replicas replicas: 503, and a failover
+ * may yet take it back (the bridges hold it until it is replicated). */
+static void unconfirmed(struct redis *r, struct redis_item *items)
+{
+    while (items) {
+        struct redis_item *next = items->next;
+        atomic_fetch_add_explicit(&r->n_unreplicated, 1, memory_order_relaxed);
+        complete(items, AUTHORITY_UNCONFIRMED);
+        items = next;
+    }
+}
+
+/* Sends items pipelined, followed by one WAIT for the whole batch with --redis-wait-replicas,
+ * and completes each by its reply. Returns the items left unanswered when the connection failed,
+ * with *timed_out telling whether Redis merely did not answer in time (then they must fail: they
+ * may yet be applied) or the connection broke. */
 static struct redis_item *send_batch(struct redis *r, struct writer_conn *w,
                                      struct redis_item *items, int64_t oldest_us, uint8_t **buf,
                                      size_t *bufcap, bool *timed_out)
@@ -195,28 +254,46 @@ static struct redis_item *send_batch(struct redis *r, struct writer_conn *w,
         /* hiredis copies the arguments into its output buffer. */
         if (redisAppendCommandArgv(w->c, 9, argv, lens) != REDIS_OK) return items;
     }
-    /* Replies must come before the oldest item's deadline. */
+    /* Replies must come before the oldest item's deadline; WAIT gives up just then, and answers
+     * within the margin. */
     int64_t left_ms = (oldest_us + (int64_t)r->opt.timeout_ms * 1000 - clock_now_us()) / 1000;
-    redis_set_timeout(w->c, (uint32_t)(left_ms > 1 ? left_ms : 1));
-    bool script_missing = false;
+    if (left_ms < 1) left_ms = 1;
+    bool wait = r->opt.wait_replicas > 0;
+    if (wait && redisAppendCommand(w->c, "WAIT %u %lld", r->opt.wait_replicas,
+                                   (long long)left_ms) != REDIS_OK)
+        return items;
+    redis_set_timeout(w->c, (uint32_t)left_ms + (wait ? WAIT_MARGIN_MS : 0));
+    bool script_missing = false, readonly = false;
+    struct redis_item *waiting = NULL, **wtail = &waiting;
     while (items) {
         struct redis_item *next = items->next;
         redisReply *rep = NULL;
         if (redisGetReply(w->c, (void **)&rep) != REDIS_OK || !rep) {
             *timed_out = w->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
             writer_disconnect(r, w, *timed_out ? "no answer within --redis-timeout" : w->c->errstr);
+            unconfirmed(r, waiting);
             return items;
         }
+        items->next = NULL;
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
             rep->element[1]->type == REDIS_REPLY_INTEGER) {
-            atomic_store_explicit(&r->acked_n, (uint64_t)rep->element[1]->integer,
-                                  memory_order_relaxed);
-            record_latency(r, clock_now_us() - items->submitted_us);
-            atomic_fetch_add_explicit(&r->n_records, 1, memory_order_relaxed);
-            complete(items, AUTHORITY_STORED);
+            items->n = (uint64_t)rep->element[1]->integer;
+            if (wait) {
+                *wtail = items;
+                wtail = &items->next;
+            } else {
+                atomic_store(&r->writable, true);
+                stored(r, items);
+            }
         } else {
             if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0)
                 script_missing = true;
+            /* The master was demoted under us (a failover): find the new one. */
+            if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "READONLY", 8) == 0)
+                readonly = true;
+            /* min-replicas-to-write: the master refuses appends until its replicas are back. */
+            if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOREPLICAS", 10) == 0)
+                atomic_store(&r->writable, false);
             log_warn("redis refused an append", "stream=%s reply=\"%s\"", r->stream,
                      rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
             atomic_fetch_add_explicit(&r->n_reply, 1, memory_order_relaxed);
@@ -225,9 +302,31 @@ static struct redis_item *send_batch(struct redis *r, struct writer_conn *w,
         freeReplyObject(rep);
         items = next;
     }
+    if (wait) {
+        redisReply *rep = NULL;
+        if (redisGetReply(w->c, (void **)&rep) != REDIS_OK || !rep) {
+            writer_disconnect(r, w, w->c->errstr);
+            unconfirmed(r, waiting);
+            return NULL;
+        }
+        bool replicated =
+            rep->type == REDIS_REPLY_INTEGER && rep->integer >= (long long)r->opt.wait_replicas;
+        freeReplyObject(rep);
+        atomic_store(&r->writable, replicated);
+        if (replicated) {
+            while (waiting) {
+                struct redis_item *next = waiting->next;
+                stored(r, waiting);
+                waiting = next;
+            }
+        } else {
+            unconfirmed(r, waiting);
+        }
+    }
     atomic_fetch_add_explicit(&r->n_batches, 1, memory_order_relaxed);
     /* The script cache was flushed: connect again, which loads it. */
     if (script_missing) writer_disconnect(r, w, "script not loaded");
+    if (readonly && w->c) writer_disconnect(r, w, "the server is a replica now (READONLY)");
     return NULL;
 }
 
@@ -269,16 +368,28 @@ static void write_batch(struct redis *r, struct writer_conn *w, struct redis_ite
     }
 }
 
-/* Idle: checks that the connection still works, so that readiness tells the truth before the
- * next publish finds out. */
+/* Idle: checks that the connection still works and that the server is still a master with
+ * enough replicas for --redis-wait-replicas, so that readiness tells the truth before the next
+ * publish finds out. */
 static void writer_ping(struct redis *r, struct writer_conn *w)
 {
     redis_set_timeout(w->c, r->opt.timeout_ms);
-    redisReply *rep = redisCommand(w->c, "PING");
-    if (!rep)
+    redisReply *rep = redisCommand(w->c, "ROLE");
+    if (!rep) {
         writer_disconnect(r, w, w->c->errstr);
-    else
-        freeReplyObject(rep);
+        return;
+    }
+    bool master = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 3 &&
+                  rep->element[0]->type == REDIS_REPLY_STRING &&
+                  !strcmp(rep->element[0]->str, "master");
+    size_t replicas =
+        master && rep->element[2]->type == REDIS_REPLY_ARRAY ? rep->element[2]->elements : 0;
+    freeReplyObject(rep);
+    if (!master) {
+        writer_disconnect(r, w, "the server is not a master any more");
+        return;
+    }
+    atomic_store(&r->writable, replicas >= r->opt.wait_replicas);
 }
 
 void *redis_writer_main(void *arg)
@@ -313,6 +424,10 @@ void *redis_writer_main(void *arg)
                 continue;
             }
             backoff = REDIS_BACKOFF_MIN_MS;
+        }
+        if (w.c && atomic_load(&r->master_epoch) != w.epoch) {
+            writer_disconnect(r, &w, "the sentinels name another master");
+            continue;
         }
         bool stop;
         struct redis_item *batch = take_batch(r, &stop);

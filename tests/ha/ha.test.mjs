@@ -1,0 +1,121 @@
+// High availability through Redis Sentinel, on real processes: a master, a replica and three
+// redis-sentinel processes on loopback, broker nodes configured with only the sentinels'
+// addresses, concurrent publishers on every node. The master is killed with SIGKILL, the
+// sentinels promote the replica, the old master is started again (and becomes a replica); what
+// every subscriber on every node received is compared with what the publishers were told.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HaRedis, MASTER_NAME, until, readyz } from './lib/ha.mjs';
+import { RawSubscriber, keepAlivePublisher, sleep } from '../integration/lib/broker.mjs';
+
+// Publishes to one node until stopped; records every answer with the time it was sent.
+function publisher(b, prefix, pauseMs = 5) {
+  let stopped = false;
+  const answers = [];
+  const done = (async () => {
+    const pub = keepAlivePublisher(b.port, 1);
+    for (let i = 0; !stopped; i++) {
+      const id = `${prefix}-${i}`;
+      const sent = Date.now();
+      const r = await pub.send(`topic=c&id=${id}&data=${i}`);
+      answers.push({ id, sent, at: Date.now(), status: r.status, ok: r.status === 200 && r.text === id, text: r.text });
+      await sleep(pauseMs);
+    }
+    pub.close();
+    return answers;
+  })();
+  return { answers, stop: () => { stopped = true; return done; } };
+}
+
+const ids = (sub) => sub.events.map((e) => e.id);
+
+// Every subscriber saw every acknowledged update, nothing twice, and all of them the same
+// sequence; each publisher's acknowledged updates in the order it sent them.
+function checkDelivery(subs, answers) {
+  const acked = answers.map((a) => a.filter((x) => x.ok).map((x) => x.id));
+  const ref = ids(subs[0]);
+  for (const [k, s] of subs.entries()) {
+    const got = ids(s);
+    assert.equal(new Set(got).size, got.length, `subscriber ${k}: nothing twice`);
+    const have = new Set(got);
+    const missing = acked.flat().filter((id) => !have.has(id));
+    assert.deepEqual(missing, [], `subscriber ${k}: every acknowledged update`);
+    assert.deepEqual(got, ref, `subscriber ${k}: the same sequence as subscriber 0`);
+  }
+  const pos = new Map(ref.map((id, i) => [id, i]));
+  for (const series of acked) for (let i = 1; i < series.length; i++) assert.ok(pos.get(series[i - 1]) < pos.get(series[i]));
+}
+
+// The ids in the master's Stream (what a later failover could still lose is not counted here).
+function streamIds(server) {
+  const out = server.cli('XRANGE', 'ssebroker', '-', '+').split('\n');
+  const found = [];
+  for (let i = 0; i < out.length; i++) if (out[i] === 'i') found.push(out[i + 1]);
+  return found;
+}
+
+// Watches /readyz of every node until stopped: whether each was seen failing, and passing after.
+function readinessWatch(nodes) {
+  let stopped = false;
+  const seen = nodes.map(() => ({ failed: false, passedAfter: false }));
+  const done = (async () => {
+    while (!stopped) {
+      const st = await Promise.all(nodes.map((b) => readyz(b)));
+      st.forEach((s, i) => {
+        if (s !== 200) seen[i].failed = true;
+        else if (seen[i].failed) seen[i].passedAfter = true;
+      });
+      await sleep(50);
+    }
+    return seen;
+  })();
+  return { stop: () => { stopped = true; return done; } };
+}
+
+test('SIGKILL of the master with --redis-wait-replicas 1: the sentinels promote the replica, the nodes follow with no restart, nothing acknowledged is lost, every subscriber sees one order exactly once, the old master comes back as a replica', async () => {
+  // min-replicas-to-write fences an isolated master; the nodes warn without it.
+  const ha = await new HaRedis({ masterArgs: ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'] }).start();
+  try {
+    const nodes = [];
+    for (let i = 0; i < 3; i++) nodes.push(await ha.node(['--redis-wait-replicas', '1', '--redis-timeout', '1s']).start());
+    for (const b of nodes) await until(async () => (await readyz(b)) === 200, 'node ready');
+    const subs = nodes.flatMap((b) => [new RawSubscriber(b.port, '?topic=c'), new RawSubscriber(b.port, '?topic=c')]);
+    await Promise.all(subs.map((s) => s.ready()));
+    const pubs = nodes.flatMap((b, i) => [publisher(b, `n${i}a`), publisher(b, `n${i}b`)]);
+    await sleep(1500);
+    const watch = readinessWatch(nodes);
+    const old = ha.master;
+    const killedAt = Date.now();
+    await old.kill();
+    await until(() => ha.sentinels.every((s) => s.masterPortNow() === ha.replicas[0].port), 'the replica promoted', 20000);
+    const promotedAt = Date.now();
+    // The old master comes back on its own files; the sentinels make it a replica of the new one.
+    await old.start();
+    await until(() => /role:slave/.test(old.cli('INFO', 'replication')) && /master_link_status:up/.test(old.cli('INFO', 'replication')),
+      'the old master is a replica of the new one', 20000);
+    for (const b of nodes) await until(async () => (await readyz(b)) === 200, 'nodes ready again', 20000);
+    await sleep(1000);
+    const answers = await Promise.all(pubs.map((p) => p.stop()));
+    const seen = await watch.stop();
+    const all = answers.flat();
+    const firstAck = all.filter((a) => a.ok && a.sent >= killedAt).sort((x, y) => x.at - y.at)[0];
+    const refused = all.filter((a) => !a.ok);
+    console.log(`# failover: promoted ${promotedAt - killedAt} ms after the kill; first acknowledged publish ${firstAck.at - killedAt} ms after the kill; ${all.filter((a) => a.ok).length} acknowledged, ${refused.length} refused (${[...new Set(refused.map((a) => a.status))]})`);
+    assert.ok(refused.length > 0, 'publishes during the failover were refused');
+    assert.ok(refused.every((a) => a.status === 503), 'refused with 503, never another answer');
+    assert.ok(seen.every((s) => s.failed && s.passedAfter), `/readyz failed during the failover and passed after it on every node (${JSON.stringify(seen)})`);
+    // Nothing acknowledged is missing from the new master's Stream.
+    const inStream = new Set(streamIds(ha.replicas[0]));
+    assert.deepEqual(all.filter((a) => a.ok && !inStream.has(a.id)).map((a) => a.id), [], 'every acknowledged update is in the Stream');
+    const total = inStream.size;
+    for (const s of subs) await s.waitFor((x) => x.events.length >= total, 15000).catch(() => {});
+    await sleep(300);
+    checkDelivery(subs, answers);
+    assert.deepEqual(ids(subs[0]), streamIds(ha.replicas[0]), 'the subscribers saw the Stream, in its order');
+    assert.ok(subs.every((s) => !s.closed), 'no stream was cut');
+    for (const b of nodes) assert.equal(await b.metric('ssebroker_history_discontinuities_total'), 0);
+    subs.forEach((s) => s.close());
+  } finally {
+    await ha.stop();
+  }
+});
