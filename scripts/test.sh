@@ -71,6 +71,8 @@ group "integration (release binary, every broker on an embedded log)" integratio
     core.test.mjs replay.test.mjs multiworker.test.mjs mercure.test.mjs lifecycle.test.mjs validation.test.mjs
 group "cluster harness (redis-server, three nodes, HAProxy; release binary)" bash -c \
     'cd tests/cluster && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 900 node --test --test-concurrency=1 --test-timeout=120000 .'
+group "high availability (master, replica, three redis-sentinels, nodes; release binary)" bash -c \
+    'cd tests/ha && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 600 node --test --test-concurrency=1 --test-timeout=180000 .'
 group "soak (release: exactly once, heap back to baseline)" soak build/ssebroker --seconds 40 --rounds 2
 group "soak (ASan+UBSan: no leak)" soak build-asan/ssebroker --seconds 30 --subscribers 1000 --rate 1000
 group "soak (TSan: no race)" soak build-tsan/ssebroker --seconds 20 --subscribers 500 --rate 500

@@ -119,3 +119,90 @@ test('SIGKILL of the master with --redis-wait-replicas 1: the sentinels promote 
     await ha.stop();
   }
 });
+
+// Cuts the replica off its master (it cannot authenticate any more) while both keep running: what
+// the master takes from now on is on no replica.
+function cutReplicaOff(replica) {
+  replica.cli('CONFIG', 'SET', 'masterauth', 'not-the-password');
+  replica.cli('CLIENT', 'KILL', 'TYPE', 'master');
+}
+
+test('nothing a failover takes back is ever delivered with --redis-wait-replicas 1; without it the loss is a detected break (streams cut, Last-Event-ID earliest)', async () => {
+  const ha = await new HaRedis().start();
+  try {
+    const safe = await ha.node(['--redis-wait-replicas', '1', '--redis-timeout', '500ms']).start();
+    const fast = await ha.node([]).start(); // --redis-wait-replicas 0
+    for (const b of [safe, fast]) await until(async () => (await readyz(b)) === 200, 'node ready');
+    const subSafe = new RawSubscriber(safe.port, '?topic=c');
+    const subFast = new RawSubscriber(fast.port, '?topic=c');
+    await Promise.all([subSafe.ready(), subFast.ready()]);
+    assert.equal((await safe.publish({ topic: 'c', id: 'a', data: 'on both' })).status, 200);
+    await subSafe.waitFor((s) => ids(s).includes('a'));
+    await subFast.waitFor((s) => ids(s).includes('a'));
+    cutReplicaOff(ha.replicas[0]);
+    await until(() => /connected_slaves:0/.test(ha.master.cli('INFO', 'replication')), 'the replica cut off');
+    // The safe node: 503 in about --redis-timeout, and it shows nobody what it could not replicate.
+    const t0 = Date.now();
+    const b = await safe.publish({ topic: 'c', id: 'b', data: 'master only' });
+    const took = Date.now() - t0;
+    assert.equal(b.status, 503);
+    assert.match(b.body, /not known to be replicated/);
+    assert.ok(b.headers.get('retry-after'));
+    assert.ok(took >= 400 && took < 2000, `503 after about --redis-timeout (${took} ms)`);
+    await until(async () => (await readyz(safe)) === 503, 'the safe node not ready (no replica)');
+    // The fast node acknowledges and delivers at once what only the master has.
+    assert.equal((await fast.publish({ topic: 'c', id: 'c', data: 'master only' })).status, 200);
+    await subFast.waitFor((s) => ids(s).includes('c'));
+    await sleep(500);
+    assert.deepEqual(ids(subSafe), ['a'], 'the safe node delivered nothing that is on no replica');
+    // The master dies; the sentinels promote the replica, which never had b or c.
+    await ha.master.kill();
+    await until(() => ha.sentinels.every((s) => s.masterPortNow() === ha.replicas[0].port), 'the replica promoted', 20000);
+    // The fast node finds that what it delivered is gone: a break, its stream is cut.
+    await subFast.waitFor((s) => s.closed, 15000);
+    await until(async () => (await fast.metric('ssebroker_history_discontinuities_total')) >= 1, 'the break counted');
+    const resumed = new RawSubscriber(fast.port, '?topic=c', { 'Last-Event-ID': 'c' });
+    await resumed.ready();
+    assert.match(resumed.headers, /Last-Event-ID: earliest/i, 'a resume from the lost update is told so');
+    resumed.close();
+    // The safe node never showed b or c: no break, its stream goes on with the new master.
+    await until(async () => (await readyz(fast)) === 200, 'the fast node ready again', 15000);
+    assert.equal(await safe.metric('ssebroker_history_discontinuities_total'), 0);
+    assert.ok(!subSafe.closed, 'the safe node\'s stream was not cut');
+    assert.equal((await fast.publish({ topic: 'c', id: 'd', data: 'after' })).status, 200);
+    await subSafe.waitFor((s) => ids(s).includes('d'), 15000).catch(() => {});
+    assert.deepEqual(ids(subSafe), ['a'], 'd is on no replica yet: held back on the safe node');
+    subSafe.close();
+    subFast.close();
+  } finally {
+    await ha.stop();
+  }
+});
+
+test('a master with no replica and --redis-wait-replicas 1: 503 in about --redis-timeout, a warning about min-replicas-to-write, /readyz fails', async () => {
+  const ha = await new HaRedis({ replicas: 0 }).start();
+  try {
+    const b = await ha.node(['--redis-wait-replicas', '1', '--redis-timeout', '700ms']).start();
+    await until(async () => /min-replicas-to-write is 0/.test(b.stderr), 'the warning');
+    await until(async () => (await readyz(b)) === 503, 'not ready');
+    const body = await (await fetch(`${b.base}/readyz`)).text();
+    assert.match(body, /fewer replicas than --redis-wait-replicas/);
+    const sub = new RawSubscriber(b.port, '?topic=c');
+    await sub.ready();
+    const times = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      const r = await b.publish({ topic: 'c', id: `x${i}`, data: 'x' });
+      times.push(Date.now() - t0);
+      assert.equal(r.status, 503);
+    }
+    console.log(`# no replica: 503 after ${times.join(', ')} ms (--redis-timeout 700ms)`);
+    assert.ok(times.every((t) => t >= 600 && t < 1500), `about --redis-timeout: ${times}`);
+    await sleep(300);
+    assert.deepEqual(ids(sub), [], 'nothing delivered');
+    assert.ok(await b.metric('ssebroker_redis_append_errors_total{reason="unreplicated"}') >= 3);
+    sub.close();
+  } finally {
+    await ha.stop();
+  }
+});

@@ -11,6 +11,9 @@ import { RedisServer } from '../../integration/lib/redis.mjs';
 
 export const MASTER_NAME = 'hamaster';
 
+// Every process started here (and by the brokers' harness) removes itself on exit.
+process.setMaxListeners(100);
+
 export async function until(pred, what, timeout = 10000) {
   const deadline = Date.now() + timeout;
   while (!(await pred())) {
