@@ -100,7 +100,7 @@ static void answer(struct worker *w, struct pending_publish *pp, enum authority_
               "The update could not be stored (the store is unreachable), retry later.",
               pp->keep_alive);
     } else if (res == AUTHORITY_UNCONFIRMED) {
-        /* It may be stored, and may still be delivered: a retry with the same id is safe. */
+        /* It may be stored, and may still be delivered once replicated. */
         STAT_ADD(&w->stats, publish_rejected, 1);
         reply(pp->conn, 503, "Retry-After: 1\r\n",
               "The update is not known to be replicated (--redis-wait-replicas), retry later.",
