@@ -105,10 +105,15 @@ static bool parse_expression(const char *s, size_t n, struct part *p)
 
 struct selector *selector_compile(const char *text, size_t len)
 {
+    return selector_compile_as(text, len, SELECTOR_SYNTAX_TOPIC);
+}
+
+struct selector *selector_compile_as(const char *text, size_t len, enum selector_syntax syntax)
+{
     /* Count the parts to size one allocation; a malformed template is an exact selector. */
     size_t nparts = 0;
-    bool tmpl = true, any_expr = false;
-    for (size_t i = 0; i < len;) {
+    bool tmpl = syntax == SELECTOR_SYNTAX_TOPIC, any_expr = false;
+    for (size_t i = 0; tmpl && i < len;) {
         if (text[i] == '{') {
             const char *close = memchr(text + i, '}', len - i);
             const char *reopen =

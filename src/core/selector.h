@@ -1,4 +1,5 @@
-/* Topic selectors: "*", an exact topic, or an RFC 6570 URI template (Mercure).
+/* Topic selectors: "*", an exact topic, or an RFC 6570 URI template (Mercure draft-07; Mercure
+ * 1.0's exact matchers are the first two).
  * A selector matches a topic when it is "*", when it equals the topic byte for byte, or when it
  * is a URI template whose expansion can produce the topic; tried in that order. */
 #ifndef SSEB_CORE_SELECTOR_H
@@ -15,9 +16,18 @@ enum selector_kind {
 
 struct selector;
 
+/* How a selector's text is read: a draft-07 topic selector ("*", a URI template, else exact) or
+ * a Mercure 1.0 exact matcher (match=, match_exact=: "*", else byte for byte, braces are text). */
+enum selector_syntax {
+    SELECTOR_SYNTAX_TOPIC,
+    SELECTOR_SYNTAX_EXACT,
+};
+
 /* Compiles a selector. Text that is not a well-formed template (unbalanced braces, unknown
  * operator...) compiles as an exact selector. Returns NULL only when out of memory. */
 struct selector *selector_compile(const char *text, size_t len);
+/* The same, read with the given syntax (selector_compile reads topic selectors). */
+struct selector *selector_compile_as(const char *text, size_t len, enum selector_syntax syntax);
 void selector_free(struct selector *sel);
 
 enum selector_kind selector_kind(const struct selector *sel);

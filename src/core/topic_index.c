@@ -66,13 +66,17 @@ void topic_index_free(struct topic_index *idx)
     memset(idx, 0, sizeof(*idx));
 }
 
+static bool same_text(const struct sub_group *g, const char *s, size_t len, uint32_t hash)
+{
+    return g->hash == hash && selector_len(g->sel) == len &&
+           memcmp(selector_text(g->sel), s, len) == 0;
+}
+
 static struct sub_group *find_group(struct topic_index *idx, const char *s, size_t len,
-                                    uint32_t hash)
+                                    uint32_t hash, enum selector_syntax syntax)
 {
     for (struct sub_group *g = idx->buckets[hash & idx->mask]; g; g = g->hnext)
-        if (g->hash == hash && selector_len(g->sel) == len &&
-            memcmp(selector_text(g->sel), s, len) == 0)
-            return g;
+        if (g->syntax == syntax && same_text(g, s, len, hash)) return g;
     return NULL;
 }
 
@@ -98,17 +102,26 @@ static void rehash(struct topic_index *idx)
 int topic_index_add(struct topic_index *idx, struct sub_node *node, void *owner, const char *s,
                     size_t len)
 {
+    return topic_index_add_as(idx, node, owner, s, len, SELECTOR_SYNTAX_TOPIC);
+}
+
+int topic_index_add_as(struct topic_index *idx, struct sub_node *node, void *owner, const char *s,
+                       size_t len, enum selector_syntax syntax)
+{
+    /* Without braces both syntaxes read "*" or an exact topic: one group serves both. */
+    if (syntax == SELECTOR_SYNTAX_EXACT && !memchr(s, '{', len)) syntax = SELECTOR_SYNTAX_TOPIC;
     uint32_t hash = hash_fnv1a(s, len);
-    struct sub_group *g = find_group(idx, s, len, hash);
+    struct sub_group *g = find_group(idx, s, len, hash, syntax);
     if (!g) {
         g = calloc(1, sizeof(*g));
         if (!g) return -1;
-        g->sel = selector_compile(s, len);
+        g->sel = selector_compile_as(s, len, syntax);
         if (!g->sel) {
             free(g);
             return -1;
         }
         g->hash = hash;
+        g->syntax = (uint8_t)syntax;
         g->pattern = selector_kind(g->sel) != SELECTOR_EXACT;
         g->hnext = idx->buckets[hash & idx->mask];
         idx->buckets[hash & idx->mask] = g;
@@ -208,8 +221,9 @@ static void visit_group(struct sub_group *g, topic_visit_fn visit, void *arg)
 void topic_index_visit(struct topic_index *idx, const char *topic, uint32_t len, uint32_t hash,
                        topic_visit_fn visit, void *arg)
 {
-    struct sub_group *g = find_group(idx, topic, len, hash);
-    if (g && !g->pattern) visit_group(g, visit, arg);
+    /* Exact groups of this text: one per syntax that reads it as exact. */
+    for (struct sub_group *g = idx->buckets[hash & idx->mask]; g; g = g->hnext)
+        if (!g->pattern && same_text(g, topic, len, hash)) visit_group(g, visit, arg);
     if (!idx->npatterns) return;
     struct match_cache_entry *e = cached_matches(idx, topic, len, hash);
     if (!e) return;

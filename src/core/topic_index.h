@@ -1,6 +1,6 @@
-/* A worker's topic index: its local subscriptions, grouped by selector text. Exact selectors
- * are found by hashing the event's topic; pattern selectors ("*", URI templates) sit in a list,
- * and a per-worker cache remembers which pattern groups match a topic. Only the owning worker
+/* A worker's topic index: its local subscriptions, grouped by selector (text and syntax). Exact
+ * selectors are found by hashing the event's topic; pattern selectors ("*", URI templates) sit in a
+ * list, and a per-worker cache remembers which pattern groups match a topic. Only the owning worker
  * ever reads or writes it. */
 #ifndef SSEB_CORE_TOPIC_INDEX_H
 #define SSEB_CORE_TOPIC_INDEX_H
@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct selector;
+#include "core/selector.h"
+
 struct sub_group;
 
 /* One selector of one subscriber. */
@@ -26,6 +27,7 @@ struct sub_group {
     struct sub_group *hnext;         /* hash chain */
     struct sub_group *pnext, *pprev; /* pattern list */
     int pattern;
+    uint8_t syntax; /* enum selector_syntax: the same text may mean two things */
 };
 
 struct match_cache_entry;
@@ -43,9 +45,13 @@ struct topic_index {
 int topic_index_init(struct topic_index *idx);
 void topic_index_free(struct topic_index *idx);
 
-/* Adds node for owner under the selector text. Returns -1 when out of memory. */
+/* Adds node for owner under the selector text (a draft-07 topic selector). Returns -1 when out
+ * of memory. */
 int topic_index_add(struct topic_index *idx, struct sub_node *node, void *owner,
                     const char *selector, size_t len);
+/* The same for a selector read with the given syntax (core/selector.h). */
+int topic_index_add_as(struct topic_index *idx, struct sub_node *node, void *owner,
+                       const char *selector, size_t len, enum selector_syntax syntax);
 void topic_index_remove(struct topic_index *idx, struct sub_node *node);
 
 typedef void (*topic_visit_fn)(struct sub_node *node, void *arg);

@@ -43,7 +43,7 @@ static int send_head(struct mercure *m, struct conn *c, struct http_request *r, 
     char cors[700];
     size_t cors_len;
     cors_headers(m->cfg->cors_origins, r, cors, sizeof(cors), &cors_len);
-    size_t cap = sizeof(stream_headers) + cors_len + last_id_len + 64;
+    size_t cap = sizeof(stream_headers) + cors_len + 2 * last_id_len + 96;
     char *out = malloc(cap);
     if (!out) return -1;
     size_t n = sizeof(stream_headers) - 1;
@@ -51,8 +51,10 @@ static int send_head(struct mercure *m, struct conn *c, struct http_request *r, 
     memcpy(out + n, cors, cors_len);
     n += cors_len;
     if (last_id) {
-        n += (size_t)snprintf(out + n, cap - n, "Last-Event-ID: %.*s\r\n", (int)last_id_len,
-                              last_id);
+        /* Mercure 1.0 names it Mercure-Last-Event-ID; draft-07 clients read Last-Event-ID. */
+        n += (size_t)snprintf(out + n, cap - n,
+                              "Last-Event-ID: %.*s\r\nMercure-Last-Event-ID: %.*s\r\n",
+                              (int)last_id_len, last_id, (int)last_id_len, last_id);
     }
     /* A stream ends when the connection closes; a HEAD answer has no body to delimit. */
     n += (size_t)snprintf(out + n, cap - n, "%s\r\n",
@@ -166,9 +168,17 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
     size_t answer_len = answer_id == id ? id_len : 8;
     if (memchr(id ? id : "", '\r', id_len) || memchr(id ? id : "", '\n', id_len))
         answer_id = "earliest", answer_len = 8;
+    /* An empty id asks for no replay: the stream starts after the newest update. */
+    char newest[1100];
+    if (req.id_asked && !want_replay) {
+        history_last_id(m->history, newest, sizeof(newest)); /* "earliest" when empty */
+        answer_id = newest;
+        answer_len = strlen(newest);
+    }
+    bool answer_id_header = want_replay || req.id_asked;
     if (head) {
         /* The same Last-Event-ID as the GET would answer: never the raw id (CR/LF injection). */
-        if (send_head(m, c, r, true, keep_alive, want_replay ? answer_id : NULL, answer_len)) {
+        if (send_head(m, c, r, true, keep_alive, answer_id_header ? answer_id : NULL, answer_len)) {
             conn_kill(c);
             goto out;
         }
@@ -182,7 +192,7 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
         conn_kill(c);
         goto out;
     }
-    if (send_head(m, c, r, false, false, want_replay ? answer_id : NULL, answer_len)) {
+    if (send_head(m, c, r, false, false, answer_id_header ? answer_id : NULL, answer_len)) {
         conn_kill(c);
         goto out;
     }
@@ -194,7 +204,8 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
         claims = NULL;
         reader = s->claims;
     }
-    if (stream_start(&w->fan, c, sels, lens, nsel, reader, reader ? reader->exp : 0, w->now_ms)) {
+    if (stream_start(&w->fan, c, sels, lens, req.syntax, nsel, reader, reader ? reader->exp : 0,
+                     w->now_ms)) {
         conn_kill(c);
         goto out;
     }

@@ -2,6 +2,7 @@
  * resumes after. The order of the checks is the order of the answers clients see. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/utf8.h"
 #include "core/selector.h"
@@ -25,9 +26,11 @@ void subscribe_parsed_free(struct subscribe_parsed *p)
     if (p->pairs && p->pairs != p->small_pairs) free(p->pairs);
     if (p->sels && p->sels != p->small_sels) free(p->sels);
     if (p->lens && p->lens != p->small_lens) free(p->lens);
+    if (p->syntax && p->syntax != p->small_syntax) free(p->syntax);
     p->pairs = NULL;
     p->sels = NULL;
     p->lens = NULL;
+    p->syntax = NULL;
 }
 
 /* Decodes the query into pairs sized to it (bounded by the topic limit). */
@@ -40,13 +43,39 @@ static bool decode(char *query, size_t len, const struct sseb_config *cfg,
         out->pairs = malloc(max_pairs * sizeof(*out->pairs));
         out->sels = malloc(max_pairs * sizeof(*out->sels));
         out->lens = malloc(max_pairs * sizeof(*out->lens));
-        if (!out->pairs || !out->sels || !out->lens) return out_of_memory(err);
+        out->syntax = malloc(max_pairs * sizeof(*out->syntax));
+        if (!out->pairs || !out->sels || !out->lens || !out->syntax) return out_of_memory(err);
     }
     query[len] = 0;
     enum form_status fs = form_parse(query, len, out->pairs, max_pairs, npairs);
     if (fs == FORM_TOO_MANY) return fail(err, "Too many \"topic\" parameters.");
     if (fs != FORM_OK) return fail(err, "Invalid query string.");
     return true;
+}
+
+/* How the index reads a selector: without braces both syntaxes mean "*" or an exact topic. */
+static enum selector_syntax effective(const char *s, size_t n, enum selector_syntax syntax)
+{
+    return syntax == SELECTOR_SYNTAX_EXACT && !memchr(s, '{', n) ? SELECTOR_SYNTAX_TOPIC : syntax;
+}
+
+static bool is_duplicate(const struct subscribe_parsed *out, const struct form_pair *p,
+                         enum selector_syntax syntax)
+{
+    syntax = effective(p->value, p->value_len, syntax);
+    for (size_t j = 0; j < out->nsel; j++)
+        if (out->lens[j] == p->value_len && memcmp(out->sels[j], p->value, p->value_len) == 0 &&
+            effective(out->sels[j], out->lens[j], out->syntax[j]) == syntax)
+            return true;
+    return false;
+}
+
+static void append(struct subscribe_parsed *out, const struct form_pair *p,
+                   enum selector_syntax syntax)
+{
+    out->sels[out->nsel] = p->value;
+    out->lens[out->nsel] = p->value_len;
+    out->syntax[out->nsel++] = syntax;
 }
 
 /* Adds one topic selector unless it repeats one; *template_cost sums what the templates cost. */
@@ -58,9 +87,7 @@ static bool add_topic(struct subscribe_parsed *out, const struct form_pair *p,
     if (p->value_len > cfg->max_selector_bytes) return fail(err, "Topic selector too long.");
     if (!utf8_printable(p->value, p->value_len))
         return fail(err, "Invalid topic selector: invalid UTF-8 or control characters.");
-    for (size_t j = 0; j < out->nsel; j++)
-        if (out->lens[j] == p->value_len && memcmp(out->sels[j], p->value, p->value_len) == 0)
-            return true;
+    if (is_duplicate(out, p, SELECTOR_SYNTAX_TOPIC)) return true;
     /* Templates are matched against every new topic: bound the work one subscriber may add to
      * each publish. */
     if (memchr(p->value, '{', p->value_len)) {
@@ -71,9 +98,40 @@ static bool add_topic(struct subscribe_parsed *out, const struct form_pair *p,
         if (*template_cost > cfg->max_template_cost)
             return fail(err, "Topic selectors too complex.");
     }
-    out->sels[out->nsel] = p->value;
-    out->lens[out->nsel++] = p->value_len;
+    append(out, p, SELECTOR_SYNTAX_TOPIC);
     return true;
+}
+
+/* Adds one Mercure 1.0 exact matcher (match=, match_exact=) unless it repeats a selector. */
+static bool add_exact(struct subscribe_parsed *out, const struct form_pair *p,
+                      const struct sseb_config *cfg, struct parse_error *err)
+{
+    if (out->nsel == cfg->max_topics) return fail(err, "Too many \"match\" parameters.");
+    if (p->value_len == 0) return fail(err, "Invalid \"match\" value: empty.");
+    if (p->value_len > cfg->max_selector_bytes) return fail(err, "Matcher value too long.");
+    if (!utf8_protocol_text(p->value, p->value_len))
+        return fail(err, "Invalid \"match\" value: invalid UTF-8, control or format characters.");
+    if (!is_duplicate(out, p, SELECTOR_SYNTAX_EXACT)) append(out, p, SELECTOR_SYNTAX_EXACT);
+    return true;
+}
+
+/* Reads one parameter whose name starts with "match" (any case). */
+static bool add_matcher(struct subscribe_parsed *out, const struct form_pair *p,
+                        const struct sseb_config *cfg, struct parse_error *err)
+{
+    bool exact = strcmp(p->key, "match") == 0 || strcmp(p->key, "match_exact") == 0;
+    bool urlpattern = strcmp(p->key, "match_urlpattern") == 0;
+    /* The spec reserves the whole prefix: a misspelt matcher type fails loudly. */
+    if (!exact && !urlpattern)
+        return fail(err, "Unknown matcher parameter: use \"match\", \"match_exact\" or "
+                         "\"match_urlpattern\".");
+    if (!(cfg->dialects & SSEB_DIALECT_08))
+        return fail(err, "Mercure 1.0 \"match\" parameters are switched off on this hub "
+                         "(--dialects 07): use \"topic\".");
+    if (urlpattern)
+        return fail(err, "\"match_urlpattern\" is not supported yet: use \"match\" or "
+                         "\"topic\".");
+    return add_exact(out, p, cfg, err);
 }
 
 bool subscribe_parse(char *query, size_t len, const char *header_id, size_t header_id_len,
@@ -84,26 +142,42 @@ bool subscribe_parse(char *query, size_t len, const char *header_id, size_t head
     out->pairs = out->small_pairs;
     out->sels = out->small_sels;
     out->lens = out->small_lens;
+    out->syntax = out->small_syntax;
     size_t npairs = 0;
     if (!decode(query, len, cfg, out, &npairs, err)) return false;
 
     size_t template_cost = 0;
+    bool speaks_08 = false; /* a 1.0 parameter: match*, last_event_id */
     const char *query_id = NULL;
     size_t query_id_len = 0;
     for (size_t i = 0; i < npairs; i++) {
         struct form_pair *p = &out->pairs[i];
         if (strcmp(p->key, "topic") == 0) {
+            if (!(cfg->dialects & SSEB_DIALECT_07))
+                return fail(err, "The draft-07 \"topic\" parameter is switched off on this hub "
+                                 "(--dialects 08): use \"match\".");
             if (!add_topic(out, p, cfg, &template_cost, err)) return false;
-        } else if (strcmp(p->key, "lastEventID") == 0 || strcmp(p->key, "Last-Event-ID") == 0) {
-            /* draft-07 names the query parameter Last-Event-ID; the reference hub lastEventID */
+        } else if (strncasecmp(p->key, "match", 5) == 0) {
+            if (!add_matcher(out, p, cfg, err)) return false;
+        } else if (strcmp(p->key, "lastEventID") == 0 || strcmp(p->key, "Last-Event-ID") == 0 ||
+                   strcmp(p->key, "last_event_id") == 0) {
+            /* draft-07 names the query parameter Last-Event-ID, its reference hub lastEventID,
+             * Mercure 1.0 last_event_id */
             query_id = p->value;
             query_id_len = p->value_len;
+            if (strcmp(p->key, "last_event_id") == 0) speaks_08 = true;
         } else if (strcmp(p->key, "authorization") == 0) {
             out->query_token = p->value;
             out->query_token_len = p->value_len;
         }
     }
-    if (out->nsel == 0) return fail(err, "Missing \"topic\" parameter.");
+    if (out->nsel == 0)
+        return fail(err, cfg->dialects & SSEB_DIALECT_07 ? "Missing \"topic\" parameter."
+                                                         : "Missing \"match\" parameter.");
+    /* Mercure 1.0 answers where the stream starts whenever an id was given, even empty; draft-07
+     * only when it is not empty (as before 1.0). */
+    for (size_t i = 0; i < out->nsel && !speaks_08; i++)
+        speaks_08 = out->syntax[i] != SELECTOR_SYNTAX_TOPIC;
 
     /* The header wins over the query parameter; an empty header asks for nothing. */
     out->last_id = header_id;
@@ -112,5 +186,6 @@ bool subscribe_parse(char *query, size_t len, const char *header_id, size_t head
         out->last_id = query_id;
         out->last_id_len = query_id_len;
     }
+    out->id_asked = out->last_id_len || (speaks_08 && (header_id || query_id));
     return true;
 }

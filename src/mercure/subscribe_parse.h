@@ -1,13 +1,19 @@
 /* Subscribe validation as a pure function: the query string and the Last-Event-ID header in; the
  * selectors, the id to resume after and the token given in the URL out, or the status and reason
  * to answer. No connection, no worker: the handler (subscribe.c) and the fuzzer
- * (tests/fuzz/fuzz_query.c) call the same code. */
+ * (tests/fuzz/fuzz_query.c) call the same code.
+ *
+ * Both Mercure dialects are read per parameter: `topic` is draft-07 (URI templates, "*", exact),
+ * `match` / `match_exact` is Mercure 1.0's exact matcher ("*", else byte for byte), and a request
+ * that mixes them subscribes to the union. `lastEventID`, `Last-Event-ID` (draft-07) and
+ * `last_event_id` (1.0) name the id to resume after; the header wins over all of them. */
 #ifndef SSEB_MERCURE_SUBSCRIBE_PARSE_H
 #define SSEB_MERCURE_SUBSCRIBE_PARSE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/selector.h"
 #include "http/form.h"
 #include "mercure/parse_error.h"
 
@@ -16,14 +22,20 @@
 struct sseb_config;
 
 struct subscribe_parsed {
-    /* The distinct selectors, in request order (they point into the query). */
+    /* The distinct selectors in request order (they point into the query), each with the syntax
+     * its parameter reads it with. */
     char **sels;
     size_t *lens;
+    enum selector_syntax *syntax;
     size_t nsel;
     /* The id to resume after: the Last-Event-ID header, else the query's; NULL or empty when
      * none was asked for. */
     const char *last_id;
     size_t last_id_len;
+    /* The answer says where the stream starts (Last-Event-ID, Mercure-Last-Event-ID): an id was
+     * given, or, in a request with a 1.0 parameter, the header or an id parameter was there even
+     * empty (draft-07 answered an empty id with no header, and still does). */
+    bool id_asked;
     /* The draft-07 `authorization` query parameter, NULL when absent. */
     const char *query_token;
     size_t query_token_len;
@@ -31,10 +43,12 @@ struct subscribe_parsed {
     struct form_pair small_pairs[SUBSCRIBE_SMALL_PAIRS], *pairs;
     char *small_sels[SUBSCRIBE_SMALL_PAIRS];
     size_t small_lens[SUBSCRIBE_SMALL_PAIRS];
+    enum selector_syntax small_syntax[SUBSCRIBE_SMALL_PAIRS];
 };
 
 /* Decodes query[0..len) in place (query[len] must be writable) and validates it as a subscribe
- * under cfg's limits; header_id (NULL: absent) is the request's Last-Event-ID header. Returns
+ * under cfg's limits and dialects (cfg->dialects: a dialect switched off makes its selector
+ * parameters a 400); header_id (NULL: absent) is the request's Last-Event-ID header. Returns
  * true with *out filled, or false with *err filled. Either way call subscribe_parsed_free(out)
  * afterwards. */
 bool subscribe_parse(char *query, size_t len, const char *header_id, size_t header_id_len,

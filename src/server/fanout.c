@@ -68,8 +68,9 @@ const char *stream_selector(const struct stream *s, uint32_t i, size_t *len)
     return selector_text(s->subs[i].group->sel);
 }
 
-int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *lens, size_t n,
-                 const struct auth_claims *reader, long long expires_at, int64_t now_ms)
+int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *lens,
+                 const enum selector_syntax *syntax, size_t n, const struct auth_claims *reader,
+                 long long expires_at, int64_t now_ms)
 {
     /* The stream lives in the room the worker's connections carry for it (server/worker.c). */
     struct stream *s = conn_extra(c);
@@ -77,7 +78,8 @@ int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *len
     s->subs = n == 1 ? &s->one : calloc(n, sizeof(*s->subs));
     if (!s->subs) return -1;
     for (size_t i = 0; i < n; i++) {
-        if (topic_index_add(&f->index, &s->subs[i], s, selectors[i], lens[i])) {
+        if (topic_index_add_as(&f->index, &s->subs[i], s, selectors[i], lens[i],
+                               syntax ? syntax[i] : SELECTOR_SYNTAX_TOPIC)) {
             for (size_t j = 0; j < i; j++)
                 topic_index_remove(&f->index, &s->subs[j]);
             if (s->subs != &s->one) free(s->subs);

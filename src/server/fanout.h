@@ -67,12 +67,14 @@ struct stream {
     const struct auth_claims *reader; /* borrowed from the protocol: who may read private updates */
 };
 
-/* Turns c into an event stream on the worker's topic index, live from now on. The stream is kept
- * in c's extra room (conn_extra: the worker sizes it to struct stream). reader (NULL:
- * anonymous) must outlive the stream. The stream ends at epoch second expires_at (0: never) or at
- * --stream-lifetime, whichever comes first. Returns -1 when out of memory. */
-int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *lens, size_t n,
-                 const struct auth_claims *reader, long long expires_at, int64_t now_ms);
+/* Turns c into an event stream on the worker's topic index, live from now on: n selectors, each
+ * read with its syntax (NULL: all draft-07 topic selectors). The stream is kept in c's extra
+ * room (conn_extra: the worker sizes it to struct stream). reader (NULL: anonymous) must outlive
+ * the stream. The stream ends at epoch second expires_at (0: never) or at --stream-lifetime,
+ * whichever comes first. Returns -1 when out of memory. */
+int stream_start(struct fanout *f, struct conn *c, char **selectors, size_t *lens,
+                 const enum selector_syntax *syntax, size_t n, const struct auth_claims *reader,
+                 long long expires_at, int64_t now_ms);
 /* Replays history from seq on (what it may read of it), then goes live (replay.c, like the
  * other stream_ functions about replay below). earliest: from_seq is "the oldest retained", which
  * may move forward before the first chunk is read. */

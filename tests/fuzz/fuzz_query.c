@@ -7,9 +7,12 @@
  * reached. Checked besides the sanitizers:
  *  - a refusal is a 400 with a reason (503 only when out of memory);
  *  - accepted selectors lie in the buffer, are NUL-terminated, non-empty, within the length
- *    limit, UTF-8 without control characters, distinct and no more than the topic limit;
- *  - the id to resume after is the header when it is not empty, else a query value;
- *  - "*" matches everything, a selector matches its own text and keeps it. */
+ *    limit, UTF-8 without control characters (1.0 matchers: nor C1 or format characters),
+ *    distinct and no more than the topic limit; none of a dialect switched off;
+ *  - the id to resume after is the header when it is not empty, else a query value; a non-empty
+ *    one is always answered;
+ *  - "*" matches everything, a selector matches its own text and keeps it, a 1.0 exact matcher
+ *    is never a template. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +44,18 @@ static void check_accepted(const struct subscribe_parsed *q, const struct sseb_c
     for (size_t i = 0; i < q->nsel; i++) {
         const char *s = q->sels[i];
         size_t n = q->lens[i];
+        bool exact = q->syntax[i] == SELECTOR_SYNTAX_EXACT;
         if (!inside(s, n, buf, size) || s[n] != 0) abort();
         if (n == 0 || n > cfg->max_selector_bytes || !utf8_printable(s, n)) abort();
+        if (exact ? !utf8_protocol_text(s, n) || !(cfg->dialects & SSEB_DIALECT_08)
+                  : q->syntax[i] != SELECTOR_SYNTAX_TOPIC || !(cfg->dialects & SSEB_DIALECT_07))
+            abort();
         for (size_t j = 0; j < i; j++)
-            if (q->lens[j] == n && memcmp(q->sels[j], s, n) == 0) abort();
+            if (q->lens[j] == n && memcmp(q->sels[j], s, n) == 0 &&
+                (q->syntax[j] == q->syntax[i] || !memchr(s, '{', n)))
+                abort();
     }
+    if (q->last_id_len && !q->id_asked) abort();
     if (hdr && hdr_len) {
         if (q->last_id != hdr || q->last_id_len != hdr_len) abort();
     } else if (q->last_id && !inside(q->last_id, q->last_id_len, buf, size)) {
@@ -57,8 +67,10 @@ static void check_accepted(const struct subscribe_parsed *q, const struct sseb_c
 static void match_all(const struct subscribe_parsed *q)
 {
     for (size_t s = 0; s < q->nsel; s++) {
-        struct selector *sel = selector_compile(q->sels[s], q->lens[s]);
+        struct selector *sel = selector_compile_as(q->sels[s], q->lens[s], q->syntax[s]);
         if (!sel) abort();
+        if (q->syntax[s] == SELECTOR_SYNTAX_EXACT && selector_kind(sel) == SELECTOR_TEMPLATE)
+            abort();
         if (selector_len(sel) != q->lens[s] || memcmp(selector_text(sel), q->sels[s], q->lens[s]) ||
             selector_text(sel)[q->lens[s]] != 0)
             abort();
@@ -87,6 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.max_selector_bytes = 4 + data[0] % 64;
         cfg.max_template_cost = data[0] % 32;
     }
+    if (size && data[0] & 2) cfg.dialects = data[0] & 4 ? SSEB_DIALECT_07 : SSEB_DIALECT_08;
     const char *nl = memchr(data, '\n', size);
     size_t qlen = nl ? (size_t)(nl - (const char *)data) : size;
     /* The query lives in the request target buffer, which always has a spare byte. */

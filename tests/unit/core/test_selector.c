@@ -146,3 +146,22 @@ Test(selector, cost_counts_literal_parts_and_variables)
         selector_free(s);
     }
 }
+
+Test(selector, exact_syntax_reads_braces_as_text)
+{
+    const char *tmpl = "https://x/{id}";
+    struct selector *s = selector_compile_as(tmpl, strlen(tmpl), SELECTOR_SYNTAX_EXACT);
+    cr_assert_eq(selector_kind(s), SELECTOR_EXACT);
+    cr_assert_eq(selector_cost(s), 0);
+    cr_assert(selector_match(s, tmpl, strlen(tmpl)));
+    cr_assert_not(selector_match(s, "https://x/1", 11), "not a template in Mercure 1.0");
+    cr_assert_not(selector_match(s, "https://X/{id}", 14), "byte for byte");
+    selector_free(s);
+    s = selector_compile_as("*", 1, SELECTOR_SYNTAX_EXACT);
+    cr_assert_eq(selector_kind(s), SELECTOR_ANY, "* is reserved: it matches everything");
+    cr_assert(selector_match(s, "anything", 8));
+    selector_free(s);
+    s = selector_compile_as(tmpl, strlen(tmpl), SELECTOR_SYNTAX_TOPIC);
+    cr_assert_eq(selector_kind(s), SELECTOR_TEMPLATE, "the draft-07 reading of the same text");
+    selector_free(s);
+}

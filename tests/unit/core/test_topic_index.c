@@ -133,3 +133,57 @@ Test(topic, many_groups_rehash)
     cr_assert_eq(idx.ngroups, 0);
     topic_index_free(&idx);
 }
+
+static void add_as(struct topic_index *idx, struct sub_node *n, void *conn, const char *sel,
+                   enum selector_syntax syntax)
+{
+    cr_assert_eq(topic_index_add_as(idx, n, conn, sel, strlen(sel), syntax), 0);
+}
+
+Test(topic, one_text_two_syntaxes_two_groups_each_routed_by_its_own_reading)
+{
+    struct topic_index idx;
+    topic_index_init(&idx);
+    struct sub_node t, e, m;
+    add_as(&idx, &t, &conn_a, "https://x/{id}", SELECTOR_SYNTAX_TOPIC); /* a URI template */
+    add_as(&idx, &e, &conn_b, "https://x/{id}", SELECTOR_SYNTAX_EXACT); /* byte for byte */
+    add_as(&idx, &m, &conn_c, "https://x/{id", SELECTOR_SYNTAX_TOPIC);  /* malformed: exact */
+    cr_assert_eq(idx.ngroups, 3);
+    struct seen s = visit(&idx, "https://x/1");
+    cr_assert_eq(s.n, 1);
+    cr_assert(saw(&s, &conn_a));
+    s = visit(&idx, "https://x/{id}");
+    cr_assert(saw(&s, &conn_a), "a template matches its own text");
+    cr_assert(saw(&s, &conn_b));
+    cr_assert_not(saw(&s, &conn_c));
+    topic_index_remove(&idx, &e);
+    s = visit(&idx, "https://x/{id}");
+    cr_assert_not(saw(&s, &conn_b));
+    cr_assert(saw(&s, &conn_a));
+    topic_index_remove(&idx, &t);
+    topic_index_remove(&idx, &m);
+    cr_assert_eq(idx.ngroups, 0);
+    topic_index_free(&idx);
+}
+
+Test(topic, without_braces_both_syntaxes_share_a_group)
+{
+    struct topic_index idx;
+    topic_index_init(&idx);
+    struct sub_node a, b, c, d;
+    add_as(&idx, &a, &conn_a, "https://x/1", SELECTOR_SYNTAX_TOPIC);
+    add_as(&idx, &b, &conn_b, "https://x/1", SELECTOR_SYNTAX_EXACT);
+    add_as(&idx, &c, &conn_a, "*", SELECTOR_SYNTAX_TOPIC);
+    add_as(&idx, &d, &conn_b, "*", SELECTOR_SYNTAX_EXACT);
+    cr_assert_eq(idx.ngroups, 2);
+    cr_assert_eq(idx.npatterns, 1);
+    struct seen s = visit(&idx, "https://x/1");
+    cr_assert(saw(&s, &conn_a) && saw(&s, &conn_b));
+    s = visit(&idx, "other");
+    cr_assert_eq(s.n, 2, "* of both syntaxes");
+    topic_index_remove(&idx, &a);
+    topic_index_remove(&idx, &b);
+    topic_index_remove(&idx, &c);
+    topic_index_remove(&idx, &d);
+    topic_index_free(&idx);
+}

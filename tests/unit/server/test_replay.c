@@ -116,7 +116,7 @@ static void start(const char *selector)
 {
     char *sels[] = {(char *)selector};
     size_t lens[] = {strlen(selector)};
-    cr_assert_eq(stream_start(&fan, conn, sels, lens, 1, NULL, 0, 0), 0);
+    cr_assert_eq(stream_start(&fan, conn, sels, lens, NULL, 1, NULL, 0, 0), 0);
 }
 
 static void teardown_all(void)
