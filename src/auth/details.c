@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/utf8.h"
+#include "core/urlpattern.h"
 
 #define MERCURE_DETAIL "https://mercure.rocks/authorization-detail"
 
@@ -24,7 +25,7 @@ struct matcher {
     enum matcher_kind kind;
     char *s; /* the "match" value */
     size_t len;
-    void *pattern; /* MATCH_URLPATTERN: the compiled pattern (see pattern_compile) */
+    struct urlpattern *pattern; /* MATCH_URLPATTERN: compiled against the base */
 };
 
 struct detail {
@@ -40,34 +41,41 @@ struct auth_details {
     size_t nm;
     char *base; /* the resource identifier: relative patterns and topics resolve against it */
     size_t base_len;
+    size_t cost; /* urlpattern_cost summed over the URL patterns */
 };
 
 /* ---- URL Pattern matchers -------------------------------------------------------------------
- * These three are the only place that knows how URL patterns are evaluated. Until
- * core/urlpattern.h exists, a urlpattern matcher is kept (its value checked like any other) but
- * matches no topic: the grant fails closed, never open. */
+ * Compiled once per token against the resource identifier (core/urlpattern.h); a pattern that
+ * does not compile invalidates the token like any other malformed matcher. A topic is parsed as a
+ * URL at most once per question, only when a URL pattern is asked about it; a topic that is not a
+ * URL matches no pattern. */
 
-static const char *pattern_compile(struct matcher *m, const char *base, size_t base_len)
+static const char *pattern_compile(struct auth_details *d, struct matcher *m)
 {
-    (void)base;
-    (void)base_len;
-    m->pattern = NULL;
-    return NULL;
+    const char *reason;
+    if (!(m->pattern = urlpattern_compile(m->s, m->len, d->base, d->base_len, &reason)))
+        return "a URL pattern that does not compile";
+    d->cost += urlpattern_cost(m->pattern);
+    return d->cost > DETAILS_MAX_PATTERN_COST ? "URL patterns too costly to evaluate" : NULL;
 }
+
+/* A topic as a URL, parsed on first use. */
+struct topic_url {
+    struct urlpattern_url u;
+    int state; /* 0: not parsed yet; 1: a URL; -1: not a URL */
+};
 
 static bool pattern_match(const struct auth_details *d, const struct matcher *m, const char *topic,
-                          size_t len)
+                          size_t len, struct topic_url *t)
 {
-    (void)d;
-    (void)m;
-    (void)topic;
-    (void)len;
-    return false;
+    if (!t->state)
+        t->state = urlpattern_url_parse(&t->u, topic, len, d->base, d->base_len) ? 1 : -1;
+    return t->state > 0 && urlpattern_test(m->pattern, &t->u);
 }
 
-static void pattern_free(struct matcher *m)
+static void topic_url_release(struct topic_url *t)
 {
-    m->pattern = NULL;
+    if (t->state) urlpattern_url_release(&t->u);
 }
 
 /* ---- parsing ------------------------------------------------------------------------------ */
@@ -76,7 +84,7 @@ void details_free(struct auth_details *d)
 {
     if (!d) return;
     for (size_t i = 0; i < d->nm; i++) {
-        pattern_free(&d->m[i]);
+        urlpattern_free(d->m[i].pattern);
         free(d->m[i].s);
     }
     for (size_t i = 0; i < d->nd; i++)
@@ -132,7 +140,7 @@ static const char *read_matcher(struct auth_details *d, json_t *t, struct matche
     memcpy(m->s, s, len + 1);
     m->len = len;
     m->kind = kind;
-    return kind == MATCH_URLPATTERN ? pattern_compile(m, d->base, d->base_len) : NULL;
+    return kind == MATCH_URLPATTERN ? pattern_compile(d, m) : NULL;
 }
 
 static const char *read_detail(struct auth_details *d, json_t *e, struct detail *out)
@@ -217,7 +225,7 @@ const char *details_read(json_t *claim, const char *base, size_t base_len,
 /* ---- grants ------------------------------------------------------------------------------- */
 
 static bool matches(const struct auth_details *d, const struct matcher *m, const char *topic,
-                    size_t len)
+                    size_t len, struct topic_url *t)
 {
     switch (m->kind) {
     case MATCH_ANY:
@@ -225,32 +233,34 @@ static bool matches(const struct auth_details *d, const struct matcher *m, const
     case MATCH_EXACT:
         return m->len == len && !memcmp(m->s, topic, len);
     case MATCH_URLPATTERN:
-        return pattern_match(d, m, topic, len);
+        return pattern_match(d, m, topic, len, t);
     }
     return false;
 }
 
-static bool detail_matches(const struct auth_details *d, const struct detail *e, const char *topic,
-                           size_t len)
+/* The first detail with the action (DETAIL_*) one of whose matchers matches the topic. */
+static const struct detail *first_match(const struct auth_details *d, unsigned action,
+                                        const char *topic, size_t len)
 {
-    for (size_t i = e->first; i < e->first + e->n; i++)
-        if (matches(d, &d->m[i], topic, len)) return true;
-    return false;
+    struct topic_url t = {0};
+    const struct detail *found = NULL;
+    for (size_t i = 0; i < d->nd && !found; i++) {
+        const struct detail *e = &d->d[i];
+        if (!(e->actions & action)) continue;
+        for (size_t j = e->first; j < e->first + e->n && !found; j++)
+            if (matches(d, &d->m[j], topic, len, &t)) found = e;
+    }
+    topic_url_release(&t);
+    return found;
 }
 
 bool details_grant(const struct auth_details *d, unsigned action, const char *topic, size_t len)
 {
-    if (!d || !topic) return false;
-    for (size_t i = 0; i < d->nd; i++)
-        if ((d->d[i].actions & action) && detail_matches(d, &d->d[i], topic, len)) return true;
-    return false;
+    return d && topic && first_match(d, action, topic, len);
 }
 
 const char *details_payload(const struct auth_details *d, const char *match, size_t len)
 {
-    if (!d || !match) return NULL;
-    for (size_t i = 0; i < d->nd; i++)
-        if ((d->d[i].actions & DETAIL_SUBSCRIBE) && detail_matches(d, &d->d[i], match, len))
-            return d->d[i].payload;
-    return NULL;
+    const struct detail *e = d && match ? first_match(d, DETAIL_SUBSCRIBE, match, len) : NULL;
+    return e ? e->payload : NULL;
 }

@@ -15,6 +15,9 @@ struct auth_details;
 #define DETAILS_MAX_TOPICS      100  /* topic matchers, summed over the Mercure details */
 #define DETAILS_MAX_ACTIONS     32   /* entries of one detail's actions */
 #define DETAILS_MAX_MATCH_BYTES 4096 /* one topic matcher ("match") */
+/* urlpattern_cost summed over a token's URL patterns: what testing one topic against all of them
+ * may cost per byte of the topic (every private update is tested against a subscriber's grants). */
+#define DETAILS_MAX_PATTERN_COST 16384
 
 #define DETAIL_PUBLISH   1u
 #define DETAIL_SUBSCRIBE 2u

@@ -100,6 +100,25 @@ test('private updates reach a 1.0 cookie holder only on the topics it may subscr
   replay.close();
 });
 
+test('URL pattern grants: relative patterns resolve against --resource-identifier', async () => {
+  const token = at([{ type: DETAIL, actions: ['subscribe'], topics: [{ match: '/rooms/:id', match_type: 'urlpattern' }] },
+    { type: DETAIL, actions: ['publish'], topics: [{ match: 'https://hub.example/rooms/(\\d+)', match_type: 'urlpattern' }] }]);
+  const s = new RawSubscriber(broker.port, '?topic=*', { Authorization: `Bearer ${token}` });
+  await s.ready();
+  await broker.publish({ topic: 'https://hub.example/rooms/7', data: 'x', private: 'on', id: 'up-1' });
+  await broker.publish({ topic: 'https://other.example/rooms/7', data: 'x', private: 'on', id: 'up-2' });
+  await broker.publish({ topic: '/rooms/8', data: 'x', private: 'on', id: 'up-3' });
+  await broker.publish({ topic: 'https://hub.example/rooms/7/x', data: 'x', private: 'on', id: 'up-4' });
+  await broker.publish({ topic: 'end', data: 'x', id: 'up-5' });
+  await s.waitFor((x) => x.events.some((e) => e.id === 'up-5'));
+  assert.deepEqual(s.events.map((e) => e.id), ['up-1', 'up-3', 'up-5']);
+  s.close();
+  assert.equal((await broker.publish({ topic: 'https://hub.example/rooms/12', data: 'x' }, { token })).status, 200);
+  assert.equal((await broker.publish({ topic: 'https://hub.example/rooms/ab', data: 'x' }, { token })).status, 403);
+  const bad = at([{ type: DETAIL, actions: ['publish'], topics: [{ match: '/rooms/(', match_type: 'urlpattern' }] }]);
+  assert.equal((await broker.publish({ topic: 'x', data: 'x' }, { token: bad })).status, 401, 'a pattern that does not compile');
+});
+
 test('a 1.0 token in the URL is never used; a draft-07 one still is', async () => {
   const token08 = at([grant(['subscribe'], '*')]);
   const token07 = jwt({ mercure: { subscribe: ['*'] } });

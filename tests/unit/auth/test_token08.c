@@ -653,7 +653,7 @@ Test(token08, the_star_wildcard_matches_every_topic_whatever_its_match_type)
     auth_verifier_free(v);
 }
 
-Test(token08, url_pattern_grants_are_accepted_in_laravel_shaped_tokens)
+Test(token08, laravel_shaped_tokens)
 {
     /* What Laravel's MercureBroadcaster issues for a presence channel, a private channel and a
      * whisper topic. */
@@ -849,4 +849,98 @@ Test(token08, the_dialect_of_an_unverified_token_is_read_from_its_header)
     free(t08);
     free(t07);
     free(app);
+}
+
+/* ---- URL pattern grants ------------------------------------------------------------------- */
+
+#define PRESENCE_TOPIC "https%3A%2F%2Flaravel.alt%2Fecho%2Fchannel%2Fpresence-room.1"
+
+Test(token08, url_pattern_grants_match_topics_resolved_against_the_resource_identifier)
+{
+    struct auth_verifier *v =
+        verifier(AUTH_ACCEPT_07 | AUTH_ACCEPT_08, "http://localhost:3000/.well-known/mercure", APP);
+    char *t = sign(
+        AT_JWT,
+        json_pack("{s:s, s:s, s:I, s:o}", "iss", APP, "aud",
+                  "http://localhost:3000/.well-known/mercure", "exp", (json_int_t)(NOW + 60),
+                  "authorization_details",
+                  json_loads("[{" DETAIL ",\"actions\":[\"subscribe\"],\"topics\":["
+                             "{\"match\":\"/.well-known/mercure/subscriptions/:match_type/"
+                             "" PRESENCE_TOPIC "{/:subscriber}?\",\"match_type\":\"urlpattern\"}],"
+                             "\"payload\":{\"user_id\":1}},"
+                             "{" DETAIL ",\"actions\":[\"publish\"],\"topics\":["
+                             "{\"match\":\"https://example.com/books/:id\",\"match_type\":"
+                             "\"urlpattern\"}]}]",
+                             0, NULL)));
+    struct auth_claims c;
+    verified(v, t, &c);
+    /* relative pattern, relative and absolute topics (subscription events and the API path) */
+    cr_assert(sub(&c, "/.well-known/mercure/subscriptions/exact/" PRESENCE_TOPIC));
+    cr_assert(
+        sub(&c, "/.well-known/mercure/subscriptions/exact/" PRESENCE_TOPIC "/urn%3Auuid%3A1"));
+    cr_assert(
+        sub(&c, "http://localhost:3000/.well-known/mercure/subscriptions/urlpattern/" PRESENCE_TOPIC
+                "/s1"));
+    cr_assert_not(sub(&c, "https://elsewhere.example/.well-known/mercure/subscriptions/exact/"
+                          "" PRESENCE_TOPIC));
+    cr_assert_not(sub(&c, "/.well-known/mercure/subscriptions/exact/" PRESENCE_TOPIC "/s1/more"));
+    cr_assert_not(sub(&c, "/.well-known/mercure/subscriptions/exact/other-room"));
+    cr_assert_not(sub(&c, "http://[::1"), "a topic that is not a URL matches no pattern");
+    cr_assert_not(pub(&c, "/.well-known/mercure/subscriptions/exact/" PRESENCE_TOPIC));
+    /* absolute pattern */
+    cr_assert(pub(&c, "https://example.com/books/1"));
+    cr_assert(pub(&c, "https://example.com/books/1?x=y#z"));
+    cr_assert_not(pub(&c, "https://example.com/books/1/2"));
+    cr_assert_not(pub(&c, "https://example.com:8443/books/1"));
+    cr_assert_not(pub(&c, "https://example.com/books/"));
+    cr_assert_not(sub(&c, "https://example.com/books/1"));
+    /* payloads: the subscription's matcher string taken as a topic */
+    cr_assert_str_eq(
+        payload(&c, "/.well-known/mercure/subscriptions/exact/" PRESENCE_TOPIC "/someone"),
+        "{\"user_id\":1}");
+    cr_assert_null(payload(&c, "https://example.com/books/1"), "a publish grant gives no payload");
+    auth_claims_free(&c);
+    auth_verifier_free(v);
+}
+
+Test(token08, a_url_pattern_that_does_not_compile_or_costs_too_much_rejects_the_token)
+{
+    struct auth_verifier *v = hub();
+    const char *bad[] = {"https://example.com/:", "/books/(", "/books/{a", "/books/:id("};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *details =
+            json_pack("[{s:s, s:[s], s:[{s:s}, {s:s, s:s}]}]", "type",
+                      "https://mercure.rocks/authorization-detail", "actions", "subscribe",
+                      "topics", "match", "ok", "match", bad[i], "match_type", "urlpattern");
+        char *d = json_dumps(details, JSON_COMPACT);
+        json_decref(details);
+        char *t = tok08(d);
+        rejects(v, t, "a URL pattern that does not compile");
+        free(t);
+        free(d);
+    }
+    /* The same invalid string as an exact matcher is fine: it is only compared. */
+    char *t =
+        tok08("[{" DETAIL ",\"actions\":[\"subscribe\"],\"topics\":[{\"match\":\"/books/(\"}]}]");
+    accepts(v, t);
+    free(t);
+
+    /* Many regexp patterns: too costly to test on every private update. */
+    json_t *topics = json_array();
+    for (int i = 0; i < 100; i++) {
+        char m[64];
+        snprintf(m, sizeof(m), "/r%d/(\\d+)/(a|b)+", i);
+        json_array_append_new(topics,
+                              json_pack("{s:s, s:s}", "match", m, "match_type", "urlpattern"));
+    }
+    json_t *details =
+        json_pack("[{s:s, s:[s], s:o}]", "type", "https://mercure.rocks/authorization-detail",
+                  "actions", "subscribe", "topics", topics);
+    char *d = json_dumps(details, JSON_COMPACT);
+    json_decref(details);
+    t = tok08(d);
+    rejects(v, t, "URL patterns too costly to evaluate");
+    free(t);
+    free(d);
+    auth_verifier_free(v);
 }
