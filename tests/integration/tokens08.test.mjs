@@ -147,9 +147,9 @@ test('--dialects 08 refuses draft-07 tokens and cookies; --dialects 07 refuses 1
 
     // Under 08 only, the configured 1.0 cookie counts and the draft-07 cookie does not.
     const sub07 = jwt({ mercure: { subscribe: ['*'] } });
-    const c08 = new RawSubscriber(only08.port, '?topic=d', { Cookie: `mercure_access_token=${t08}` });
-    const c07 = new RawSubscriber(only08.port, '?topic=d', { Cookie: `mercureAuthorization=${sub07}` });
-    const old08 = new RawSubscriber(only08.port, '?topic=d', { Cookie: `__Secure-mercure_access_token=${t08}` });
+    const c08 = new RawSubscriber(only08.port, '?match=d', { Cookie: `mercure_access_token=${t08}` });
+    const c07 = new RawSubscriber(only08.port, '?match=d', { Cookie: `mercureAuthorization=${sub07}` });
+    const old08 = new RawSubscriber(only08.port, '?match=d', { Cookie: `__Secure-mercure_access_token=${t08}` });
     await Promise.all([c08.ready(), c07.ready(), old08.ready()]);
     await only08.publish({ topic: 'd', data: 's', private: 'on', id: 'd-1' }, { token: t08 });
     await only08.publish({ topic: 'd', data: 'p', id: 'd-2' }, { token: t08 });
