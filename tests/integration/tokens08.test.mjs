@@ -119,6 +119,15 @@ test('URL pattern grants: relative patterns resolve against --resource-identifie
   assert.equal((await broker.publish({ topic: 'x', data: 'x' }, { token: bad })).status, 401, 'a pattern that does not compile');
 });
 
+test('a 1.0 subscriber\'s stream closes at its token\'s exp', async () => {
+  const exp = Math.floor(Date.now() / 1000) + 2;
+  const s = new RawSubscriber(broker.port, '?match=expiring', { Cookie: `__Secure-mercure_access_token=${at([grant(['subscribe'], 'expiring')], { exp })}` });
+  await s.ready();
+  assert.match(s.headers, /^HTTP\/1.1 200/);
+  await s.waitFor((x) => x.closed, 6000);
+  assert.ok(Date.now() >= (exp - 1) * 1000, 'not closed before exp');
+});
+
 test('a 1.0 token in the URL is never used; a draft-07 one still is', async () => {
   const token08 = at([grant(['subscribe'], '*')]);
   const token07 = jwt({ mercure: { subscribe: ['*'] } });
