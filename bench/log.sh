@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The embedded log against the memory store, in one run on this machine: publish throughput and
 # latency with 1 and 32 concurrent publishers for memory and each --fsync mode; then the restart
-# time with a large retained history, and a replay of all of it (mostly from the files).
+# time with a large retained history, and a replay of all of it (mostly from the files); then the
+# deep-replay reconnect storm (bench/storm.mjs: subscribers resuming at once from ids older than
+# memory, found and replayed from the files).
 #
 # usage: bench/log.sh                     (writes bench/out/log-<date>/results.md)
 # Environment: SSEBROKER_BIN (build/ssebroker), LOADGEN_BIN (build/loadgen),
-#   LOG_UPDATES (20000 per run), LOG_RESTART_RECORDS (1000000), LOG_STORES ("memory always
-#   interval never"; empty: only the restart), BENCH_OUT.
+#   LOG_UPDATES (20000 per run), LOG_RESTART_RECORDS (1000000; 0: no restart part), LOG_STORES
+#   ("memory always interval never"; empty: none), LOG_STORM_SUBS (200; 0: no storm), BENCH_OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/need.sh
@@ -16,6 +18,7 @@ bin=${SSEBROKER_BIN:-build/ssebroker}
 loadgen=${LOADGEN_BIN:-build/loadgen}
 updates=${LOG_UPDATES:-20000}
 restart_records=${LOG_RESTART_RECORDS:-1000000}
+storm_subs=${LOG_STORM_SUBS:-200}
 out=${BENCH_OUT:-bench/out/log-$(date +%Y%m%d-%H%M%S)}
 port=${BENCH_PORT:-18090}
 mkdir -p "$out"
@@ -64,24 +67,25 @@ for store in ${LOG_STORES-memory always interval never}; do
     done
 done
 
-log "restart with $restart_records retained updates"
-dir="$scratch/restart"
-start_broker --history-dir "$dir" --fsync never --history-size "$restart_records" --history-bytes 4GiB
-"$loadgen" --port "$port" --subs 1 --updates "$restart_records" --pub-conns 32 --pipeline 8 \
-    --quiet --timeout 600 >/dev/null
-stop_broker
-du -sh "$dir" >"$out/restart-disk.txt"
-t0=$(date +%s.%N)
-start_broker --history-dir "$dir" --history-size "$restart_records" --history-bytes 4GiB
-t1=$(date +%s.%N)
-rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$broker_pid/status")
-printf '\nRestart with %s retained updates (%s on disk): ready in %.2f s, RSS %s MiB after loading (the newest %s in memory, the rest indexed).\n' \
-    "$restart_records" "$(cut -f1 "$out/restart-disk.txt")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
-    "$((rss_kb / 1024))" "$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^ssebroker_history_events / {print $2}')" >>"$out/results.md"
-# One subscriber reads all of it back (Last-Event-ID: earliest): all but the hot tier from the files.
-log "replaying $restart_records updates to one subscriber"
-# Node reads the socket itself (a pipe through curl holds back its last bytes until it exits).
-read -r got secs < <(timeout 300 node -e '
+if [ "$restart_records" -gt 0 ]; then
+    log "restart with $restart_records retained updates"
+    dir="$scratch/restart"
+    start_broker --history-dir "$dir" --fsync never --history-size "$restart_records" --history-bytes 4GiB
+    "$loadgen" --port "$port" --subs 1 --updates "$restart_records" --pub-conns 32 --pipeline 8 \
+        --quiet --timeout 600 >/dev/null
+    stop_broker
+    du -sh "$dir" >"$out/restart-disk.txt"
+    t0=$(date +%s.%N)
+    start_broker --history-dir "$dir" --history-size "$restart_records" --history-bytes 4GiB
+    t1=$(date +%s.%N)
+    rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$broker_pid/status")
+    printf '\nRestart with %s retained updates (%s on disk): ready in %.2f s, RSS %s MiB after loading (the newest %s in memory, the rest indexed).\n' \
+        "$restart_records" "$(cut -f1 "$out/restart-disk.txt")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
+        "$((rss_kb / 1024))" "$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^ssebroker_history_events / {print $2}')" >>"$out/results.md"
+    # One subscriber reads all of it back (Last-Event-ID: earliest): all but the hot tier from the files.
+    log "replaying $restart_records updates to one subscriber"
+    # Node reads the socket itself (a pipe through curl holds back its last bytes until it exits).
+    read -r got secs < <(timeout 300 node -e '
 const [port, n] = [process.argv[1], Number(process.argv[2])];
 const t0 = process.hrtime.bigint();
 let k = 0, tail = "\n";
@@ -92,8 +96,22 @@ require("http").get({ host: "127.0.0.1", port, path: "/.well-known/mercure?topic
   tail = s.slice(-4); // a match needs 5 characters: none is counted twice
   if (k >= n) { console.log(k, Number(process.hrtime.bigint() - t0) / 1e9); process.exit(0); }
 }));' "$port" "$restart_records" || echo "0 300")
-rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$broker_pid/status")
-printf 'Replay of all of it to one subscriber (earliest, read as fast as it can): %s events in %.2f s, RSS %s MiB after.\n' \
-    "$got" "$secs" "$((rss_kb / 1024))" >>"$out/results.md"
-stop_broker
+    rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$broker_pid/status")
+    printf 'Replay of all of it to one subscriber (earliest, read as fast as it can): %s events in %.2f s, RSS %s MiB after.\n' \
+        "$got" "$secs" "$((rss_kb / 1024))" >>"$out/results.md"
+    stop_broker
+fi
+
+if [ "$storm_subs" -gt 0 ]; then
+    log "deep-replay storm: $storm_subs subscribers resuming at once from ids older than memory"
+    start_broker --history-dir "$scratch/storm" --fsync never --history-size 20000 \
+        --history-memory 1000 --history-bytes 1GiB
+    json=$(node bench/storm.mjs "$port" "$broker_pid" "$storm_subs" 20000)
+    stop_broker
+    echo "$json" >>"$out/storm.jsonl"
+    printf '\nDeep-replay storm (%s subscribers at once, each resuming from an id spread over 20,000 retained ~1 KB updates, 1,000 in memory, reading all it is owed): heads p50 %s ms / max %s ms, all done in %s s (%s incomplete), heap +%s MiB at peak, RSS peak %s MiB.\n' \
+        "$storm_subs" "$(jq -r .heads_p50_ms <<<"$json")" "$(jq -r .heads_max_ms <<<"$json")" \
+        "$(jq -r .all_done_s <<<"$json")" "$(jq -r .incomplete <<<"$json")" \
+        "$(jq -r .heap_growth_mib <<<"$json")" "$(jq -r .peak_rss_mib <<<"$json")" >>"$out/results.md"
+fi
 cat "$out/results.md"

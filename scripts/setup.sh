@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEBS=(cmake gcc clang pkg-config make node-llhttp libjemalloc-dev liburing-dev libjwt-dev gnuplot-nox
       libjansson-dev libssl-dev libhiredis-dev libcriterion-dev curl haproxy redis-server redis-sentinel
-      openssl llvm libclang-rt-14-dev chromium libpcre2-dev libidn2-dev)
+      openssl llvm libclang-rt-14-dev chromium libpcre2-dev libidn2-dev strace)
 
 missing=()
 for p in "${DEBS[@]}"; do
