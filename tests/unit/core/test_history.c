@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/archive.h"
 #include "core/event.h"
 #include "core/history.h"
 
@@ -211,5 +212,54 @@ Test(history, ids_from_before_a_break_resume_as_unknown)
     cr_assert_not(history_replay_start(h, "b", 1, &from), "the last before the break too");
     ids_after(h, "c", "d,");
     ids_after(h, NULL, "a,b,c,d,"); /* earliest still reads all that is retained */
+    history_free(h);
+}
+
+/* An archive that holds nothing for ids and says where it starts: finds must never be asked of
+ * it here (lookup only says "ask the archive"), reads neither. */
+static uint64_t fake_oldest_seq;
+static void fake_find(struct archive *a, struct archive_find *f)
+{
+    (void)a, (void)f;
+    cr_assert_fail("history_replay_lookup asked the archive itself");
+}
+static uint64_t fake_oldest(struct archive *a)
+{
+    (void)a;
+    return fake_oldest_seq;
+}
+static void fake_read(struct archive *a, struct archive_read *r)
+{
+    (void)a, (void)r;
+    cr_assert_fail("no reads here");
+}
+static const struct archive_ops fake_ops = {
+    .find = fake_find, .oldest = fake_oldest, .read = fake_read};
+
+Test(history, lookup_says_found_unknown_or_ask_the_archive)
+{
+    struct history *h = history_new(2, 1 << 20);
+    append(h, "a", 1);
+    append(h, "b", 1);
+    append(h, "c", 1); /* a evicted: memory holds b, c */
+    uint64_t from = 0;
+    cr_assert_eq(history_replay_lookup(h, "a", 1, &from), HISTORY_START_UNKNOWN, "no archive");
+    struct archive fake = {.ops = &fake_ops};
+    history_set_archive(h, &fake);
+    cr_assert_eq(history_replay_lookup(h, "b", 1, &from), HISTORY_START_FOUND, "in memory");
+    cr_assert_eq(from, 3);
+    cr_assert_eq(history_replay_lookup(h, "a", 1, &from), HISTORY_START_ARCHIVE);
+    fake_oldest_seq = 1;
+    cr_assert_eq(history_replay_lookup(h, NULL, 0, &from), HISTORY_START_FOUND);
+    cr_assert_eq(from, 1, "earliest starts at the archive's oldest");
+    /* What the archive found, against a break marked since. */
+    cr_assert(history_replay_after(h, 1, &from));
+    cr_assert_eq(from, 2);
+    history_mark_break(h);
+    append(h, "d", 1);
+    cr_assert_not(history_replay_after(h, 1, &from), "from before the break");
+    cr_assert_eq(history_replay_lookup(h, "c", 1, &from), HISTORY_START_UNKNOWN);
+    cr_assert_eq(history_replay_lookup(h, "d", 1, &from), HISTORY_START_FOUND);
+    history_set_archive(h, NULL);
     history_free(h);
 }
