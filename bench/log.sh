@@ -48,7 +48,9 @@ stop_broker() {
     broker_pid=""
 }
 
-printf '| store | publishers | acknowledged/s | publish ack p50 ms | ack p99 ms | publish-to-delivery p99 ms | server CPU s |\n|---|---|---|---|---|---|---|\n' >"$out/results.md"
+: >"$out/results.md"
+[ -z "${LOG_STORES-memory}" ] ||
+    printf '| store | publishers | acknowledged/s | publish ack p50 ms | ack p99 ms | publish-to-delivery p99 ms | server CPU s |\n|---|---|---|---|---|---|---|\n' >"$out/results.md"
 for store in ${LOG_STORES-memory always interval never}; do
     for pubs in 1 32; do
         dir="$scratch/$store-$pubs"
