@@ -14,7 +14,10 @@
 #include "common/rand.h"
 #include "core/authority.h"
 #include "core/event.h"
+#include "core/history.h"
+#include "core/hub.h"
 #include "store/record.h"
+#include "store/redis_archive.h"
 #include "store/redis_conn.h"
 #include "store/redis_internal.h"
 #include "store/redis_sentinel.h"
@@ -121,6 +124,7 @@ static void redis_stats(struct authority *a, struct authority_stats *out)
     out->errors_unavailable = LOAD(n_unavailable);
     out->errors_reply = LOAD(n_reply);
     out->errors_unreplicated = LOAD(n_unreplicated);
+    if (r->archive) redis_archive_counts(r->archive, &out->archive_reads, &out->archive_events);
     out->write_errors = out->errors_timeout + out->errors_unavailable + out->errors_reply +
                         out->errors_unreplicated;
 #undef LOAD
@@ -138,6 +142,10 @@ static void redis_free(struct authority *a)
     if (r->writer_started) pthread_join(r->writer, NULL); /* sends what is queued first */
     if (r->bridge_started) pthread_join(r->bridge, NULL);
     if (r->watcher_started) pthread_join(r->watcher, NULL);
+    if (r->archive) { /* after the bridge, which feeds its map */
+        history_set_archive(r->hub->history, NULL);
+        redis_archive_stop(r->archive);
+    }
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->wake);
     pthread_cond_destroy(&r->pause);
@@ -197,6 +205,13 @@ struct authority *authority_redis_open(struct hub *hub, const struct redis_optio
     char uuid[RAND_URN_UUID_LEN + 1];
     rand_urn_uuid(uuid);
     snprintf(r->tag, sizeof(r->tag), "%s", uuid + 9); /* without "urn:uuid:" */
+    r->archive = redis_archive_start(r);
+    if (!r->archive) {
+        snprintf(err, errlen, "cannot start the redis archive reader thread");
+        redis_free(&r->base);
+        return NULL;
+    }
+    history_set_archive(hub->history, redis_archive_base(r->archive));
     if (pthread_create(&r->writer, NULL, redis_writer_main, r)) {
         snprintf(err, errlen, "cannot start the redis writer thread");
         redis_free(&r->base);

@@ -14,6 +14,7 @@
 #include "core/history.h"
 #include "core/hub.h"
 #include "store/record.h"
+#include "store/redis_archive.h"
 #include "store/redis_conn.h"
 #include "store/redis_internal.h"
 #include "store/redis_sentinel.h"
@@ -36,6 +37,7 @@ struct bridge {
 static void mark_break(struct bridge *b, const char *why, uint64_t expected, uint64_t found)
 {
     history_mark_break(b->r->hub->history);
+    redis_archive_break(b->r->archive);
     atomic_fetch_add_explicit(&b->r->n_discontinuities, 1, memory_order_relaxed);
     log_warn("history break in the redis stream: streams are cut, resumes from before it get "
              "Last-Event-ID earliest",
@@ -54,23 +56,6 @@ static void lost(struct bridge *b, const char *reason)
     b->said_down = true;
 }
 
-/* The value of field name in an entry's flat field array. */
-static const redisReply *field(const redisReply *fields, const char *name)
-{
-    if (fields->type != REDIS_REPLY_ARRAY) return NULL;
-    for (size_t i = 0; i + 1 < fields->elements; i += 2)
-        if (fields->element[i]->type == REDIS_REPLY_STRING &&
-            !strcmp(fields->element[i]->str, name))
-            return fields->element[i + 1];
-    return NULL;
-}
-
-static uint64_t position_of(const redisReply *fields)
-{
-    const redisReply *n = field(fields, "n");
-    return n && n->type == REDIS_REPLY_STRING ? strtoull(n->str, NULL, 10) : 0;
-}
-
 /* The id and position of the single entry of an XRANGE/XREVRANGE reply. False when empty. */
 static bool only_entry(const redisReply *rep, struct stream_id *id, uint64_t *n)
 {
@@ -80,7 +65,7 @@ static bool only_entry(const redisReply *rep, struct stream_id *id, uint64_t *n)
         e->element[0]->type != REDIS_REPLY_STRING ||
         !stream_id_parse(e->element[0]->str, e->element[0]->len, id))
         return false;
-    *n = position_of(e->element[1]);
+    *n = stream_entry_position(e->element[1]);
     return true;
 }
 
@@ -174,7 +159,7 @@ static void take_entry(struct bridge *b, const redisReply *e)
     struct stream_id id;
     if (!stream_id_parse(e->element[0]->str, e->element[0]->len, &id)) return;
     const redisReply *fields = e->element[1];
-    uint64_t n = position_of(fields);
+    uint64_t n = stream_entry_position(fields);
     if (b->last_n && n != b->last_n + 1)
         mark_break(b,
                    n > b->last_n ? "entries missing (trimmed past the cursor, or reset)"
@@ -183,7 +168,7 @@ static void take_entry(struct bridge *b, const redisReply *e)
     b->cursor = id;
     b->last_n = n;
     atomic_store_explicit(&r->read_n, n, memory_order_relaxed);
-    const redisReply *rec = field(fields, "r");
+    const redisReply *rec = stream_entry_field(fields, "r");
     struct log_record lr;
     size_t used;
     if (!rec || rec->type != REDIS_REPLY_STRING ||
@@ -201,8 +186,10 @@ static void take_entry(struct bridge *b, const redisReply *e)
     }
     /* The bridge is not a worker: waiting for bus room here is a short pause, never a loss. */
     struct timespec pause = {0, 100000};
-    while (!hub_commit(r->hub, ev) && !atomic_load(&r->stopping))
+    bool committed;
+    while (!(committed = hub_commit(r->hub, ev)) && !atomic_load(&r->stopping))
         nanosleep(&pause, NULL);
+    if (committed) redis_archive_committed(r->archive, ev->seq, id, n);
     event_unref(ev);
 }
 

@@ -243,3 +243,19 @@ int stream_id_cmp(struct stream_id a, struct stream_id b)
     if (a.seq != b.seq) return a.seq < b.seq ? -1 : 1;
     return 0;
 }
+
+const redisReply *stream_entry_field(const redisReply *fields, const char *name)
+{
+    if (fields->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->type == REDIS_REPLY_STRING &&
+            !strcmp(fields->element[i]->str, name))
+            return fields->element[i + 1];
+    return NULL;
+}
+
+uint64_t stream_entry_position(const redisReply *fields)
+{
+    const redisReply *n = stream_entry_field(fields, "n");
+    return n && n->type == REDIS_REPLY_STRING ? strtoull(n->str, NULL, 10) : 0;
+}

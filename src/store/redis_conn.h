@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 typedef struct redisContext redisContext;
+typedef struct redisReply redisReply;
 
 /* Where Redis is: redis://[[user]:password@]host[:port][/db]. */
 struct redis_target {
@@ -74,5 +75,10 @@ bool stream_id_parse(const char *s, size_t len, struct stream_id *out);
 int stream_id_format(struct stream_id id, char out[48]);
 /* <0, 0, >0 as a is before, equal to, after b. */
 int stream_id_cmp(struct stream_id a, struct stream_id b);
+
+/* The value of field name in a Stream entry's flat field array; NULL when it has none. */
+const redisReply *stream_entry_field(const redisReply *fields, const char *name);
+/* The entry's position number (field "n"; 0 when it has none). */
+uint64_t stream_entry_position(const redisReply *fields);
 
 #endif

@@ -11,6 +11,7 @@
 #include "store/redis_conn.h"
 
 struct event;
+struct redis_archive;
 
 /* A submission waiting for the writer. */
 struct redis_item {
@@ -55,6 +56,8 @@ struct redis {
     char master_host[256];
     int master_port;
     _Atomic uint64_t master_epoch;
+
+    struct redis_archive *archive; /* replay older than memory, from the Stream */
 
     pthread_t writer, bridge, watcher;
     bool writer_started, bridge_started, watcher_started;
