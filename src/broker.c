@@ -131,6 +131,12 @@ static int load_keys(struct sseb_broker *b, char *err, size_t errlen)
         snprintf(err, errlen, "tokens: %s", kerr);
         return -1;
     }
+    if ((cfg->dialects & SSEB_DIALECT_08) && cfg->jwt_issuers && strchr(cfg->jwt_issuers, ','))
+        log_info(
+            "Mercure 1.0 issuers share the keys",
+            "reason=\"every --jwt-issuer is checked with the same publisher and subscriber keys: "
+            "each may sign as another\"%s",
+            "");
     if ((cfg->dialects & SSEB_DIALECT_08) && (!cfg->resource_identifier || !cfg->jwt_issuers))
         log_info("Mercure 1.0 tokens refused",
                  "reason=\"set --resource-identifier and --jwt-issuer to accept them\"%s", "");
