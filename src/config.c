@@ -84,6 +84,10 @@ static const struct opt options[] = {
      "close streams after this long so clients rebalance (10m, 0: off)", 0, 0},
     {"header-timeout", OPT_DURATION, F(header_timeout_ms), "time to receive a request (10s)", 0, 0},
     {"keepalive-timeout", OPT_DURATION, F(keepalive_timeout_ms), "idle keep-alive (60s)", 0, 0},
+    {"send-timeout", OPT_DURATION, F(send_timeout_ms),
+     "close a connection whose output makes no progress this long, also one closing after its "
+     "answer (60s, 0: never)",
+     0, 0},
     {"drain-timeout", OPT_DURATION, F(drain_timeout_ms), "SIGTERM drain window (5s)", 0, 0},
     {"retry-hint", OPT_DURATION, F(retry_hint_ms), "retry: sent before the broker closes (2s)", 0,
      0},
@@ -107,6 +111,10 @@ static const struct opt options[] = {
      "URI-template parts and variables per subscription (256)", 1, 1000000},
     {"max-queued-bytes", OPT_SIZE, F(max_queued_bytes), "output budget per stream (1MiB)", 1 * KIB,
      64 * GIB},
+    {"max-answer-bytes", OPT_SIZE, F(max_answer_bytes),
+     "queued answers of a connection beyond which its pipelined requests are not read until the "
+     "client reads them (64KiB)",
+     1 * KIB, 1 * GIB},
     /* The ring and the id table of history are allocated at start (24 B per event). */
     {"history-size", OPT_INT, F(history_size), "updates kept for replay (10000)", 1,
      SSEB_MAX_HISTORY_SIZE},
@@ -181,6 +189,7 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->keepalive_timeout_ms = 60000;
     cfg->drain_timeout_ms = 5000;
     cfg->retry_hint_ms = 2000;
+    cfg->send_timeout_ms = 60000;
     cfg->max_connections = 0; /* main() derives it from the open-file limit */
     cfg->max_header_bytes = 64 * 1024;
     cfg->max_headers = 100;
@@ -190,6 +199,7 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->max_template_cost = 256;
     cfg->io_uring = true;
     cfg->max_queued_bytes = 1024 * 1024;
+    cfg->max_answer_bytes = 64 * 1024;
     cfg->history_size = 10000;
     cfg->history_bytes = 64 * 1024 * 1024;
     cfg->bus_size = 65536;

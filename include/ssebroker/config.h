@@ -47,7 +47,8 @@ struct sseb_config {
     uint32_t header_timeout_ms;
     uint32_t keepalive_timeout_ms;
     uint32_t drain_timeout_ms;
-    uint32_t retry_hint_ms; /* retry: sent to streams closed by the broker */
+    uint32_t retry_hint_ms;   /* retry: sent to streams closed by the broker */
+    uint32_t send_timeout_ms; /* output that makes no progress this long closes (0: never) */
 
     uint32_t max_connections;            /* whole process; 0: the open-file limit allows */
     uint32_t max_connections_per_worker; /* 0: no per-worker cap */
@@ -60,7 +61,9 @@ struct sseb_config {
     uint32_t max_template_cost;
     /* batch socket writes through io_uring when the kernel allows it */
     bool io_uring;
-    size_t max_queued_bytes; /* per connection output budget */
+    size_t max_queued_bytes; /* per stream output budget (live events) */
+    /* queued answers of an HTTP connection beyond which its pipelined requests wait unread */
+    size_t max_answer_bytes;
 
     uint32_t history_size; /* events kept for replay (with history_dir: on disk; see below) */
     size_t history_bytes;

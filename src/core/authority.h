@@ -39,6 +39,7 @@ struct authority_ticket {
     struct completion_queue *queue;           /* where the outcome is posted */
     enum authority_result result;
     struct authority_ticket *next; /* the queue's link */
+    uint64_t mark;                 /* the authority's own use while it holds the ticket */
 };
 
 /* Upper bounds (microseconds) of the append latency histogram's buckets. */
@@ -81,10 +82,10 @@ struct authority_ops {
      * /readyz (the store is unreachable, the read-back lags). Any thread. */
     bool (*ready)(struct authority *a, const char **why);
     /* A store whose updates reach history later than they are acknowledged (Redis: read back
-     * by the bridge) may be asked to catch up: sync_point returns a mark, synced is true once
-     * everything stored before the mark is in history. NULL: history is always current. */
-    uint64_t (*sync_point)(struct authority *a);
-    bool (*synced)(struct authority *a, uint64_t mark);
+     * by the bridge) may be asked to catch up: sync posts t (AUTHORITY_STORED) once everything
+     * it had stored before the call is in history, or AUTHORITY_FAILED when it stops first.
+     * NULL: history is always current. Any worker. */
+    void (*sync)(struct authority *a, struct authority_ticket *t);
     void (*free)(struct authority *a);
 };
 
@@ -116,17 +117,12 @@ static inline bool authority_ready(struct authority *a, const char **why)
 
 static inline bool authority_can_sync(const struct authority *a)
 {
-    return a->ops->sync_point != NULL;
+    return a->ops->sync != NULL;
 }
 
-static inline uint64_t authority_sync_point(struct authority *a)
+static inline void authority_sync(struct authority *a, struct authority_ticket *t)
 {
-    return a->ops->sync_point(a);
-}
-
-static inline bool authority_synced(struct authority *a, uint64_t mark)
-{
-    return a->ops->synced(a, mark);
+    a->ops->sync(a, t);
 }
 
 static inline void authority_free(struct authority *a)

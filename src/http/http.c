@@ -165,6 +165,7 @@ void http_request_free(struct http_request *r)
     buf_free(&r->target);
     buf_free(&r->headers);
     buf_free(&r->body);
+    buf_free(&r->unread);
 }
 
 size_t http_request_feed(struct http_request *r, const char *data, size_t len, bool *error)

@@ -49,6 +49,9 @@ struct http_request {
     bool complete;      /* a whole request is ready for dispatch */
     bool chunked_body;
     bool continue_sent; /* "100 Continue" answered to Expect */
+    /* Input read past the current request and not fed yet (kept by the connection's owner while
+     * the request waits or the answers are over budget); survives http_request_reset. */
+    struct buf unread;
 };
 
 void http_request_init(struct http_request *r, const struct sseb_config *cfg);

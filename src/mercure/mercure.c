@@ -35,6 +35,7 @@ static void on_close(void *ctx, struct worker *w, struct conn *c)
         else
             pending_publish_free(s->pending);
     }
+    if (s->resume) pending_resume_release(s->resume);
     free(s->subscriber_id);
     free(s);
     c->session = NULL;

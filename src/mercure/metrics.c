@@ -144,6 +144,16 @@ void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
            "Resumes whose Last-Event-ID this node had not read back from Redis yet: they waited "
            "for the bridge to catch up.",
            STAT_OFFSET(resume_waits), false);
+    family(&t, snaps, n, "send_timeouts_total", "counter",
+           "Connections closed because their output made no progress for --send-timeout.",
+           STAT_OFFSET(send_timeouts), false);
+    family(&t, snaps, n, "input_held_total", "counter",
+           "Connections whose pipelined requests waited unread because their queued answers "
+           "exceeded --max-answer-bytes.",
+           STAT_OFFSET(input_held), false);
+    family(&t, snaps, n, "stream_input_closes_total", "counter",
+           "Streams closed because the client kept sending data into them.",
+           STAT_OFFSET(stream_input_closes), false);
     family(&t, snaps, n, "replay_cut_total", "counter",
            "Replaying streams closed because history evicted what they had still to read.",
            STAT_OFFSET(replay_cut), false);

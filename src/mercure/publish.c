@@ -116,21 +116,23 @@ void pending_publish_free(struct pending_publish *pp)
     free(pp);
 }
 
-/* Runs on the worker when an asynchronous store has decided (core/completion.h). */
+/* Runs on the worker when an asynchronous store has decided (core/completion.h): the parked
+ * publish is answered in the loop's next pass. */
 static void stored(struct authority_ticket *t)
 {
     struct pending_publish *pp = (struct pending_publish *)t;
+    pp->completed = true;
     if (!pp->conn) { /* the publisher left meanwhile: nobody to answer */
         pending_publish_free(pp);
         return;
     }
-    pp->completed = true; /* the loop's next retry of the parked request answers it */
+    worker_park_ready(pp->w, pp->conn);
 }
 
-/* A parked publish: it waits for bus room (submitted again here), or for the store's outcome. */
-static bool parked_retry(struct worker *w, struct conn *c)
+/* A parked publish: its outcome came, or it waits for bus room (submitted again here). */
+static bool parked_resume(void *ctx, struct worker *w, struct conn *c)
 {
-    struct mercure *m = w->srv->handler_ctx;
+    struct mercure *m = ctx;
     struct session *s = c->session;
     struct pending_publish *pp = s->pending;
     enum authority_result res;
@@ -142,6 +144,7 @@ static bool parked_retry(struct worker *w, struct conn *c)
         if (res == AUTHORITY_FULL) return false;
         if (res == AUTHORITY_PENDING) {
             pp->in_store = true;
+            worker_park_rewait(w, c, PARK_FOR_OUTCOME);
             return false;
         }
     }
@@ -151,8 +154,9 @@ static bool parked_retry(struct worker *w, struct conn *c)
     return true;
 }
 
-static bool parked_expire(struct worker *w, struct conn *c)
+static bool parked_expire(void *ctx, struct worker *w, struct conn *c)
 {
+    (void)ctx;
     struct session *s = c->session;
     struct pending_publish *pp = s->pending;
     if (pp->in_store) return false; /* on its way to disk or Redis: its outcome will come */
@@ -162,7 +166,7 @@ static bool parked_expire(struct worker *w, struct conn *c)
     return true;
 }
 
-static const struct park_ops publish_park = {.retry = parked_retry, .expire = parked_expire};
+static const struct park_ops publish_park = {.resume = parked_resume, .expire = parked_expire};
 
 void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct http_request *r,
                     char *query, size_t query_len, bool keep_alive)
@@ -202,6 +206,7 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
     }
     *pp = (struct pending_publish){.ticket = {.done = stored, .queue = &w->completions},
                                    .ev = ev,
+                                   .w = w,
                                    .conn = c,
                                    .keep_alive = keep_alive};
     enum authority_result res = authority_submit(m->authority, ev, &pp->ticket);
@@ -211,7 +216,8 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
         pp->in_store = res == AUTHORITY_PENDING;
         s->pending = pp;
         STAT_ADD(&w->stats, publish_parked, 1);
-        worker_park(w, c, &publish_park, w->now_ms + m->cfg->publish_wait_ms);
+        worker_park(w, c, &publish_park, m, pp->in_store ? PARK_FOR_OUTCOME : PARK_FOR_BUS_ROOM,
+                    w->now_ms + m->cfg->publish_wait_ms);
         goto out;
     }
     answer(w, pp, res);

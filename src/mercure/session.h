@@ -12,6 +12,7 @@
 
 struct conn;
 struct event;
+struct worker;
 struct auth_claims;
 struct sub_record;
 struct publisher_token;
@@ -22,7 +23,7 @@ struct session {
     char *subscriber_id;               /* stream, with --subscriptions: urn:uuid:... */
     struct publisher_token *pub_token; /* HTTP: the last verified publisher token */
     struct pending_publish *pending;   /* a parked publish */
-    uint64_t resume_mark;              /* a parked subscribe: waits for the store to catch up */
+    struct pending_resume *resume;     /* a parked subscribe: waits for the store to catch up */
     bool resume_waited;                /* ... once: the next pass goes on whatever it finds */
 };
 
@@ -31,12 +32,19 @@ struct session {
 struct pending_publish {
     struct authority_ticket ticket; /* first: the completion casts back */
     struct event *ev;
+    struct worker *w; /* the connection's */
     struct conn *conn;
     bool keep_alive;
     bool in_store;  /* submitted: the outcome comes through the ticket */
     bool completed; /* the outcome came */
 };
 void pending_publish_free(struct pending_publish *pp);
+
+/* A subscribe waiting for a shared store to catch up (mercure/subscribe.c). Released when the
+ * wait ends or the connection closes: freed now, or by the store's outcome when it still holds
+ * the ticket. */
+struct pending_resume;
+void pending_resume_release(struct pending_resume *pr);
 
 /* c's session, created on first use; NULL when out of memory. */
 struct session *session_of(struct conn *c);

@@ -15,6 +15,7 @@
 #include "mercure/handlers.h"
 #include "mercure/subscribe_parse.h"
 #include "mercure/context.h"
+#include "mercure/routes.h"
 #include "mercure/session.h"
 #include "mercure/subscriptions.h"
 #include "mercure/token.h"
@@ -63,30 +64,46 @@ static int send_head(struct mercure *m, struct conn *c, struct http_request *r, 
 }
 
 /* A resume whose id history does not know yet may name an update this node has not read back
- * from a shared store (published on another node a moment ago): wait for the store to catch up,
- * then handle the request again (nothing of it has been touched yet). */
-static void resume_again(struct worker *w, struct conn *c)
+ * from a shared store (published on another node a moment ago): wait until the store posts that
+ * it caught up, then handle the request again (nothing of it has been touched yet). */
+struct pending_resume {
+    struct authority_ticket ticket; /* first: the completion casts back */
+    struct worker *w;
+    struct conn *conn; /* NULL once nobody waits: the posted outcome frees it */
+    bool posted;
+};
+
+static void resume_synced(struct authority_ticket *t)
 {
-    struct http_request *r = c->req;
-    w->srv->handler->on_request(w->srv->handler_ctx, w, c, r, llhttp_should_keep_alive(&r->parser));
+    struct pending_resume *pr = (struct pending_resume *)t;
+    pr->posted = true;
+    if (pr->conn)
+        worker_park_ready(pr->w, pr->conn);
+    else
+        free(pr);
 }
 
-static bool resume_retry(struct worker *w, struct conn *c)
+void pending_resume_release(struct pending_resume *pr)
 {
-    struct mercure *m = w->srv->handler_ctx;
+    if (pr->posted)
+        free(pr);
+    else
+        pr->conn = NULL; /* the store still holds the ticket: its outcome frees it */
+}
+
+static bool resume_again(void *ctx, struct worker *w, struct conn *c)
+{
     struct session *s = c->session;
-    if (!authority_synced(m->authority, s->resume_mark)) return false;
-    resume_again(w, c);
+    pending_resume_release(s->resume);
+    s->resume = NULL;
+    s->resume_waited = true; /* this time the id is answered with what history has */
+    struct http_request *r = c->req;
+    routes_dispatch(ctx, w, c, r, llhttp_should_keep_alive(&r->parser));
     return true;
 }
 
-static bool resume_expire(struct worker *w, struct conn *c)
-{
-    resume_again(w, c); /* the store did not catch up in time: the id is answered as unknown */
-    return true;
-}
-
-static const struct park_ops resume_park = {.retry = resume_retry, .expire = resume_expire};
+/* Ready or not (the store did not catch up in time: the id is then answered as unknown). */
+static const struct park_ops resume_park = {.resume = resume_again, .expire = resume_again};
 
 static bool wait_for_store(struct mercure *m, struct worker *w, struct conn *c,
                            struct http_request *r)
@@ -103,11 +120,14 @@ static bool wait_for_store(struct mercure *m, struct worker *w, struct conn *c,
     if (!id || !len || (len == 8 && !memcmp(id, "earliest", 8)) ||
         history_replay_start(m->history, id, len, &seq))
         return false;
-    if (!(s = session_of(c))) return false;
-    s->resume_mark = authority_sync_point(m->authority);
-    s->resume_waited = true;
+    struct pending_resume *pr;
+    if (!(s = session_of(c)) || !(pr = calloc(1, sizeof(*pr)))) return false;
+    *pr = (struct pending_resume){
+        .ticket = {.done = resume_synced, .queue = &w->completions}, .w = w, .conn = c};
+    s->resume = pr;
     STAT_ADD(&w->stats, resume_waits, 1);
-    worker_park(w, c, &resume_park, w->now_ms + m->cfg->redis_timeout_ms);
+    authority_sync(m->authority, &pr->ticket);
+    worker_park(w, c, &resume_park, m, PARK_FOR_OUTCOME, w->now_ms + m->cfg->redis_timeout_ms);
     return true;
 }
 

@@ -30,14 +30,19 @@ struct conn {
     bool close_after;      /* close once the output queue is written */
     bool doomed;           /* close at the next flush, discarding output (slow consumer, errors) */
     bool blocked;          /* the socket buffer is full: wait for write readiness */
-    bool parked;           /* a request waits for the store: input is not read meanwhile */
+    bool parked;           /* a request waits (server/park.h): input is not read meanwhile */
+    bool held;             /* queued answers over budget: input is not read until they drain */
+    bool warned;           /* a limit was logged for this connection (once per connection) */
+    uint32_t ignored;      /* input bytes read and ignored (a stream's, a closing connection's) */
     int64_t deadline_ms;   /* HTTP: header/keep-alive timeout; stream: lifetime/token expiry */
     int64_t last_write_ms; /* for heartbeats */
-    struct outq out;       /* what is still to be written */
+    /* Output is stuck (a short or refused send) and must progress by then (0: not stuck). */
+    int64_t send_deadline_ms;
+    struct outq out;          /* what is still to be written */
     struct http_request *req; /* allocated while the connection speaks HTTP */
     struct conn_list *list;   /* the owning worker's connections */
     void *session;            /* the protocol's per-connection state, or NULL */
-    struct park *park;        /* while parked: the loop's state for it (server/worker.c) */
+    struct park *park;        /* while parked: the loop's state for it (server/park.h) */
     struct conn *prev, *next; /* the list's connections */
     struct conn *dirty_next;
     struct wheel_node timer; /* the worker's timers (server/timer.h) */

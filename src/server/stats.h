@@ -20,6 +20,9 @@
     X(deliveries)                                                                                  \
     X(bytes_out)                                                                                   \
     X(slow_consumers)                                                                              \
+    X(send_timeouts)                                                                               \
+    X(input_held)                                                                                  \
+    X(stream_input_closes)                                                                         \
     X(heartbeats)                                                                                  \
     X(requests)                                                                                    \
     X(replayed)                                                                                    \

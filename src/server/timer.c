@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 
+#include "common/log.h"
 #include "http/http.h"
 #include "net/conn.h"
 #include "server/fanout.h"
@@ -16,7 +17,8 @@ uint32_t timer_tick_interval(const struct sseb_config *cfg)
 {
     uint32_t t = 1000;
     const uint32_t periods[] = {cfg->heartbeat_ms, cfg->header_timeout_ms,
-                                cfg->keepalive_timeout_ms, cfg->stream_lifetime_ms};
+                                cfg->keepalive_timeout_ms, cfg->stream_lifetime_ms,
+                                cfg->send_timeout_ms};
     for (size_t i = 0; i < sizeof(periods) / sizeof(periods[0]); i++)
         if (periods[i] && periods[i] / 4 < t) t = periods[i] / 4;
     return t < 10 ? 10 : t;
@@ -37,8 +39,12 @@ void timers_free(struct timers *t)
 /* The next moment something may be due for c, or INT64_MAX. */
 static int64_t next_due(const struct timers *t, const struct conn *c)
 {
-    if (c->doomed || c->close_after || c->parked) return INT64_MAX; /* closing, or its own wait */
-    int64_t at = c->deadline_ms;
+    if (c->doomed) return INT64_MAX;
+    int64_t at = c->send_deadline_ms ? c->send_deadline_ms : INT64_MAX;
+    /* Closing after its output, waiting for its request's outcome, or for its answers to be
+     * read: only output that makes no progress is due. */
+    if (c->close_after || c->parked || c->held) return at;
+    if (c->deadline_ms < at) at = c->deadline_ms;
     if (c->state == CONN_STREAM && t->cfg->heartbeat_ms) {
         int64_t hb = c->last_write_ms + (int64_t)t->cfg->heartbeat_ms;
         if (hb < at) at = hb;
@@ -70,21 +76,33 @@ static void fire(struct wheel_node *n, void *arg)
     int64_t now_ms = run->now_ms;
     const struct sseb_config *cfg = t->cfg;
     struct conn *c = (struct conn *)((char *)n - offsetof(struct conn, timer));
-    if (c->doomed || c->parked) return; /* a parked request has a deadline of its own */
+    if (c->doomed) return;
+    if (c->send_deadline_ms && now_ms >= c->send_deadline_ms) {
+        /* The client stopped reading: whatever the connection was doing, it is over. */
+        STAT_ADD(t->fan->stats, send_timeouts, 1);
+        if (!c->warned)
+            log_info("connection closed: its output made no progress", "fd=%d queued_bytes=%zu",
+                     c->fd, c->out.bytes);
+        c->warned = true;
+        conn_kill(c);
+        return;
+    }
+    if (c->close_after || c->parked || c->held) { /* only the send deadline counts meanwhile */
+        timers_arm(t, c);
+        return;
+    }
     if (c->state == CONN_HTTP) {
         if (now_ms >= c->deadline_ms) {
-            if (c->req && c->req->started && !c->close_after) {
+            if (c->req && c->req->started) {
                 static const char msg[] = "Request timeout.";
                 conn_respond(c, 408, "text/plain", NULL, msg, sizeof(msg) - 1, true);
-                c->deadline_ms = now_ms + cfg->header_timeout_ms;
             } else {
                 conn_kill(c);
                 return;
             }
         }
     } else if (now_ms >= c->deadline_ms) {
-        stream_close(t->fan, c);
-        return;
+        stream_close(t->fan, c); /* closes after its output, which has a send deadline */
     } else if (cfg->heartbeat_ms && now_ms - c->last_write_ms >= (int64_t)cfg->heartbeat_ms) {
         if (!c->out.bytes) {
             if (conn_write_static(c, heartbeat_bytes, sizeof(heartbeat_bytes) - 1)) {
@@ -95,7 +113,9 @@ static void fire(struct wheel_node *n, void *arg)
             c->last_write_ms = now_ms; /* the next one counts from here even if not yet sent */
         } else {
             /* Output is queued (the socket is full): look again in a quarter period. */
-            wheel_add(&t->wheel, &c->timer, now_ms + cfg->heartbeat_ms / 4 + 1);
+            int64_t at = now_ms + cfg->heartbeat_ms / 4 + 1;
+            if (c->send_deadline_ms && c->send_deadline_ms < at) at = c->send_deadline_ms;
+            wheel_add(&t->wheel, &c->timer, at);
             return;
         }
     }

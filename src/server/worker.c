@@ -29,6 +29,12 @@
 static char listener_marker, wake_marker, completion_marker;
 
 #define READ_CHUNK 16384
+/* Bytes read from one connection per readiness event: a client that keeps sending cannot hold
+ * the worker; the rest is read after the others had their turn (the edge is re-armed). */
+#define READ_BUDGET (4 * READ_CHUNK)
+/* Bytes a stream (which only talks one way) or a connection closing after its answer may send
+ * and have ignored; a stream sending more is closed, a closing connection is no longer read. */
+#define IGNORED_INPUT_BUDGET 65536
 /* Bus events fanned out before a flush: large enough that a flood to many topics still gives
  * each stream several events per send (s4, 1,000 topics: 1,024 -> 8,192 took it from ~240k to
  * ~340k deliveries/s and its p99 from ~600 to ~150 ms). */
@@ -36,7 +42,6 @@ static char listener_marker, wake_marker, completion_marker;
 #define ACCEPT_BATCH    256
 #define ACCEPT_PAUSE_MS 100
 #define POLL_BATCH      256
-#define PARKED_POLL_MS  1 /* how often parked requests are retried while any wait */
 /* A long flush stops after this many sends to read what arrived meanwhile (see worker_flush). */
 #define FLUSH_SLICE 4
 /* drain_bus hands back to the loop after this many bus batches, so timers and parked requests
@@ -57,6 +62,7 @@ struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_ur
     w->completions.efd = -1; /* not set up yet: worker_free leaves it alone */
     w->listen_fd = listen_fd;
     w->conns.extra_bytes = sizeof(struct stream);
+    parking_init(&w->parking);
     w->io = io_loop_new(use_uring);
     if (!w->io ||
         fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats, &w->completions) ||
@@ -93,39 +99,11 @@ bool worker_uses_io_uring(const struct worker *w)
 
 /* ---- connections ---------------------------------------------------------------------- */
 
-/* A parked request: what the loop keeps for it while it waits (allocated only then, so an idle
- * connection pays nothing for the possibility). */
-struct park {
-    const struct park_ops *ops;
-    int64_t deadline_ms;
-    struct conn *conn;
-    struct park *next;
-    char *unread; /* input read past the parked request, handled once it is answered */
-    size_t unread_len;
-};
-
-static void unpark(struct worker *w, struct conn *c)
-{
-    struct park **p = &w->parked_head, *prev = NULL;
-    while (*p && *p != c->park) {
-        prev = *p;
-        p = &(*p)->next;
-    }
-    if (*p) {
-        *p = c->park->next;
-        if (w->parked_tail == c->park) w->parked_tail = prev;
-    }
-    free(c->park->unread);
-    free(c->park);
-    c->park = NULL;
-    c->parked = false;
-}
-
 /* Closes c now: the protocol releases its session, the fan-out its stream, then the transport
  * the rest. */
 void worker_close(struct worker *w, struct conn *c)
 {
-    if (c->parked) unpark(w, c);
+    if (c->parked) park_remove(&w->parking, c);
     timers_cancel(&w->timers, c);
     w->srv->handler->on_close(w->srv->handler_ctx, w, c);
     if (conn_stream(c)) stream_stop(&w->fan, c);
@@ -185,22 +163,34 @@ static void accept_batch(struct worker *w)
     }
 }
 
-/* Keeps the input that follows a parked request, to be handled once it is answered. */
+/* Keeps the input that follows a request that waits (parked, or answers over budget), to be
+ * handled once it goes on. */
 static void keep_unread(struct conn *c, const char *data, size_t len)
 {
-    if (!len) return;
-    struct park *pk = c->park;
-    char *p = realloc(pk->unread, pk->unread_len + len);
-    if (!p) {
-        conn_kill(c);
-        return;
-    }
-    memcpy(p + pk->unread_len, data, len);
-    pk->unread = p;
-    pk->unread_len += len;
+    if (len && buf_append(&c->req->unread, data, len)) conn_kill(c);
+}
+
+/* Logs a limit once per connection, never per byte. */
+static void warn_once(struct worker *w, struct conn *c, const char *what)
+{
+    if (c->warned) return;
+    c->warned = true;
+    log_info(what, "worker=%d fd=%d queued_bytes=%zu", w->id, c->fd, c->out.bytes);
+}
+
+/* The answers queued on c exceed its budget: read no more of its requests until the client has
+ * read them (nginx answers one pipelined request at a time; Redis caps a client's output). */
+static void hold_input(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+    c->held = true;
+    keep_unread(c, data, len);
+    STAT_ADD(&w->stats, input_held, 1);
+    warn_once(w, c, "pipelined requests wait: their answers are not being read");
 }
 
 /* Runs the requests contained in data. Returns false when the connection stops reading. */
+static void handle_readable(struct worker *w, struct conn *c);
+
 static bool process_input(struct worker *w, struct conn *c, const char *data, size_t len)
 {
     const struct sseb_config *cfg = w->srv->cfg;
@@ -212,6 +202,10 @@ static bool process_input(struct worker *w, struct conn *c, const char *data, si
                 return false;
             }
             http_request_init(c->req, cfg);
+        }
+        if (c->out.bytes > cfg->max_answer_bytes) {
+            hold_input(w, c, data, len);
+            return false;
         }
         struct http_request *r = c->req;
         bool was_started = r->started, error;
@@ -265,15 +259,47 @@ static bool process_input(struct worker *w, struct conn *c, const char *data, si
     return true;
 }
 
+/* c may read again (its request was answered, or its answers drained): first what it had sent
+ * already, then the socket. */
+static void resume_input(struct worker *w, struct conn *c)
+{
+    if (c->doomed || c->close_after || c->state != CONN_HTTP) return;
+    struct buf unread = c->req ? c->req->unread : (struct buf){0};
+    if (c->req) c->req->unread = (struct buf){0};
+    bool more = !unread.len || process_input(w, c, unread.p, unread.len);
+    buf_free(&unread);
+    if (more) handle_readable(w, c);
+}
+
+/* Reads what c sent, at most READ_BUDGET bytes this time. */
 static void handle_readable(struct worker *w, struct conn *c)
 {
     char buf[READ_CHUNK];
+    size_t budget = READ_BUDGET;
     for (;;) {
-        if (c->parked) return; /* the socket keeps the rest until the request is answered */
+        /* Waiting: the socket keeps the rest until the request is answered or the answers read. */
+        if (c->parked || c->held || c->doomed) return;
+        bool ignoring = c->state == CONN_STREAM || c->close_after;
+        if (ignoring && c->ignored > IGNORED_INPUT_BUDGET) {
+            if (c->state == CONN_STREAM) {
+                STAT_ADD(&w->stats, stream_input_closes, 1);
+                warn_once(w, c, "stream closed: the client kept sending data into it");
+                conn_kill(c);
+            }
+            return; /* closing after its answer: the rest is not read */
+        }
+        if (!budget) {
+            /* Fair turns: another edge once the others were served (if input is still there). */
+            if (io_mod(w->io, c->fd, c, IO_EDGE_READ_WRITE)) conn_kill(c);
+            return;
+        }
         ssize_t n = read(c->fd, buf, sizeof(buf));
         if (n > 0) {
-            if (c->state == CONN_STREAM || c->close_after)
-                continue; /* streams only talk one way; drain and ignore */
+            budget -= (size_t)n < budget ? (size_t)n : budget;
+            if (ignoring) { /* streams only talk one way; a closing connection has said enough */
+                c->ignored += (uint32_t)n;
+                continue;
+            }
             if (!process_input(w, c, buf, (size_t)n) && c->state != CONN_STREAM) return;
             continue;
         }
@@ -295,13 +321,23 @@ static void handle_readable(struct worker *w, struct conn *c)
     }
 }
 
+/* Output stuck on c must progress within --send-timeout (nginx's send_timeout). */
+static void arm_send_deadline(struct worker *w, struct conn *c, bool progressed)
+{
+    uint32_t timeout = w->srv->cfg->send_timeout_ms;
+    if (!timeout || (c->send_deadline_ms && !progressed)) return;
+    c->send_deadline_ms = w->now_ms + timeout;
+    timers_arm(&w->timers, c);
+}
+
 /* Accounts one send's result for c. */
 static void sent(struct worker *w, struct conn *c, const struct io_send_slot *slot)
 {
     if (slot->result < 0) {
-        if (slot->result == -EAGAIN || slot->result == -EWOULDBLOCK)
+        if (slot->result == -EAGAIN || slot->result == -EWOULDBLOCK) {
             c->blocked = true; /* write readiness will bring it back */
-        else if (slot->result == -EINTR)
+            arm_send_deadline(w, c, false);
+        } else if (slot->result == -EINTR)
             conn_mark_dirty(c);
         else
             worker_close(w, c);
@@ -318,11 +354,20 @@ static void sent(struct worker *w, struct conn *c, const struct io_send_slot *sl
             return;
         }
     }
-    if (written < slot->asked)
+    if (written < slot->asked) {
         c->blocked = true; /* a short write: the socket buffer is full */
-    else if (c->out.count || c->close_after)
-        conn_mark_dirty(c); /* more than one send's worth, or close once all is out */
+        arm_send_deadline(w, c, written > 0);
+    } else {
+        c->send_deadline_ms = 0;
+        if (c->out.count || c->close_after)
+            conn_mark_dirty(c); /* more than one send's worth, or close once all is out */
+    }
     if (conn_stream(c) && !c->blocked) stream_refill(&w->fan, c);
+    /* Its answers drained to half the budget: read its pipelined requests again. */
+    if (c->held && c->out.bytes <= w->srv->cfg->max_answer_bytes / 2) {
+        c->held = false;
+        resume_input(w, c);
+    }
 }
 
 static void handle_events(struct worker *w, const struct io_event *evs, int n);
@@ -383,32 +428,18 @@ void worker_flush(struct worker *w)
 
 /* ---- parked requests --------------------------------------------------------------------- */
 
-void worker_park(struct worker *w, struct conn *c, const struct park_ops *ops, int64_t deadline_ms)
+void worker_park(struct worker *w, struct conn *c, const struct park_ops *ops, void *ctx,
+                 enum park_wait wait, int64_t deadline_ms)
 {
-    struct park *pk = calloc(1, sizeof(*pk));
-    if (!pk) {
-        if (!ops->expire(w, c)) conn_kill(c); /* no memory to wait with: answer now */
-        return;
-    }
-    *pk = (struct park){.ops = ops, .deadline_ms = deadline_ms, .conn = c};
-    c->park = pk;
-    c->parked = true;
-    if (w->parked_tail)
-        w->parked_tail->next = pk;
-    else
-        w->parked_head = pk;
-    w->parked_tail = pk;
+    if (park_add(&w->parking, c, ops, ctx, wait, deadline_ms)) return;
+    if (!ops->expire(ctx, w, c)) conn_kill(c); /* no memory to wait with: answer now */
 }
 
-/* A request was answered: the connection goes on with what it sent after it. */
-static void resume_input(struct worker *w, struct conn *c, char *unread, size_t len)
+/* A parked request was answered: the connection goes on with what it sent after it. */
+static void parked_done(struct worker *w, struct conn *c)
 {
-    if (c->doomed || c->close_after) {
-        free(unread);
-        return;
-    }
+    if (c->doomed || c->close_after) return;
     if (c->state == CONN_STREAM) { /* the parked request became a stream: no more input */
-        free(unread);
         http_request_free(c->req);
         free(c->req);
         c->req = NULL;
@@ -418,32 +449,7 @@ static void resume_input(struct worker *w, struct conn *c, char *unread, size_t 
     http_request_reset(c->req);
     c->deadline_ms = w->now_ms + w->srv->cfg->keepalive_timeout_ms;
     timers_arm(&w->timers, c);
-    bool more = !len || process_input(w, c, unread, len);
-    free(unread);
-    if (more && !c->parked) handle_readable(w, c);
-}
-
-/* Retries parked requests oldest first (the bus frees room in order, so once one fails the
- * younger ones would too) and answers those whose wait ran out. */
-static void retry_parked(struct worker *w)
-{
-    bool room = true;
-    struct park *pk = w->parked_head;
-    while (pk) {
-        struct park *next = pk->next;
-        struct conn *c = pk->conn;
-        bool done = false;
-        if (room) room = done = pk->ops->retry(w, c);
-        if (!done && (w->now_ms >= pk->deadline_ms || w->draining)) done = pk->ops->expire(w, c);
-        if (done) {
-            char *unread = pk->unread;
-            size_t len = pk->unread_len;
-            pk->unread = NULL;
-            unpark(w, c);
-            resume_input(w, c, unread, len);
-        }
-        pk = next;
-    }
+    resume_input(w, c);
 }
 
 /* ---- the loop ---------------------------------------------------------------------------- */
@@ -523,7 +529,8 @@ void *worker_main(void *arg)
     for (;;) {
         int timeout = (int)(w->next_tick_ms - w->now_ms);
         if (timeout < 0) timeout = 0;
-        if (w->parked_head && timeout > PARKED_POLL_MS) timeout = PARKED_POLL_MS;
+        int parked_ms = parking_wait_ms(&w->parking, w->now_ms);
+        if (parked_ms >= 0 && timeout > parked_ms) timeout = parked_ms;
         if (timeout && !bus_prepare_sleep(bus, w->id)) timeout = 0;
         int n = io_wait(w->io, evs, POLL_BATCH, timeout);
         if (n < 0) {
@@ -532,13 +539,15 @@ void *worker_main(void *arg)
         }
         w->now_ms = clock_now_ms();
         handle_events(w, evs, n);
+        /* Completions ran: what they made ready is answered in this pass. */
+        if (w->parking.count) parking_run(&w->parking, w, w->now_ms, w->draining, parked_done);
         /* Answers first (publish acknowledgements above all), so that publishers are not kept
          * waiting behind the fan-out of the events they just sent. */
         worker_flush(w);
         bus_woke_quiet(bus, w->id);
         drain_bus(w);
         cut_streams_at_break(w);
-        if (w->parked_head) retry_parked(w);
+        if (w->parking.count) parking_run(&w->parking, w, w->now_ms, w->draining, parked_done);
         worker_flush(w);
         if (w->accept_resume_ms && w->now_ms >= w->accept_resume_ms && !w->draining) {
             w->accept_resume_ms = 0;

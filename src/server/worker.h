@@ -10,11 +10,11 @@
 #include "core/completion.h"
 #include "net/conn.h"
 #include "server/fanout.h"
+#include "server/park.h"
 #include "server/stats.h"
 #include "server/timer.h"
 
 struct server;
-struct park;
 struct io_loop;
 
 struct worker {
@@ -26,7 +26,7 @@ struct worker {
     struct timers timers;                /* timeouts, heartbeats, stream ends */
     struct completion_queue completions; /* outcomes of submissions to an asynchronous store */
     struct conn_list conns;
-    struct park *parked_head, *parked_tail; /* requests waiting for the store, oldest first */
+    struct parking parking; /* requests waiting for the store, bus room... */
     int64_t now_ms;
     int64_t next_tick_ms;
     uint32_t tick_ms;
@@ -50,17 +50,20 @@ void worker_flush(struct worker *w);
 /* True when the worker's poller batches its sends (the io_uring backend). */
 bool worker_uses_io_uring(const struct worker *w);
 
-/* Parking: a request that cannot be answered yet (its update waits for bus room or for the
- * store) stays on its connection, which reads no further input meanwhile. */
-struct park_ops {
-    /* Tries again; returns true once the request is answered (c then leaves the queue). */
-    bool (*retry)(struct worker *w, struct conn *c);
-    /* The wait ran out (deadline, or the worker drains): answer now (a 503, say) and return
-     * true, or return false when the request cannot be abandoned (its update is on its way into
-     * the store) and keeps waiting for its outcome. */
-    bool (*expire)(struct worker *w, struct conn *c);
-};
-/* Parks c's current request until retry succeeds or deadline_ms passes. Called from on_request. */
-void worker_park(struct worker *w, struct conn *c, const struct park_ops *ops, int64_t deadline_ms);
+/* Parks c's current request (called from on_request; see server/park.h): it is resumed once
+ * worker_park_ready is called for it (PARK_FOR_OUTCOME) or bus room appears (PARK_FOR_BUS_ROOM),
+ * and expired at deadline_ms. */
+void worker_park(struct worker *w, struct conn *c, const struct park_ops *ops, void *ctx,
+                 enum park_wait wait, int64_t deadline_ms);
+/* What c's parked request waited for has come (a completion callback calls this). */
+static inline void worker_park_ready(struct worker *w, struct conn *c)
+{
+    park_ready(&w->parking, c);
+}
+/* c's parked request now waits for something else. */
+static inline void worker_park_rewait(struct worker *w, struct conn *c, enum park_wait wait)
+{
+    park_rewait(&w->parking, c, wait);
+}
 
 #endif

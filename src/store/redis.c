@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/rand.h"
 #include "core/authority.h"
+#include "core/completion.h"
 #include "core/event.h"
 #include "core/history.h"
 #include "core/hub.h"
@@ -86,17 +87,44 @@ static bool redis_ready(struct authority *a, const char **why)
 }
 
 /* A read that completes after the one in flight now was issued after this call: once the count
- * of completed reads is two higher, everything Redis held at the mark has been read. */
-static uint64_t redis_sync_point(struct authority *a)
+ * of completed reads is two higher, everything Redis held at the call has been read. */
+static void redis_sync(struct authority *a, struct authority_ticket *t)
 {
     struct redis *r = (struct redis *)a;
-    return atomic_load_explicit(&r->reads, memory_order_acquire) + 2;
+    pthread_mutex_lock(&r->sync_lock);
+    t->mark = atomic_load_explicit(&r->reads, memory_order_acquire) + 2;
+    t->next = r->sync_waiting;
+    r->sync_waiting = t;
+    atomic_fetch_add_explicit(&r->n_sync_waiting, 1, memory_order_release);
+    pthread_mutex_unlock(&r->sync_lock);
 }
 
-static bool redis_synced(struct authority *a, uint64_t mark)
+void redis_sync_progress(struct redis *r, bool stopping)
 {
-    struct redis *r = (struct redis *)a;
-    return atomic_load_explicit(&r->reads, memory_order_acquire) >= mark;
+    if (!atomic_load_explicit(&r->n_sync_waiting, memory_order_acquire)) return;
+    uint64_t reads = atomic_load_explicit(&r->reads, memory_order_acquire);
+    struct authority_ticket *done = NULL, **p;
+    uint32_t n = 0;
+    pthread_mutex_lock(&r->sync_lock);
+    for (p = &r->sync_waiting; *p;) {
+        struct authority_ticket *t = *p;
+        if (stopping || t->mark <= reads) {
+            *p = t->next;
+            t->next = done;
+            done = t;
+            n++;
+        } else {
+            p = &t->next;
+        }
+    }
+    atomic_fetch_sub_explicit(&r->n_sync_waiting, n, memory_order_release);
+    pthread_mutex_unlock(&r->sync_lock);
+    /* Posted after the lock: posting may write an eventfd. */
+    while (done) {
+        struct authority_ticket *next = done->next;
+        completion_post(done, stopping ? AUTHORITY_FAILED : AUTHORITY_STORED);
+        done = next;
+    }
 }
 
 static void redis_stats(struct authority *a, struct authority_stats *out)
@@ -146,6 +174,8 @@ static void redis_free(struct authority *a)
         history_set_archive(r->hub->history, NULL);
         redis_archive_stop(r->archive);
     }
+    redis_sync_progress(r, true);
+    pthread_mutex_destroy(&r->sync_lock);
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->wake);
     pthread_cond_destroy(&r->pause);
@@ -159,8 +189,7 @@ static const struct authority_ops redis_ops = {
     .stats = redis_stats,
     .submit = redis_submit,
     .ready = redis_ready,
-    .sync_point = redis_sync_point,
-    .synced = redis_synced,
+    .sync = redis_sync,
     .free = redis_free,
 };
 
@@ -189,6 +218,7 @@ struct authority *authority_redis_open(struct hub *hub, const struct redis_optio
     r->hub = hub;
     r->opt = *o;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->sync_lock, NULL);
     pthread_cond_init(&r->wake, NULL);
     pthread_cond_init(&r->pause, NULL);
     size_t klen = strlen(o->stream);

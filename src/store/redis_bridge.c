@@ -255,6 +255,7 @@ static int read_once(struct bridge *b)
     }
     freeReplyObject(rep);
     atomic_fetch_add_explicit(&r->reads, 1, memory_order_release);
+    redis_sync_progress(r, false);
     if (taken < READ_PAGE) { /* nothing more waiting: caught up */
         atomic_store(&r->caught_up_ms, clock_now_ms());
         atomic_store(&r->loaded, true);

@@ -51,6 +51,12 @@ struct redis {
     _Atomic uint64_t n_timeout, n_unavailable, n_reply, n_unreplicated;
     _Atomic uint64_t lat_buckets[AUTHORITY_LATENCY_BUCKETS], lat_count, lat_sum_us;
 
+    /* Workers waiting for the bridge to catch up (authority_sync), with the read count each
+     * waits for in its mark. */
+    pthread_mutex_t sync_lock;
+    struct authority_ticket *sync_waiting;
+    _Atomic uint32_t n_sync_waiting;
+
     /* The master: where the writer is connected (under lock; "" while it is not), and an epoch
      * the sentinel watcher moves on when the master changes (store/redis_sentinel.h). */
     char master_host[256];
@@ -66,6 +72,10 @@ struct redis {
 /* The threads' bodies (store/redis_writer.c, store/redis_bridge.c). */
 void *redis_writer_main(void *redis);
 void *redis_bridge_main(void *redis);
+
+/* The bridge completed a read: post the sync waiters it satisfied (all of them, as failed,
+ * when stopping). */
+void redis_sync_progress(struct redis *r, bool stopping);
 
 /* Sleeps for ms, or less when the authority is being freed or the master changes. */
 void redis_pause(struct redis *r, uint32_t ms);
