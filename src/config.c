@@ -109,6 +109,8 @@ static const struct opt options[] = {
      16 * MIB},
     {"max-template-cost", OPT_INT, F(max_template_cost),
      "URI-template parts and variables per subscription (256)", 1, 1000000},
+    {"max-urlpattern-cost", OPT_INT, F(max_urlpattern_cost),
+     "URL Pattern automaton states (a regexp group: 256 more) per subscription (4096)", 1, 1000000},
     {"max-queued-bytes", OPT_SIZE, F(max_queued_bytes), "output budget per stream (1MiB)", 1 * KIB,
      64 * GIB},
     {"max-answer-bytes", OPT_SIZE, F(max_answer_bytes),
@@ -197,6 +199,7 @@ void sseb_config_defaults(struct sseb_config *cfg)
     cfg->max_topics = 1000;
     cfg->max_selector_bytes = 4096;
     cfg->max_template_cost = 256;
+    cfg->max_urlpattern_cost = 4096;
     cfg->io_uring = true;
     cfg->max_queued_bytes = 1024 * 1024;
     cfg->max_answer_bytes = 64 * 1024;

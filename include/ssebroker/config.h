@@ -59,6 +59,7 @@ struct sseb_config {
     size_t max_selector_bytes; /* one selector or topic */
     /* literal parts + variables of one subscription's URI templates */
     uint32_t max_template_cost;
+    uint32_t max_urlpattern_cost; /* urlpattern_cost of one subscription's URL Patterns */
     /* batch socket writes through io_uring when the kernel allows it */
     bool io_uring;
     size_t max_queued_bytes; /* per stream output budget (live events) */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/urlpattern.h"
+
 #define MAX_ITEMS 16 /* more variables than this in one expression: items may repeat freely */
 
 enum part_type { PART_LITERAL, PART_EXPRESSION };
@@ -27,6 +29,9 @@ struct selector {
     enum selector_kind kind;
     size_t len;
     char *text;
+    struct urlpattern *pattern; /* SELECTOR_URLPATTERN */
+    const char *base;           /* ... and what relative topics are resolved against */
+    size_t base_len;
     size_t nparts;
     struct part parts[];
 };
@@ -176,9 +181,39 @@ struct selector *selector_compile_as(const char *text, size_t len, enum selector
     return sel;
 }
 
+struct selector *selector_compile_urlpattern(const char *text, size_t len, const char *base,
+                                             size_t base_len, const char **reason)
+{
+    /* "*" is reserved whatever the matcher type: it matches every topic. */
+    struct selector *sel = selector_compile_as(text, len, SELECTOR_SYNTAX_EXACT);
+    if (!sel) {
+        *reason = "out of memory";
+        return NULL;
+    }
+    if (sel->kind == SELECTOR_ANY) return sel;
+    sel->pattern = urlpattern_compile(text, len, base, base_len, reason);
+    if (!sel->pattern) {
+        selector_free(sel);
+        return NULL;
+    }
+    sel->kind = SELECTOR_URLPATTERN;
+    sel->base = base;
+    sel->base_len = base_len;
+    return sel;
+}
+
+const struct urlpattern *selector_urlpattern(const struct selector *sel, const char **base,
+                                             size_t *base_len)
+{
+    *base = sel->base;
+    *base_len = sel->base_len;
+    return sel->pattern;
+}
+
 void selector_free(struct selector *sel)
 {
     if (!sel) return;
+    urlpattern_free(sel->pattern);
     free(sel->text);
     free(sel);
 }
@@ -345,6 +380,7 @@ static bool template_match(const struct selector *sel, const char *topic, size_t
 
 size_t selector_cost(const struct selector *sel)
 {
+    if (sel->kind == SELECTOR_URLPATTERN) return urlpattern_cost(sel->pattern);
     if (sel->kind != SELECTOR_TEMPLATE) return 0;
     size_t cost = 0;
     for (size_t k = 0; k < sel->nparts; k++)
@@ -355,6 +391,9 @@ size_t selector_cost(const struct selector *sel)
 bool selector_match(const struct selector *sel, const char *topic, size_t len)
 {
     if (sel->kind == SELECTOR_ANY) return true;
+    /* A URL Pattern matches by its components only: its own text is not special. */
+    if (sel->kind == SELECTOR_URLPATTERN)
+        return urlpattern_match_topic(sel->pattern, topic, len, sel->base, sel->base_len);
     if (sel->len == len && memcmp(sel->text, topic, len) == 0) return true;
     if (sel->kind != SELECTOR_TEMPLATE) return false;
     return template_match(sel, topic, len);

@@ -6,6 +6,7 @@
 
 #include "core/event.h"
 #include "core/selector.h"
+#include "core/urlpattern.h"
 
 #define CACHE_MAX_ENTRIES 8192
 
@@ -108,14 +109,20 @@ int topic_index_add(struct topic_index *idx, struct sub_node *node, void *owner,
 int topic_index_add_as(struct topic_index *idx, struct sub_node *node, void *owner, const char *s,
                        size_t len, enum selector_syntax syntax)
 {
-    /* Without braces both syntaxes read "*" or an exact topic: one group serves both. */
-    if (syntax == SELECTOR_SYNTAX_EXACT && !memchr(s, '{', len)) syntax = SELECTOR_SYNTAX_TOPIC;
+    /* Without braces the topic and exact syntaxes both read "*" or an exact topic, and "*" is
+     * "*" in every syntax: one group serves them. */
+    if ((syntax == SELECTOR_SYNTAX_EXACT && !memchr(s, '{', len)) || (len == 1 && *s == '*'))
+        syntax = SELECTOR_SYNTAX_TOPIC;
     uint32_t hash = hash_fnv1a(s, len);
     struct sub_group *g = find_group(idx, s, len, hash, syntax);
     if (!g) {
         g = calloc(1, sizeof(*g));
         if (!g) return -1;
-        g->sel = selector_compile_as(s, len, syntax);
+        const char *why;
+        g->sel = syntax == SELECTOR_SYNTAX_URLPATTERN
+                     ? selector_compile_urlpattern(s, len, idx->urlpattern_base,
+                                                   idx->urlpattern_base_len, &why)
+                     : selector_compile_as(s, len, syntax);
         if (!g->sel) {
             free(g);
             return -1;
@@ -198,8 +205,19 @@ static struct match_cache_entry *cached_matches(struct topic_index *idx, const c
     e->groups = NULL;
     e->ngroups = 0;
     size_t cap = 0;
+    /* URL Patterns test the topic parsed as a URL: parsed once for all of them, when needed. */
+    struct urlpattern_url url = {0};
+    int parsed = -1; /* -1: not yet; then 0 (not a URL: matches no pattern) or 1 */
     for (struct sub_group *g = idx->patterns; g; g = g->pnext) {
-        if (!selector_match(g->sel, topic, len)) continue;
+        const char *base;
+        size_t base_len;
+        const struct urlpattern *up = selector_urlpattern(g->sel, &base, &base_len);
+        if (up) {
+            if (parsed < 0) parsed = urlpattern_url_parse(&url, topic, len, base, base_len);
+            if (!parsed || !urlpattern_test(up, &url)) continue;
+        } else if (!selector_match(g->sel, topic, len)) {
+            continue;
+        }
         if (e->ngroups == cap) {
             cap = cap ? cap * 2 : 4;
             struct sub_group **n = realloc(e->groups, cap * sizeof(*n));
@@ -208,6 +226,7 @@ static struct match_cache_entry *cached_matches(struct topic_index *idx, const c
         }
         e->groups[e->ngroups++] = g;
     }
+    urlpattern_url_release(&url);
     e->gen = idx->pattern_gen;
     return e;
 }

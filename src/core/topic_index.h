@@ -40,6 +40,10 @@ struct topic_index {
     uint64_t pattern_gen; /* bumped when the pattern list changes: stale cache entries */
     struct match_cache_entry **cache;
     size_t cache_mask, cache_count;
+    /* What URL Pattern selectors resolve relative patterns and topics against (the hub's URL);
+     * set by the owner after topic_index_init, must outlive the index. */
+    const char *urlpattern_base;
+    size_t urlpattern_base_len;
 };
 
 int topic_index_init(struct topic_index *idx);
@@ -49,7 +53,8 @@ void topic_index_free(struct topic_index *idx);
  * of memory. */
 int topic_index_add(struct topic_index *idx, struct sub_node *node, void *owner,
                     const char *selector, size_t len);
-/* The same for a selector read with the given syntax (core/selector.h). */
+/* The same for a selector read with the given syntax (core/selector.h). -1 also when a URL Pattern
+ * does not compile (callers validate patterns before they subscribe). */
 int topic_index_add_as(struct topic_index *idx, struct sub_node *node, void *owner,
                        const char *selector, size_t len, enum selector_syntax syntax);
 void topic_index_remove(struct topic_index *idx, struct sub_node *node);

@@ -1,11 +1,13 @@
 /* Subscribe validation (subscribe_parse.h): the selectors a stream may ask for and the id it
  * resumes after. The order of the checks is the order of the answers clients see. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/utf8.h"
 #include "core/selector.h"
+#include "core/urlpattern.h"
 #include "mercure/subscribe_parse.h"
 #include "ssebroker/config.h"
 
@@ -53,10 +55,19 @@ static bool decode(char *query, size_t len, const struct sseb_config *cfg,
     return true;
 }
 
-/* How the index reads a selector: without braces both syntaxes mean "*" or an exact topic. */
+/* What one subscription's patterns add to the matching of every publish, capped by the
+ * configuration. */
+struct parse_costs {
+    size_t template, urlpattern;
+};
+
+/* How the index reads a selector (topic_index_add_as): without braces the topic and exact
+ * syntaxes both mean "*" or an exact topic, and "*" is "*" in every syntax. */
 static enum selector_syntax effective(const char *s, size_t n, enum selector_syntax syntax)
 {
-    return syntax == SELECTOR_SYNTAX_EXACT && !memchr(s, '{', n) ? SELECTOR_SYNTAX_TOPIC : syntax;
+    if ((syntax == SELECTOR_SYNTAX_EXACT && !memchr(s, '{', n)) || (n == 1 && *s == '*'))
+        return SELECTOR_SYNTAX_TOPIC;
+    return syntax;
 }
 
 static bool is_duplicate(const struct subscribe_parsed *out, const struct form_pair *p,
@@ -78,9 +89,10 @@ static void append(struct subscribe_parsed *out, const struct form_pair *p,
     out->syntax[out->nsel++] = syntax;
 }
 
-/* Adds one topic selector unless it repeats one; *template_cost sums what the templates cost. */
+/* Adds one topic selector unless it repeats one; costs sums what the templates cost. */
 static bool add_topic(struct subscribe_parsed *out, const struct form_pair *p,
-                      const struct sseb_config *cfg, size_t *template_cost, struct parse_error *err)
+                      const struct sseb_config *cfg, struct parse_costs *costs,
+                      struct parse_error *err)
 {
     if (out->nsel == cfg->max_topics) return fail(err, "Too many \"topic\" parameters.");
     if (p->value_len == 0) return true;
@@ -93,31 +105,57 @@ static bool add_topic(struct subscribe_parsed *out, const struct form_pair *p,
     if (memchr(p->value, '{', p->value_len)) {
         struct selector *sel = selector_compile(p->value, p->value_len);
         if (!sel) return out_of_memory(err);
-        *template_cost += selector_cost(sel);
+        costs->template += selector_cost(sel);
         selector_free(sel);
-        if (*template_cost > cfg->max_template_cost)
+        if (costs->template > cfg->max_template_cost)
             return fail(err, "Topic selectors too complex.");
     }
     append(out, p, SELECTOR_SYNTAX_TOPIC);
     return true;
 }
 
-/* Adds one Mercure 1.0 exact matcher (match=, match_exact=) unless it repeats a selector. */
+/* Compiles a URL Pattern to check it and add its cost (the index compiles its own copy). */
+static bool check_urlpattern(const struct form_pair *p, const struct sseb_config *cfg, size_t *cost,
+                             struct parse_error *err)
+{
+    const char *base =
+        cfg->resource_identifier ? cfg->resource_identifier : URLPATTERN_DEFAULT_BASE;
+    const char *why = "out of memory";
+    struct selector *sel =
+        selector_compile_urlpattern(p->value, p->value_len, base, strlen(base), &why);
+    if (!sel) {
+        fail(err, err->detail);
+        snprintf(err->detail, sizeof(err->detail), "Invalid \"match_urlpattern\" value: %s.", why);
+        return false;
+    }
+    *cost += selector_cost(sel);
+    selector_free(sel);
+    if (*cost > cfg->max_urlpattern_cost) return fail(err, "URL patterns too complex.");
+    return true;
+}
+
+/* Adds one Mercure 1.0 matcher (match=, match_exact=, match_urlpattern=) unless it repeats a
+ * selector. */
 static bool add_exact(struct subscribe_parsed *out, const struct form_pair *p,
-                      const struct sseb_config *cfg, struct parse_error *err)
+                      const struct sseb_config *cfg, enum selector_syntax syntax,
+                      struct parse_costs *costs, struct parse_error *err)
 {
     if (out->nsel == cfg->max_topics) return fail(err, "Too many \"match\" parameters.");
     if (p->value_len == 0) return fail(err, "Invalid \"match\" value: empty.");
     if (p->value_len > cfg->max_selector_bytes) return fail(err, "Matcher value too long.");
     if (!utf8_protocol_text(p->value, p->value_len))
         return fail(err, "Invalid \"match\" value: invalid UTF-8, control or format characters.");
-    if (!is_duplicate(out, p, SELECTOR_SYNTAX_EXACT)) append(out, p, SELECTOR_SYNTAX_EXACT);
+    if (is_duplicate(out, p, syntax)) return true;
+    if (syntax == SELECTOR_SYNTAX_URLPATTERN && !check_urlpattern(p, cfg, &costs->urlpattern, err))
+        return false;
+    append(out, p, syntax);
     return true;
 }
 
 /* Reads one parameter whose name starts with "match" (any case). */
 static bool add_matcher(struct subscribe_parsed *out, const struct form_pair *p,
-                        const struct sseb_config *cfg, struct parse_error *err)
+                        const struct sseb_config *cfg, struct parse_costs *costs,
+                        struct parse_error *err)
 {
     bool exact = strcmp(p->key, "match") == 0 || strcmp(p->key, "match_exact") == 0;
     bool urlpattern = strcmp(p->key, "match_urlpattern") == 0;
@@ -128,10 +166,8 @@ static bool add_matcher(struct subscribe_parsed *out, const struct form_pair *p,
     if (!(cfg->dialects & SSEB_DIALECT_08))
         return fail(err, "Mercure 1.0 \"match\" parameters are switched off on this hub "
                          "(--dialects 07): use \"topic\".");
-    if (urlpattern)
-        return fail(err, "\"match_urlpattern\" is not supported yet: use \"match\" or "
-                         "\"topic\".");
-    return add_exact(out, p, cfg, err);
+    return add_exact(out, p, cfg, urlpattern ? SELECTOR_SYNTAX_URLPATTERN : SELECTOR_SYNTAX_EXACT,
+                     costs, err);
 }
 
 bool subscribe_parse(char *query, size_t len, const char *header_id, size_t header_id_len,
@@ -146,7 +182,7 @@ bool subscribe_parse(char *query, size_t len, const char *header_id, size_t head
     size_t npairs = 0;
     if (!decode(query, len, cfg, out, &npairs, err)) return false;
 
-    size_t template_cost = 0;
+    struct parse_costs costs = {0};
     bool speaks_08 = false; /* a 1.0 parameter: match*, last_event_id */
     const char *query_id = NULL;
     size_t query_id_len = 0;
@@ -156,9 +192,9 @@ bool subscribe_parse(char *query, size_t len, const char *header_id, size_t head
             if (!(cfg->dialects & SSEB_DIALECT_07))
                 return fail(err, "The draft-07 \"topic\" parameter is switched off on this hub "
                                  "(--dialects 08): use \"match\".");
-            if (!add_topic(out, p, cfg, &template_cost, err)) return false;
+            if (!add_topic(out, p, cfg, &costs, err)) return false;
         } else if (strncasecmp(p->key, "match", 5) == 0) {
-            if (!add_matcher(out, p, cfg, err)) return false;
+            if (!add_matcher(out, p, cfg, &costs, err)) return false;
         } else if (strcmp(p->key, "lastEventID") == 0 || strcmp(p->key, "Last-Event-ID") == 0 ||
                    strcmp(p->key, "last_event_id") == 0) {
             /* draft-07 names the query parameter Last-Event-ID, its reference hub lastEventID,

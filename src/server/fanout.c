@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "auth/auth.h"
@@ -12,6 +13,7 @@
 #include "core/history.h"
 #include "core/selector.h"
 #include "core/topic_index.h"
+#include "core/urlpattern.h"
 #include "net/conn.h"
 #include "server/stats.h"
 #include "ssebroker/config.h"
@@ -34,7 +36,13 @@ int fanout_init(struct fanout *f, int consumer, struct bus *bus, struct history 
     f->bus_seq = history_last_seq(history);
     f->retry_hint_len = (uint32_t)snprintf(f->retry_hint, sizeof(f->retry_hint), "retry: %u\n\n",
                                            cfg->retry_hint_ms);
-    return topic_index_init(&f->index);
+    if (topic_index_init(&f->index)) return -1;
+    /* URL Patterns resolve against the hub's URL (the reference hub's stand-in without one). */
+    const char *base =
+        cfg->resource_identifier ? cfg->resource_identifier : URLPATTERN_DEFAULT_BASE;
+    f->index.urlpattern_base = base;
+    f->index.urlpattern_base_len = strlen(base);
+    return 0;
 }
 
 void fanout_free(struct fanout *f)

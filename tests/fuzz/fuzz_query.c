@@ -11,14 +11,15 @@
  *    distinct and no more than the topic limit; none of a dialect switched off;
  *  - the id to resume after is the header when it is not empty, else a query value; a non-empty
  *    one is always answered;
- *  - "*" matches everything, a selector matches its own text and keeps it, a 1.0 exact matcher
- *    is never a template. */
+ *  - "*" matches everything, a selector keeps its text and (but a URL Pattern) matches it, a 1.0
+ *    exact matcher is never a template, a URL Pattern the parser accepted compiles again. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/utf8.h"
 #include "core/selector.h"
+#include "core/urlpattern.h"
 #include "mercure/subscribe_parse.h"
 #include "ssebroker/config.h"
 
@@ -44,15 +45,17 @@ static void check_accepted(const struct subscribe_parsed *q, const struct sseb_c
     for (size_t i = 0; i < q->nsel; i++) {
         const char *s = q->sels[i];
         size_t n = q->lens[i];
-        bool exact = q->syntax[i] == SELECTOR_SYNTAX_EXACT;
+        bool exact = q->syntax[i] != SELECTOR_SYNTAX_TOPIC; /* the 1.0 matchers */
         if (!inside(s, n, buf, size) || s[n] != 0) abort();
         if (n == 0 || n > cfg->max_selector_bytes || !utf8_printable(s, n)) abort();
         if (exact ? !utf8_protocol_text(s, n) || !(cfg->dialects & SSEB_DIALECT_08)
-                  : q->syntax[i] != SELECTOR_SYNTAX_TOPIC || !(cfg->dialects & SSEB_DIALECT_07))
+                  : !(cfg->dialects & SSEB_DIALECT_07))
             abort();
         for (size_t j = 0; j < i; j++)
             if (q->lens[j] == n && memcmp(q->sels[j], s, n) == 0 &&
-                (q->syntax[j] == q->syntax[i] || !memchr(s, '{', n)))
+                (q->syntax[j] == q->syntax[i] || (n == 1 && *s == '*') ||
+                 (!memchr(s, '{', n) && q->syntax[i] != SELECTOR_SYNTAX_URLPATTERN &&
+                  q->syntax[j] != SELECTOR_SYNTAX_URLPATTERN)))
                 abort();
     }
     if (q->last_id_len && !q->id_asked) abort();
@@ -67,14 +70,20 @@ static void check_accepted(const struct subscribe_parsed *q, const struct sseb_c
 static void match_all(const struct subscribe_parsed *q)
 {
     for (size_t s = 0; s < q->nsel; s++) {
-        struct selector *sel = selector_compile_as(q->sels[s], q->lens[s], q->syntax[s]);
-        if (!sel) abort();
+        const char *why;
+        struct selector *sel =
+            q->syntax[s] == SELECTOR_SYNTAX_URLPATTERN
+                ? selector_compile_urlpattern(q->sels[s], q->lens[s], URLPATTERN_DEFAULT_BASE,
+                                              sizeof(URLPATTERN_DEFAULT_BASE) - 1, &why)
+                : selector_compile_as(q->sels[s], q->lens[s], q->syntax[s]);
+        if (!sel) abort(); /* subscribe_parse compiled it: so must the index */
         if (q->syntax[s] == SELECTOR_SYNTAX_EXACT && selector_kind(sel) == SELECTOR_TEMPLATE)
             abort();
         if (selector_len(sel) != q->lens[s] || memcmp(selector_text(sel), q->sels[s], q->lens[s]) ||
             selector_text(sel)[q->lens[s]] != 0)
             abort();
-        if (!selector_match(sel, q->sels[s], q->lens[s])) abort();
+        bool urlpattern = selector_kind(sel) == SELECTOR_URLPATTERN;
+        if (!urlpattern && !selector_match(sel, q->sels[s], q->lens[s])) abort();
         bool any = selector_kind(sel) == SELECTOR_ANY;
         for (size_t i = 0; i < q->nsel; i++)
             if (!selector_match(sel, q->sels[i], q->lens[i]) && any) abort();
@@ -98,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.max_topics = 1 + data[0] % 8;
         cfg.max_selector_bytes = 4 + data[0] % 64;
         cfg.max_template_cost = data[0] % 32;
+        cfg.max_urlpattern_cost = 1 + data[0] % 512u;
     }
     if (size && data[0] & 2) cfg.dialects = data[0] & 4 ? SSEB_DIALECT_07 : SSEB_DIALECT_08;
     const char *nl = memchr(data, '\n', size);

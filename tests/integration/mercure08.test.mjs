@@ -209,7 +209,8 @@ const refused = [
   [`?${Array.from({ length: 9 }, (_, i) => `match=m${i}`).join('&')}`, 'Too many "match" parameters.', 'over --max-topics'],
   [`?${Array.from({ length: 5 }, (_, i) => `topic=t${i}`).join('&')}&${Array.from({ length: 4 }, (_, i) => `match=m${i}`).join('&')}`,
     'Too many "match" parameters.', 'the limit counts both dialects'],
-  ['?match_urlpattern=https://example.com/books/:id', '"match_urlpattern" is not supported yet: use "match" or "topic".', 'URL Pattern not built yet'],
+  ['?match_urlpattern=', 'Invalid "match" value: empty.', 'an empty URL Pattern'],
+  ['?match_urlpattern=a%E2%80%8Bb', BAD_VALUE, 'Cf in a URL Pattern'],
   ['?last_event_id=x', 'Missing "topic" parameter.', 'no selector at all'],
 ];
 for (const [query, reason, why] of refused) {
@@ -250,5 +251,123 @@ test('--dialects 08 refuses topic=, --dialects 07 refuses match=, each with a re
   } finally {
     await only08.stop();
     await only07.stop();
+  }
+});
+
+// URL Pattern matchers (match_urlpattern), as the upstream conformance suite at 192faaa uses them
+// ("URL pattern", "nonmatching URL pattern", "private URL pattern") and beyond.
+test('match_urlpattern: the conformance rows (matching, nonmatching, private to an anonymous subscriber)', async () => {
+  const sub = open(`?match_urlpattern=${encodeURIComponent('https://example.net/foo/:random')}`);
+  const other = open(`?match_urlpattern=${encodeURIComponent('https://example.net/bar/:var')}`);
+  try {
+    await Promise.all([sub.opened, other.opened]);
+    const data = 'data for\n\n        URL pattern';
+    await broker.publish({ topic: 'https://example.net/foo/will-not-match-private', id: 'up-priv', data: 'secret', private: 'on' });
+    await broker.publish({ topic: 'https://example.net/foo/R4', id: 'id-["https://example.net/foo/R4"]', data });
+    await broker.publish({ topic: 'https://example.net/foo/will-not-match', id: 'up-3', data: 'x' });
+    await until(() => sub.got.length >= 2, 'two updates');
+    assert.deepEqual(sub.got, [['id-["https://example.net/foo/R4"]', data], ['up-3', 'x']]);
+    assert.equal(other.got.length, 0);
+  } finally {
+    sub.es.close();
+    other.es.close();
+  }
+});
+
+test('match_urlpattern: components, regexp groups, *, and a topic that is not a URL', async () => {
+  const path = new RawSubscriber(broker.port, `?match_urlpattern=${encodeURIComponent('https://example.com/books/:id')}`);
+  const regexp = new RawSubscriber(broker.port, `?match_urlpattern=${encodeURIComponent('https://example.com/books/(\\d+)')}`);
+  const star = new RawSubscriber(broker.port, '?match_urlpattern=*');
+  try {
+    await Promise.all([path.ready(), regexp.ready(), star.ready()]);
+    await broker.publish({ topic: 'https://example.com/books/12?x=y#z', id: 'upc-1' }); // search and hash are *
+    await broker.publish({ topic: 'https://example.com/books/ab', id: 'upc-2' });
+    await broker.publish({ topic: 'https://example.com/books/1/2', id: 'upc-3' }); // :id is one segment
+    await broker.publish({ topic: 'https://example.com:8443/books/1', id: 'upc-4' }); // port "" only
+    await broker.publish({ topic: 'http://[::1/books/1', id: 'upc-5' }); // not a URL: matches no pattern
+    await broker.publish({ topic: 'https://example.com/books/7', id: 'upc-6' });
+    await star.waitFor((s) => s.events.some((e) => e.id === 'upc-6'));
+    await path.waitFor((s) => s.events.some((e) => e.id === 'upc-6'));
+    await regexp.waitFor((s) => s.events.some((e) => e.id === 'upc-6'));
+    assert.deepEqual(path.events.map((e) => e.id), ['upc-1', 'upc-2', 'upc-6']);
+    assert.deepEqual(regexp.events.map((e) => e.id), ['upc-1', 'upc-6']);
+    assert.deepEqual(star.events.filter((e) => e.id.startsWith('upc-')).map((e) => e.id), ['upc-1', 'upc-2', 'upc-3', 'upc-4', 'upc-5', 'upc-6']);
+  } finally {
+    for (const s of [path, regexp, star]) s.close();
+  }
+});
+
+test('match_urlpattern and topic= of one update: the same id; replay by last_event_id goes through the pattern', async () => {
+  const d07 = open(`?topic=${encodeURIComponent('https://example.org/r/{id}')}`);
+  const d08 = open(`?match_urlpattern=${encodeURIComponent('https://example.org/r/:id')}`);
+  try {
+    await Promise.all([d07.opened, d08.opened]);
+    const first = await broker.publish({ topic: 'https://example.org/r/1', data: 'one' });
+    await broker.publish({ topic: 'https://example.org/s/1', data: 'elsewhere' });
+    const second = await broker.publish({ topic: 'https://example.org/r/2', data: 'two' });
+    await until(() => d07.got.length >= 2 && d08.got.length >= 2, 'both subscribers');
+    assert.deepEqual(d08.got, d07.got);
+    assert.deepEqual(d08.got.map(([id]) => id), [first.body, second.body]);
+    const resumed = new RawSubscriber(broker.port,
+      `?match_urlpattern=${encodeURIComponent('https://example.org/r/:id')}&last_event_id=${encodeURIComponent(first.body)}`);
+    try {
+      await resumed.waitFor((s) => s.events.length >= 1);
+      assert.deepEqual(resumed.events.map((e) => e.id), [second.body]);
+      assert.match(resumed.headers, new RegExp(`^Mercure-Last-Event-ID: ${first.body}\r?$`, 'm'));
+    } finally {
+      resumed.close();
+    }
+  } finally {
+    d07.es.close();
+    d08.es.close();
+  }
+});
+
+test('match_urlpattern: a pattern that does not compile, and one over --max-urlpattern-cost, are 400s', async () => {
+  const bad = await subscribe(`?match_urlpattern=${encodeURIComponent('https://example.com/books/(')}`);
+  assert.equal(bad.status, 400);
+  assert.match(bad.body, /^Invalid "match_urlpattern" value: .+\.$/);
+  const dup = await subscribe(`?match_urlpattern=${encodeURIComponent('https://example.com/:x/:x')}`);
+  assert.equal(dup.status, 400);
+  assert.equal(dup.body, 'Invalid "match_urlpattern" value: a group name is used twice.');
+  const small = await new Broker(['--max-urlpattern-cost', '40']).start();
+  try {
+    const ask = async (q) => {
+      const out = await rawRequest(small.port, `GET ${HUB}${q} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`, { until: /\r\n\r\n/, timeout: 2000 });
+      return { status: Number(out.split(' ')[1]), body: out.slice(out.indexOf('\r\n\r\n') + 4) };
+    };
+    assert.equal((await ask(`?match_urlpattern=${encodeURIComponent('https://example.com/books/:id')}`)).status, 200);
+    const over = await ask(`?match_urlpattern=${encodeURIComponent('https://example.com/books/(\\d+)')}`);
+    assert.equal(over.status, 400);
+    const full = await rawRequest(small.port, `GET ${HUB}?match_urlpattern=${encodeURIComponent('https://example.com/books/(\\d+)')} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    assert.equal(full.slice(full.indexOf('\r\n\r\n') + 4), 'URL patterns too complex.');
+  } finally {
+    await small.stop();
+  }
+});
+
+test('match_urlpattern: relative patterns and topics resolve against --resource-identifier', async () => {
+  const hub = await new Broker(['--resource-identifier', 'https://hub.example/.well-known/mercure']).start();
+  try {
+    const sub = new RawSubscriber(hub.port, `?match_urlpattern=${encodeURIComponent('/books/:id')}`);
+    const sibling = new RawSubscriber(hub.port, `?match_urlpattern=${encodeURIComponent('foo')}`);
+    try {
+      await Promise.all([sub.ready(), sibling.ready()]);
+      await hub.publish({ topic: 'https://hub.example/books/1', id: 'rel-1' });
+      await hub.publish({ topic: '/books/2', id: 'rel-2' });
+      await hub.publish({ topic: 'https://other.example/books/3', id: 'rel-3' });
+      await hub.publish({ topic: 'https://hub.example/.well-known/foo', id: 'rel-4' });
+      await hub.publish({ topic: 'https://hub.example/books/4', id: 'rel-5' });
+      await sub.waitFor((s) => s.events.some((e) => e.id === 'rel-5'));
+      assert.deepEqual(sub.events.map((e) => e.id), ['rel-1', 'rel-2', 'rel-5']);
+      // "foo" against the hub URL is /.well-known/foo.
+      await sibling.waitFor((s) => s.events.length >= 1);
+      assert.deepEqual(sibling.events.map((e) => e.id), ['rel-4']);
+    } finally {
+      sub.close();
+      sibling.close();
+    }
+  } finally {
+    await hub.stop();
   }
 });

@@ -165,3 +165,26 @@ Test(selector, exact_syntax_reads_braces_as_text)
     cr_assert_eq(selector_kind(s), SELECTOR_TEMPLATE, "the draft-07 reading of the same text");
     selector_free(s);
 }
+
+Test(selector, urlpattern_matches_by_components_against_the_base)
+{
+    static const char base[] = "https://hub.example/.well-known/mercure";
+    const char *why = NULL;
+    const char *pat = "/books/:id";
+    struct selector *s =
+        selector_compile_urlpattern(pat, strlen(pat), base, sizeof(base) - 1, &why);
+    cr_assert_not_null(s, "%s", why);
+    cr_assert_eq(selector_kind(s), SELECTOR_URLPATTERN);
+    cr_assert_gt(selector_cost(s), 0);
+    cr_assert(selector_match(s, "https://hub.example/books/1", 27));
+    cr_assert(selector_match(s, "/books/1", 8), "a relative topic resolves against the base");
+    cr_assert_not(selector_match(s, "https://other.example/books/1", 29));
+    cr_assert_not(selector_match(s, "http://[::1/books/1", 19), "not a URL: no match");
+    selector_free(s);
+    s = selector_compile_urlpattern("*", 1, base, sizeof(base) - 1, &why);
+    cr_assert_eq(selector_kind(s), SELECTOR_ANY);
+    selector_free(s);
+    why = NULL;
+    cr_assert_null(selector_compile_urlpattern("https://x/(", 11, base, sizeof(base) - 1, &why));
+    cr_assert_not_null(why);
+}

@@ -187,3 +187,35 @@ Test(topic, without_braces_both_syntaxes_share_a_group)
     topic_index_remove(&idx, &d);
     topic_index_free(&idx);
 }
+
+Test(topic, urlpattern_groups_are_patterns_matched_through_the_cache)
+{
+    static const char base[] = "https://hub.example/.well-known/mercure";
+    struct topic_index idx;
+    topic_index_init(&idx);
+    idx.urlpattern_base = base;
+    idx.urlpattern_base_len = sizeof(base) - 1;
+    struct sub_node a, b, c;
+    add_as(&idx, &a, &conn_a, "/books/:id", SELECTOR_SYNTAX_URLPATTERN);
+    add_as(&idx, &b, &conn_b, "/books/:id", SELECTOR_SYNTAX_EXACT); /* the same text, exact */
+    add_as(&idx, &c, &conn_c, "https://hub.example/:shelf/*", SELECTOR_SYNTAX_URLPATTERN);
+    cr_assert_eq(idx.npatterns, 2);
+    for (int round = 0; round < 2; round++) { /* the second round is served by the cache */
+        struct seen s = visit(&idx, "https://hub.example/books/1");
+        cr_assert_eq(s.n, 2);
+        cr_assert(saw(&s, &conn_a) && saw(&s, &conn_c));
+        s = visit(&idx, "/books/:id");
+        cr_assert(saw(&s, &conn_b), "the exact matcher of the same text");
+        cr_assert(saw(&s, &conn_a), "and the pattern, whose :id matches the segment \":id\"");
+        cr_assert_eq(visit(&idx, "http://[::1/books/1").n, 0, "not a URL: no pattern matches");
+    }
+    struct sub_node bad;
+    cr_assert_eq(
+        topic_index_add_as(&idx, &bad, &conn_a, "https://x/(", 11, SELECTOR_SYNTAX_URLPATTERN), -1);
+    topic_index_remove(&idx, &a);
+    cr_assert_eq(visit(&idx, "https://hub.example/books/1").n, 1);
+    topic_index_remove(&idx, &b);
+    topic_index_remove(&idx, &c);
+    cr_assert_eq(idx.ngroups, 0);
+    topic_index_free(&idx);
+}
