@@ -396,7 +396,12 @@ static int apply(struct sseb_config *cfg, const struct opt *o, const char *val)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ssebroker [options]\n\nA Mercure-compatible Server-Sent Events broker.\n\n"
+    fprintf(f, "usage: ssebroker [options]\n"
+               "       ssebroker health [--ready] [options]\n\n"
+               "A Mercure-compatible Server-Sent Events broker.\n\n"
+               "health: asks GET /healthz (--ready: /readyz) of the broker that these options and\n"
+               "the environment configure (on loopback for a wildcard address); exits 0 when it\n"
+               "answers 200, else 1. The container image's health check.\n\n"
                "Every option also reads SSEBROKER_<NAME> from the environment "
                "(e.g. SSEBROKER_LISTEN=:8080).\n\n");
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {

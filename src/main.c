@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "health.h"
 #include "ssebroker/broker.h"
 #include "ssebroker/config.h"
 
@@ -24,6 +25,7 @@ static rlim_t raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "health")) return sseb_health_main(argc, argv);
     struct sseb_config cfg;
     sseb_config_defaults(&cfg);
     int rc = sseb_config_load(&cfg, argc, argv);
