@@ -3,12 +3,13 @@
 #   the layering check (includes point down, no cycle) and the formatting check,
 #   unit tests (Criterion) in release, ASan+UBSan and TSan builds,
 #   integration tests (real binary, real clients) against the ASan, TSan and release binaries,
+#   the container image and the compose services under podman (tests/container/),
 #   bounded soak runs (release, ASan, TSan), short fuzz runs of every libFuzzer target.
 # Prints one summary line "N passed, N failed" (test groups) and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh || { echo "setup failed"; exit 1; }
+bash scripts/setup.sh --container || { echo "setup failed"; exit 1; }
 
 passed=0
 failed=0
@@ -73,6 +74,8 @@ group "cluster harness (redis-server, three nodes, HAProxy; release binary)" bas
     'cd tests/cluster && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 900 node --test --test-concurrency=1 --test-timeout=120000 .'
 group "high availability (master, replica, three redis-sentinels, nodes; release binary)" bash -c \
     'cd tests/ha && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 600 node --test --test-concurrency=1 --test-timeout=180000 .'
+group "container image and compose services (podman, tests/container/; builds inside the image)" bash -c \
+    'cd tests/container && timeout 1500 node --test --test-concurrency=1 --test-timeout=900000 .'
 group "soak (release: exactly once, heap back to baseline)" soak build/ssebroker --seconds 40 --rounds 2
 group "soak (ASan+UBSan: no leak)" soak build-asan/ssebroker --seconds 30 --subscribers 1000 --rate 1000
 group "soak (TSan: no race)" soak build-tsan/ssebroker --seconds 20 --subscribers 500 --rate 500
