@@ -22,7 +22,7 @@ const NOISE = /^time=.*(systemd connection|healthcheck).*\n?/gm;
 // Runs podman; resolves to { code, stdout, stderr } (never rejects on a non-zero exit).
 export function podman(args, { input, timeout = 120000, onStdout } = {}) {
   return new Promise((resolve, reject) => {
-    const p = spawn('podman', args, { env: ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn('podman', args, { env: ENV, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; if (onStdout) onStdout(d); });
     p.stderr.on('data', (d) => { stderr += d; });
@@ -32,7 +32,10 @@ export function podman(args, { input, timeout = 120000, onStdout } = {}) {
       clearTimeout(timer);
       resolve({ code: code ?? 128, signal, stdout, stderr: stderr.replace(NOISE, '') });
     });
-    p.stdin.end(input ?? '');
+    if (input !== undefined) {
+      p.stdin.on('error', () => {}); // podman may exit before reading it all
+      p.stdin.end(input);
+    }
   });
 }
 
