@@ -91,8 +91,10 @@ test('SIGKILL of the master with --redis-wait-replicas 1: the sentinels promote 
     const promotedAt = Date.now();
     // The old master comes back on its own files; the sentinels make it a replica of the new one.
     await old.start();
+    const restartedAt = Date.now();
     await until(() => /role:slave/.test(old.cli('INFO', 'replication')) && /master_link_status:up/.test(old.cli('INFO', 'replication')),
-      'the old master is a replica of the new one', 20000);
+      'the old master is a replica of the new one', 30000);
+    const rejoinedAt = Date.now();
     for (const b of nodes) await until(async () => (await readyz(b)) === 200, 'nodes ready again', 20000);
     await sleep(1000);
     const answers = await Promise.all(pubs.map((p) => p.stop()));
@@ -100,7 +102,7 @@ test('SIGKILL of the master with --redis-wait-replicas 1: the sentinels promote 
     const all = answers.flat();
     const firstAck = all.filter((a) => a.ok && a.sent >= killedAt).sort((x, y) => x.at - y.at)[0];
     const refused = all.filter((a) => !a.ok);
-    console.log(`# failover: promoted ${promotedAt - killedAt} ms after the kill; first acknowledged publish ${firstAck.at - killedAt} ms after the kill; ${all.filter((a) => a.ok).length} acknowledged, ${refused.length} refused (${[...new Set(refused.map((a) => a.status))]})`);
+    console.log(`# failover with --redis-wait-replicas 1 and one replica: promoted ${promotedAt - killedAt} ms after the kill; old master restarted at ${restartedAt - killedAt} ms, a replica of the new one at ${rejoinedAt - killedAt} ms (Sentinel reconfigures it); first acknowledged publish ${firstAck.at - killedAt} ms after the kill; ${all.filter((a) => a.ok).length} acknowledged, ${refused.length} refused (${[...new Set(refused.map((a) => a.status))]})`);
     assert.ok(refused.length > 0, 'publishes during the failover were refused');
     assert.ok(refused.every((a) => a.status === 503), 'refused with 503, never another answer');
     assert.ok(seen.every((s) => s.failed && s.passedAfter), `/readyz failed during the failover and passed after it on every node (${JSON.stringify(seen)})`);
@@ -157,7 +159,21 @@ test('nothing a failover takes back is ever delivered with --redis-wait-replicas
     assert.deepEqual(ids(subSafe), ['a'], 'the safe node delivered nothing that is on no replica');
     // The master dies; the sentinels promote the replica, which never had b or c.
     await ha.master.kill();
+    const killedAt = Date.now();
+    // Without waiting for replicas, the fast node takes publishes again as soon as it has found
+    // the new master.
+    const firstAck = (async () => {
+      const pub = keepAlivePublisher(fast.port, 1);
+      for (let i = 0; ; i++) {
+        const r = await pub.send(`topic=probe&id=probe-${i}&data=x`);
+        if (r.status === 200) { pub.close(); return Date.now() - killedAt; }
+        assert.equal(r.status, 503, 'refused with 503 meanwhile');
+        await sleep(20);
+      }
+    })();
     await until(() => ha.sentinels.every((s) => s.masterPortNow() === ha.replicas[0].port), 'the replica promoted', 20000);
+    const promoted = Date.now() - killedAt;
+    console.log(`# failover with --redis-wait-replicas 0: promoted ${promoted} ms after the kill, first acknowledged publish ${await firstAck} ms after it`);
     // The fast node finds that what it delivered is gone: a break, its stream is cut.
     await subFast.waitFor((s) => s.closed, 15000);
     await until(async () => (await fast.metric('ssebroker_history_discontinuities_total')) >= 1, 'the break counted');

@@ -143,11 +143,15 @@ export class HaRedis {
     return b;
   }
 
+  // Stops everything started here; then reports a node that did not exit cleanly (a sanitizer
+  // report, a crash).
   async stop() {
+    const errors = [];
     for (const b of this.nodes) {
-      if (b.proc && b.proc.exitCode === null && b.proc.signalCode === null) await b.stop().catch(() => {});
+      if (b.proc && b.proc.exitCode === null && b.proc.signalCode === null) await b.stop().catch((e) => errors.push(e));
     }
     for (const s of this.sentinels || []) await s.stop();
     for (const r of [this.master, ...(this.replicas || [])]) if (r) await r.stop();
+    if (errors.length) throw errors[0];
   }
 }
