@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort, RawSubscriber, keepAlivePublisher, sleep } from '../integration/lib/broker.mjs';
 import { ROOT, RUN, podman, must, runDetached, createVolume, inspect, waitExit, healthcheck, until, cleanup } from './lib/podman.mjs';
@@ -74,7 +75,8 @@ test('the build context leaves out docker/certs (the private key), build outputs
   fs.mkdirSync(certs, { recursive: true });
   fs.writeFileSync(canary, 'not a key\n');
   const probe = `localhost/${RUN}-context:probe`;
-  const file = path.join(ROOT, 'tests/container/images', `${RUN}.Containerfile`);
+  // Outside the context: the context's own .dockerignore still decides what is sent.
+  const file = path.join(os.tmpdir(), `${RUN}.Containerfile`);
   fs.writeFileSync(file, 'FROM debian:12-slim\nCOPY . /ctx\n');
   try {
     await build(probe, file, ROOT, { logName: 'context-probe.log' });
