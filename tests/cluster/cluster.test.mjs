@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { Cluster, until, status } from './lib/cluster.mjs';
-import { PUBLISH_ALL, HUB, keepAlivePublisher, rawRequest, sleep } from '../integration/lib/broker.mjs';
+import { PUBLISH_ALL, HUB, RawSubscriber, keepAlivePublisher, rawRequest, sleep } from '../integration/lib/broker.mjs';
 
 // The test clients are installed with the integration suite's (scripts/setup.sh).
 const requireClient = createRequire(new URL('../integration/package.json', import.meta.url));
@@ -66,9 +66,21 @@ async function settle(subs, acked, timeout = 15000) {
   await sleep(300);
 }
 
-test('the shipped HAProxy config is valid with the addresses of this harness (haproxy -c)', async () => {
-  const c = await new Cluster().start(); // start() runs haproxy -c on docker/haproxy.cfg first
-  await c.stop();
+test('the shipped HAProxy config (haproxy -c first) spreads new streams over every ready node', async () => {
+  const c = await new Cluster().start();
+  try {
+    const subs = [];
+    for (let i = 0; i < 9; i++) {
+      const s = new RawSubscriber(c.httpPort, '?topic=spread');
+      subs.push(s);
+      await s.ready();
+      assert.match(s.headers, /^HTTP\/1\.1 200/);
+    }
+    for (const b of c.nodes) assert.ok(await b.metric('ssebroker_streams') >= 1, `node :${b.port} got none of 9 streams`);
+    subs.forEach((s) => s.close());
+  } finally {
+    await c.stop();
+  }
 });
 
 test('cross-node fan-out through HAProxy: concurrent publishers on every node, exactly once and in one order', async () => {
