@@ -61,6 +61,7 @@ export function keepAlivePublisher(port, conns = 8, token = PUBLISH_ALL) {
   return { send, publish, close: () => agent.destroy() };
 }
 
+// bin: another binary than SSEBROKER_BIN (benchmarks compare builds side by side).
 export class Broker {
   constructor(args = [], env = {}) {
     this.args = args;
@@ -77,7 +78,7 @@ export class Broker {
     }
     this.port = await freePort();
     this.base = `http://127.0.0.1:${this.port}`;
-    this.proc = spawn(BIN, ['--listen', `127.0.0.1:${this.port}`, ...this.args], {
+    this.proc = spawn(this.bin || BIN, ['--listen', `127.0.0.1:${this.port}`, ...this.args], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
