@@ -98,5 +98,28 @@ export function cleanup() {
   return { containers: containers.length, volumes: volumes.length };
 }
 
-// A failed assertion or a crash must not leave containers behind.
+// What a run killed before its cleanup (SIGKILL, a machine reset) left: containers and volumes
+// labelled by a process that no longer exists.
+export function cleanupStale() {
+  const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; } };
+  for (const kind of ['container', 'volume']) {
+    const fmt = kind === 'container' ? '{{.ID}} {{index .Labels "org.ssebroker.test"}}' : '{{.Name}} {{index .Labels "org.ssebroker.test"}}';
+    const r = spawnSync('podman', [kind, 'ls', ...(kind === 'container' ? ['-a'] : []), '--filter', 'label=org.ssebroker.test', '--format', fmt],
+      { env: ENV, encoding: 'utf8' });
+    const stale = (r.stdout || '').split('\n').map((l) => l.split(' ')).filter(([id, run]) => {
+      const pid = Number((run || '').split('-')[2]);
+      return id && pid && pid !== process.pid && !alive(pid);
+    }).map(([id]) => id);
+    if (stale.length) spawnSync('podman', kind === 'container' ? ['rm', '-f', '-v', '-t', '0', ...stale] : ['volume', 'rm', '-f', ...stale], { env: ENV, stdio: 'ignore' });
+  }
+}
+cleanupStale();
+
+// A failed assertion, a crash or a signal must not leave containers behind.
 process.once('exit', () => cleanup());
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.once(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
