@@ -106,7 +106,7 @@ static bool resume_again(void *ctx, struct worker *w, struct conn *c)
 static const struct park_ops resume_park = {.resume = resume_again, .expire = resume_again};
 
 static bool wait_for_store(struct mercure *m, struct worker *w, struct conn *c,
-                           struct http_request *r)
+                           struct http_request *r, const char *query, size_t query_len)
 {
     if (!authority_can_sync(m->authority)) return false;
     struct session *s = c->session;
@@ -114,12 +114,15 @@ static bool wait_for_store(struct mercure *m, struct worker *w, struct conn *c,
         s->resume_waited = false;
         return false;
     }
-    size_t len;
-    const char *id = http_header_value(r, HDR_LAST_EVENT_ID, &len);
+    size_t header_len = 0, len;
+    const char *header = http_header_value(r, HDR_LAST_EVENT_ID, &header_len);
+    char *scratch;
+    const char *id = subscribe_resume_id(query, query_len, header, header_len, &scratch, &len);
     uint64_t seq;
-    if (!id || !len || (len == 8 && !memcmp(id, "earliest", 8)) ||
-        history_replay_start(m->history, id, len, &seq))
-        return false;
+    bool known = !id || !len || (len == 8 && !memcmp(id, "earliest", 8)) ||
+                 history_replay_start(m->history, id, len, &seq);
+    free(scratch);
+    if (known) return false;
     struct pending_resume *pr;
     if (!(s = session_of(c)) || !(pr = calloc(1, sizeof(*pr)))) return false;
     *pr = (struct pending_resume){
@@ -134,7 +137,7 @@ static bool wait_for_store(struct mercure *m, struct worker *w, struct conn *c,
 void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struct http_request *r,
                       char *query, size_t query_len, bool head, bool keep_alive)
 {
-    if (wait_for_store(m, w, c, r)) return;
+    if (wait_for_store(m, w, c, r, query, query_len)) return;
     const struct sseb_config *cfg = m->cfg;
     struct auth_claims *claims = NULL;
     size_t header_id_len = 0;

@@ -170,6 +170,50 @@ static bool add_matcher(struct subscribe_parsed *out, const struct form_pair *p,
                      costs, err);
 }
 
+static bool is_id_parameter(const char *key)
+{
+    /* draft-07 names the query parameter Last-Event-ID, its reference hub lastEventID, Mercure
+     * 1.0 last_event_id */
+    return strcmp(key, "lastEventID") == 0 || strcmp(key, "Last-Event-ID") == 0 ||
+           strcmp(key, "last_event_id") == 0;
+}
+
+const char *subscribe_resume_id(const char *query, size_t len, const char *header_id,
+                                size_t header_id_len, char **scratch, size_t *id_len)
+{
+    *scratch = NULL;
+    *id_len = header_id_len;
+    if (header_id && header_id_len) return header_id;
+    *id_len = 0;
+    char *copy = malloc(len + 1);
+    if (!copy) return NULL;
+    memcpy(copy, query, len);
+    const char *id = NULL;
+    /* The last id parameter wins, as in subscribe_parse; segments are decoded one by one. */
+    for (size_t at = 0; at < len;) {
+        char *seg = copy + at, *end = memchr(seg, '&', len - at);
+        size_t n = end ? (size_t)(end - seg) : len - at;
+        at += n + 1;
+        char *eq = memchr(seg, '=', n);
+        size_t key_len = eq ? (size_t)(eq - seg) : n; /* no '=': an empty value */
+        long klen = form_decode(seg, seg, key_len, true);
+        if (klen < 0) continue;
+        seg[klen] = 0;
+        if (!is_id_parameter(seg)) continue;
+        long vlen = eq ? form_decode(eq + 1, eq + 1, n - key_len - 1, true) : 0;
+        if (vlen < 0) continue;
+        id = eq ? eq + 1 : "";
+        *id_len = (size_t)vlen;
+    }
+    if (!id) {
+        free(copy);
+        *id_len = 0;
+        return NULL;
+    }
+    *scratch = copy;
+    return id;
+}
+
 bool subscribe_parse(char *query, size_t len, const char *header_id, size_t header_id_len,
                      const struct sseb_config *cfg, struct subscribe_parsed *out,
                      struct parse_error *err)
@@ -195,10 +239,7 @@ bool subscribe_parse(char *query, size_t len, const char *header_id, size_t head
             if (!add_topic(out, p, cfg, &costs, err)) return false;
         } else if (strncasecmp(p->key, "match", 5) == 0) {
             if (!add_matcher(out, p, cfg, &costs, err)) return false;
-        } else if (strcmp(p->key, "lastEventID") == 0 || strcmp(p->key, "Last-Event-ID") == 0 ||
-                   strcmp(p->key, "last_event_id") == 0) {
-            /* draft-07 names the query parameter Last-Event-ID, its reference hub lastEventID,
-             * Mercure 1.0 last_event_id */
+        } else if (is_id_parameter(p->key)) {
             query_id = p->value;
             query_id_len = p->value_len;
             if (strcmp(p->key, "last_event_id") == 0) speaks_08 = true;

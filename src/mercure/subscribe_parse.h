@@ -56,4 +56,11 @@ bool subscribe_parse(char *query, size_t len, const char *header_id, size_t head
                      struct parse_error *err);
 void subscribe_parsed_free(struct subscribe_parsed *p);
 
+/* The id a subscribe will resume after, as subscribe_parse reads it (the Last-Event-ID header,
+ * else the query's last id parameter), without decoding query in place: for a wait that happens
+ * before the request is parsed (the handler may run again on the same bytes). When the id comes
+ * from the query it is decoded into *scratch (free it). NULL or *len 0 when none is given. */
+const char *subscribe_resume_id(const char *query, size_t len, const char *header_id,
+                                size_t header_id_len, char **scratch, size_t *id_len);
+
 #endif

@@ -10,7 +10,7 @@
  *    limit, UTF-8 without control characters (1.0 matchers: nor C1 or format characters),
  *    distinct and no more than the topic limit; none of a dialect switched off;
  *  - the id to resume after is the header when it is not empty, else a query value; a non-empty
- *    one is always answered;
+ *    one is always answered; subscribe_resume_id finds the same one without touching the query;
  *  - "*" matches everything, a selector keeps its text and (but a URL Pattern) matches it, a 1.0
  *    exact matcher is never a template, a URL Pattern the parser accepted compiles again. */
 #include <stdint.h>
@@ -120,16 +120,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t hdr_len = nl ? size - qlen - 1 : 0;
     if (hdr) memcpy(hdr, nl + 1, hdr_len);
 
+    /* What the handler's wait for the store reads before parsing: the same id, query untouched. */
+    char *scratch, *before = malloc(qlen + 1);
+    if (!before) abort();
+    memcpy(before, buf, qlen);
+    size_t resume_len;
+    const char *resume = subscribe_resume_id(buf, qlen, hdr, hdr_len, &scratch, &resume_len);
+    if (memcmp(before, buf, qlen)) abort();
+    free(before);
+
     struct subscribe_parsed q;
     struct parse_error err;
     if (subscribe_parse(buf, qlen, hdr, hdr_len, &cfg, &q, &err)) {
         check_accepted(&q, &cfg, buf, qlen, hdr, hdr_len);
+        if (resume_len != q.last_id_len || (resume_len && memcmp(resume, q.last_id, resume_len)))
+            abort();
         match_all(&q);
     } else if (!err.reason || !*err.reason || (err.status != 400 && err.status != 503) ||
                (err.status == 503) != err.close) {
         abort();
     }
     subscribe_parsed_free(&q);
+    free(scratch);
     free(hdr);
     free(buf);
     return 0;

@@ -281,8 +281,13 @@ test('resume on node B right after publishing on node A, with the new id: B wait
     for (let i = 0; i < 40; i++) {
       const id = `own-${i}`;
       assert.equal((await a.publish({ topic: 'c', id, data: 'x' })).status, 200);
-      // At once on the other node, resuming after the update just acknowledged.
-      const sub = new RawSubscriber(b.port, '?topic=c', { 'Last-Event-ID': id });
+      // At once on the other node, resuming after the update just acknowledged: by header, or
+      // (what an EventSource's first connection can do) by query parameter, 1.0's or draft-07's.
+      const sub = [
+        () => new RawSubscriber(b.port, '?topic=c', { 'Last-Event-ID': id }),
+        () => new RawSubscriber(b.port, `?match=c&last_event_id=${id}`),
+        () => new RawSubscriber(b.port, `?topic=c&lastEventID=${id}`),
+      ][i % 3]();
       await sub.ready();
       assert.match(sub.headers, new RegExp(`Last-Event-ID: ${id}\r?$`, 'm'), 'the id is known: resumed after it');
       assert.equal((await a.publish({ topic: 'c', id: `next-${i}`, data: 'y' })).status, 200);
@@ -297,6 +302,16 @@ test('resume on node B right after publishing on node A, with the new id: B wait
     assert.match(unknown.headers, /Last-Event-ID: earliest/);
     assert.ok(Date.now() - t0 < 900, 'answered once the bridge caught up');
     unknown.close();
+    // The same wait for an id given in the query (an EventSource's first connection, Echo's
+    // last_event_id): it is not answered from what this node has read so far.
+    for (const query of ['?match=c&last_event_id=never-published-2', '?topic=c&lastEventID=never-published-3']) {
+      const before = await b.metric('ssebroker_resume_waits_total');
+      const byQuery = new RawSubscriber(b.port, query);
+      await byQuery.ready();
+      assert.match(byQuery.headers, /Last-Event-ID: earliest/);
+      assert.equal(await b.metric('ssebroker_resume_waits_total'), before + 1, `${query} waited for the bridge`);
+      byQuery.close();
+    }
     console.log(`resume waits on node b: ${await b.metric('ssebroker_resume_waits_total')}`);
     assert.ok(await b.metric('ssebroker_resume_waits_total') >= 1);
   } finally {
