@@ -3,7 +3,10 @@
 // with 1, each on its own Stream of the same master with one replica (redis-server, loopback,
 // AOF appendfsync always as the tests run it).
 //
-//   node bench/ha.mjs [sequential publishes (2000)] [seconds of concurrent publishing (5)]
+//   node bench/ha.mjs [sequential publishes (2000)] [seconds of concurrent publishing (5)] [aof|noaof]
+//
+// aof (default): both servers appendonly yes, appendfsync always; noaof: no persistence, which
+// leaves what WAIT itself costs.
 //
 // Sequential: one publish at a time; its acknowledgement latency (send -> 200) and its delivery
 // latency (send -> the event on a subscriber of the same node) are recorded, so neither includes
@@ -13,6 +16,7 @@ import { RedisServer } from '../tests/integration/lib/redis.mjs';
 
 const N = Number(process.argv[2] || 2000);
 const SECONDS = Number(process.argv[3] || 5);
+const AOF = (process.argv[4] || 'aof') === 'aof';
 
 function pct(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
@@ -54,8 +58,8 @@ async function measure(b, label) {
   return { label, ack, deliver, rate, failed };
 }
 
-const master = await new RedisServer().start();
-const replica = await new RedisServer({ args: ['--replicaof', '127.0.0.1', String(master.port)] }).start();
+const master = await new RedisServer({ aof: AOF }).start();
+const replica = await new RedisServer({ aof: AOF, args: ['--replicaof', '127.0.0.1', String(master.port)] }).start();
 const nodes = [];
 try {
   while (!/master_link_status:up/.test(replica.cli('INFO', 'replication'))) await sleep(50);
@@ -67,7 +71,7 @@ try {
     while ((await fetch(`${b.base}/readyz`)).status !== 200) await sleep(50);
     rows.push(await measure(b, `wait${wait}`));
   }
-  console.log(`redis-server ${master.cli('INFO', 'server').match(/redis_version:(\S+)/)[1]}, master + 1 replica on loopback, ${N} sequential publishes, ${SECONDS} s of 8 concurrent publishers`);
+  console.log(`redis-server ${master.cli('INFO', 'server').match(/redis_version:(\S+)/)[1]}, master + 1 replica on loopback, ${AOF ? 'AOF appendfsync always' : 'no persistence'}, ${N} sequential publishes, ${SECONDS} s of 8 concurrent publishers`);
   console.log('| --redis-wait-replicas | ack p50 | ack p99 | delivery p50 | delivery p99 | publishes/s, 8 publishers | refused |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
