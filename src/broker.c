@@ -159,10 +159,11 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
     if (n > SSEB_MAX_WORKERS) n = SSEB_MAX_WORKERS;
     if (load_keys(b, err, errlen)) goto fail;
 
-    /* With the embedded log, memory holds the newest part of history and the files the rest. */
+    /* With the embedded log, memory holds the newest part of history and the files the rest; in
+     * cluster mode, memory the newest part and the Stream the rest. */
     uint32_t hot_events = cfg->history_size;
     size_t hot_bytes = cfg->history_bytes;
-    if (cfg->history_dir) {
+    if (cfg->history_dir || cfg->redis_url || cfg->redis_sentinel) {
         if (cfg->history_memory < hot_events) hot_events = cfg->history_memory;
         if (cfg->history_memory_bytes < hot_bytes) hot_bytes = cfg->history_memory_bytes;
     }

@@ -138,11 +138,11 @@ static const struct opt options[] = {
     {"history-age", OPT_AGE, F(history_age_s),
      "with --history-dir, remove log segments whose updates are all older (0: no age bound)", 0, 0},
     {"history-memory", OPT_INT, F(history_memory),
-     "with --history-dir, updates also kept in memory; older ones are replayed from the files "
-     "(10000)",
+     "with --history-dir or in cluster mode, updates also kept in memory; older ones are replayed "
+     "from the files or the Redis Stream (10000)",
      1, SSEB_MAX_HISTORY_SIZE},
     {"history-memory-bytes", OPT_SIZE, F(history_memory_bytes),
-     "with --history-dir, bytes of updates also kept in memory (64MiB)", 1 * KIB, 1024 * GIB},
+     "with --history-dir or in cluster mode, bytes of updates also kept in memory (64MiB)", 1 * KIB, 1024 * GIB},
     {"history-segment-bytes", OPT_SIZE, F(history_segment_bytes),
      "with --history-dir, the size at which the log starts a new file (64MiB)", 64 * KIB, 4 * GIB},
     {"redis", OPT_STRING, F(redis_url),

@@ -73,8 +73,9 @@ struct sseb_config {
     uint32_t fsync_interval_ms;   /* with SSEB_FSYNC_INTERVAL */
     uint32_t history_age_s;       /* log retention by age (0: none) */
     size_t history_segment_bytes; /* the log rolls to a new file at this size */
-    /* With history_dir, the in-memory hot tier (older history is read from the files): at most
-     * this many events and bytes, and never more than history_size / history_bytes. */
+    /* With history_dir or in cluster mode, the in-memory hot tier (older history is read from the
+     * files or the Redis Stream): at most this many events and bytes, and never more than
+     * history_size / history_bytes. */
     uint32_t history_memory;
     size_t history_memory_bytes;
     /* Cluster mode (DESIGN.md 2.1): NULL, or redis://[[user]:password@]host[:port][/db] */

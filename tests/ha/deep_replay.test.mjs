@@ -10,8 +10,12 @@ import { RedisServer } from '../integration/lib/redis.mjs';
 import { until, readyz } from './lib/ha.mjs';
 
 const TOTAL = 5000;
+// Memory for a hundred, the Stream for 100,000: said with --history-size and --redis-retain, or
+// (as with --history-dir) with --history-memory under a larger --history-size.
 const node = (redis, extra = []) => new Broker(['--redis', redis.url, '--workers', '2',
   '--history-size', '100', '--redis-retain', '100000', ...extra]);
+const nodeByMemory = (redis) => new Broker(['--redis', redis.url, '--workers', '2',
+  '--history-size', '100000', '--history-memory', '100']);
 
 const ids = (sub) => sub.events.map((e) => e.id);
 const rssKiB = (b) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${b.proc.pid}/status`, 'utf8'))[1]);
@@ -53,12 +57,13 @@ test('a Last-Event-ID older than memory but in the Stream is replayed from Redis
       'read from Redis in pages');
 
     // A node started later: its memory holds the newest hundred, Redis the rest.
-    const late = await node(redis).start();
+    const late = await nodeByMemory(redis).start();
     nodes.push(late);
     await until(async () => (await readyz(late)) === 200, 'late node ready');
     const lateSub = new RawSubscriber(late.port, '?topic=deep', { 'Last-Event-ID': order[100] });
     await lateSub.waitFor((s) => s.events.length >= TOTAL - 101, 20000);
     assert.deepEqual(ids(lateSub), order.slice(101));
+    assert.ok(await late.metric('ssebroker_store_replay_reads_total') > 0, 'the late node read it from Redis');
     // Live updates follow the replay with no gap and no duplicate.
     assert.equal((await a.publish({ topic: 'deep', id: 'after', data: 'x' })).status, 200);
     await lateSub.waitFor((s) => ids(s).includes('after'));
