@@ -11,12 +11,12 @@ cd "$(dirname "$0")/.."
 
 DEBS=(cmake gcc clang pkg-config make node-llhttp libjemalloc-dev liburing-dev libjwt-dev gnuplot-nox
       libjansson-dev libssl-dev libhiredis-dev libcriterion-dev curl haproxy redis-server redis-sentinel
-      openssl llvm libclang-rt-14-dev chromium libpcre2-dev libidn2-dev strace)
+      openssl llvm libclang-rt-14-dev chromium libpcre2-dev libicu-dev strace)
 
 # What compiles the broker alone (scripts/build.sh broker, docker/Dockerfile): a library the
 # broker links goes here too (tests/container/ builds the image from this list only).
 BROKER_DEBS=(cmake gcc pkg-config make node-llhttp libjemalloc-dev liburing-dev libjansson-dev
-             libssl-dev libhiredis-dev libpcre2-dev libidn2-dev)
+             libssl-dev libhiredis-dev libpcre2-dev libicu-dev)
 # Only for tests/container/: the quick start (scripts/run.sh) needs none of this.
 CONTAINER_DEBS=(podman runc buildah fuse-overlayfs slirp4netns uidmap debootstrap python3-yaml)
 mode="${1:-}"

@@ -2,12 +2,14 @@
  *
  * Input is decoded to code points once; every component is produced percent-encoded, so a parsed
  * URL is ASCII. Hosts: domains are lowercased when ASCII (the standard's web-compatible path) and
- * go through libidn2's UTS #46 processing otherwise; IPv4 (with its hex and octal forms) and IPv6
- * are parsed and re-serialized; non-special URLs get opaque hosts. */
+ * go through ICU's UTS #46 ToASCII otherwise (with the standard's options, as browsers do); IPv4
+ * (with its hex and octal forms) and IPv6 are parsed and re-serialized; non-special URLs get opaque
+ * hosts. */
 #include "core/url.h"
 
-#include <idn2.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <unicode/uidna.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -519,6 +521,39 @@ static bool ipv4_parse(struct ustr *out, const char *s, size_t n)
     return true;
 }
 
+static UIDNA *uts46;
+static pthread_once_t uts46_once = PTHREAD_ONCE_INIT;
+
+static void uts46_init(void)
+{
+    UErrorCode e = U_ZERO_ERROR;
+    /* domain to ASCII with beStrict false: CheckHyphens, UseSTD3ASCIIRules and VerifyDnsLength
+     * off, CheckBidi and CheckJoiners on, nontransitional */
+    uts46 = uidna_openUTS46(UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ |
+                                UIDNA_NONTRANSITIONAL_TO_ASCII | UIDNA_NONTRANSITIONAL_TO_UNICODE,
+                            &e);
+    if (U_FAILURE(e)) uts46 = NULL;
+}
+
+/* UTS #46 ToASCII of a UTF-8 domain. False on an error the standard counts. */
+static bool uts46_to_ascii(struct ustr *out, const char *in, size_t n)
+{
+    pthread_once(&uts46_once, uts46_init);
+    if (!uts46 || n > 4096) return false;
+    char buf[4 * 4096 + 64];
+    UErrorCode e = U_ZERO_ERROR;
+    UIDNAInfo info = UIDNA_INFO_INITIALIZER;
+    int32_t len =
+        uidna_nameToASCII_UTF8(uts46, in, (int32_t)n, buf, (int32_t)sizeof(buf), &info, &e);
+    if (U_FAILURE(e) || len < 0 || (size_t)len >= sizeof(buf)) return false;
+    uint32_t ignored = UIDNA_ERROR_EMPTY_LABEL | UIDNA_ERROR_LABEL_TOO_LONG |
+                       UIDNA_ERROR_DOMAIN_NAME_TOO_LONG | UIDNA_ERROR_LEADING_HYPHEN |
+                       UIDNA_ERROR_TRAILING_HYPHEN | UIDNA_ERROR_HYPHEN_3_4;
+    if (info.errors & ~ignored) return false;
+    ustr_putn(out, buf, (size_t)len);
+    return true;
+}
+
 /* The host parser: writes the serialized host into out. */
 static enum url_result host_parse(struct ustr *out, const uint32_t *in, size_t n, bool opaque)
 {
@@ -574,15 +609,11 @@ static enum url_result host_parse(struct ustr *out, const uint32_t *in, size_t n
             goto done;
         }
         free(cp);
-        char *ascii_out = NULL;
-        int rc = idn2_to_ascii_8z(ustr_z(&dec), &ascii_out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-        if (rc != IDN2_OK) {
-            idn2_free(ascii_out);
-            r = URL_FAILURE;
+        if (!uts46_to_ascii(&domain, dec.p, dec.len)) {
+            r = domain.oom ? URL_OOM : URL_FAILURE;
+            ustr_free(&domain);
             goto done;
         }
-        ustr_puts(&domain, ascii_out);
-        idn2_free(ascii_out);
     }
     if (domain.oom) {
         r = URL_OOM;

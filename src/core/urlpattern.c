@@ -363,7 +363,34 @@ static bool jr_property(struct jsre *j, char kind)
             return jr_fail(j, "unsupported property escape in a regexp group");
         }
     } else {
-        ustr_putn(j->out, name, len);
+        static const char *const long_names[][2] = {
+            {"Letter", "L"},
+            {"Cased_Letter", "LC"},
+            {"Uppercase_Letter", "Lu"},
+            {"Lowercase_Letter", "Ll"},
+            {"Titlecase_Letter", "Lt"},
+            {"Modifier_Letter", "Lm"},
+            {"Other_Letter", "Lo"},
+            {"Mark", "M"},
+            {"Number", "N"},
+            {"Decimal_Number", "Nd"},
+            {"Letter_Number", "Nl"},
+            {"Other_Number", "No"},
+            {"Punctuation", "P"},
+            {"Symbol", "S"},
+            {"Separator", "Z"},
+            {"Space_Separator", "Zs"},
+            {"Other", "C"},
+            {"Control", "Cc"},
+        };
+        const char *mapped = NULL;
+        for (size_t k = 0; k < sizeof(long_names) / sizeof(long_names[0]); k++)
+            if (strlen(long_names[k][0]) == len && !memcmp(long_names[k][0], name, len))
+                mapped = long_names[k][1];
+        if (mapped)
+            ustr_puts(j->out, mapped);
+        else
+            ustr_putn(j->out, name, len);
     }
     ustr_putc(j->out, '}');
     return true;
@@ -655,25 +682,10 @@ static bool jr_term(struct jsre *j)
     } else if (c == '\\') {
         j->i++;
         char d = jr_peek(j, 0);
-        if (d >= '1' && d <= '9') {
-            size_t s = j->i;
-            while (jr_peek(j, 0) >= '0' && jr_peek(j, 0) <= '9')
-                j->i++;
-            if (j->i - s > 4) return jr_fail(j, "invalid backreference in a regexp group");
-            ustr_puts(j->out, "\\g{");
-            ustr_putn(j->out, j->s + s, j->i - s);
-            ustr_putc(j->out, '}');
-        } else if (d == 'k') {
-            j->i++;
-            if (jr_peek(j, 0) != '<') return jr_fail(j, "invalid named backreference");
-            size_t s = j->i + 1, e = s;
-            while (e < j->n && j->s[e] != '>')
-                e++;
-            if (e >= j->n || e == s) return jr_fail(j, "invalid named backreference");
-            ustr_puts(j->out, "\\k<");
-            ustr_putn(j->out, j->s + s, e - s);
-            ustr_putc(j->out, '>');
-            j->i = e + 1;
+        if ((d >= '1' && d <= '9') || d == 'k') {
+            /* JavaScript and PCRE2 disagree on references to groups not yet closed, and
+             * backreferences make matching non-regular: refused */
+            return jr_fail(j, "backreferences in a regexp group are not supported");
         } else {
             int64_t v = jr_char_escape(j, false);
             if (v == -2) return false;
@@ -777,13 +789,12 @@ static bool component_regexp(const struct up_parts *parts, const struct up_optio
             continue;
         }
         struct ustr r = {0};
-        if (p->type == UP_SEGMENT_WILDCARD) {
-            ustr_puts(&r, "[^");
-            if (opt->delimiter) {
-                ustr_putc(&r, '\\');
-                ustr_putc(&r, opt->delimiter);
-            }
+        if (p->type == UP_SEGMENT_WILDCARD && opt->delimiter) {
+            ustr_puts(&r, "[^\\");
+            ustr_putc(&r, opt->delimiter);
             ustr_puts(&r, "]+?");
+        } else if (p->type == UP_SEGMENT_WILDCARD) {
+            ustr_puts(&r, "(?s:.)+?");
         } else if (p->type == UP_FULL_WILDCARD) {
             ustr_puts(&r, "(?s:.)*");
         } else if (!js_regexp_to_pcre2(ustr_z(&p->value), p->value.len, &r, reason)) {
@@ -1059,6 +1070,15 @@ struct urlpattern *urlpattern_compile(const char *pattern, size_t len, const cha
             opt = &hostname_options;
         }
         if (component_compile(&p->c[c], ustr_z(v), v->len, enc, opt, reason) < 0) goto fail;
+    }
+    /* Chromium canonicalizes the port with the pattern's protocol string: "http://h:0080" gets
+     * port "", like "http://h:80" (the standard only drops the literal default port string) */
+    const struct ustr *proto = &init.v[URLPATTERN_PROTOCOL];
+    struct component *port = &p->c[URLPATTERN_PORT];
+    if (port->kind == K_EXACT && port->exact.len &&
+        url_default_port(ustr_z(proto), proto->len) == atoi(port->exact.p)) {
+        ustr_clear(&port->exact);
+        ustr_clear(&port->pattern);
     }
     bool special = matches_special(&p->c[URLPATTERN_PROTOCOL]);
     const struct ustr *path = &init.v[URLPATTERN_PATHNAME];

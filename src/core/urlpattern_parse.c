@@ -4,12 +4,10 @@
  *
  * Offsets are bytes of the UTF-8 input; the standard counts code points, but every comparison it
  * makes is against a single ASCII code point, so the two agree. */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "core/urlpattern_parse.h"
 
-#include <pcre2.h>
-#include <pthread.h>
 #include <stdint.h>
+#include <unicode/uchar.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +27,6 @@ static uint32_t cp_at(const char *s, size_t n, size_t i, size_t *next)
     return c;
 }
 
-static pcre2_code *id_start_re, *id_continue_re;
-static pthread_once_t id_once = PTHREAD_ONCE_INIT;
-
-static void id_init(void)
-{
-    int err;
-    PCRE2_SIZE off;
-    id_start_re = pcre2_compile((PCRE2_SPTR) "^[$_\\p{ID_Start}]$", PCRE2_ZERO_TERMINATED,
-                                PCRE2_UTF, &err, &off, NULL);
-    id_continue_re = pcre2_compile((PCRE2_SPTR) "^[$\\x{200C}\\x{200D}\\p{ID_Continue}]$",
-                                   PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
-}
-
 /* "Is a valid name code point": ID_Start (first) or ID_Continue, plus '$', '_', ZWNJ, ZWJ. */
 static bool valid_name_cp(uint32_t c, bool first)
 {
@@ -49,32 +34,8 @@ static bool valid_name_cp(uint32_t c, bool first)
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '$' || c == '_') return true;
         return !first && c >= '0' && c <= '9';
     }
-    pthread_once(&id_once, id_init);
-    pcre2_code *re = first ? id_start_re : id_continue_re;
-    if (!re) return false;
-    char buf[4];
-    size_t n;
-    if (c < 0x800) {
-        buf[0] = (char)(0xC0 | (c >> 6));
-        buf[1] = (char)(0x80 | (c & 0x3F));
-        n = 2;
-    } else if (c < 0x10000) {
-        buf[0] = (char)(0xE0 | (c >> 12));
-        buf[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        buf[2] = (char)(0x80 | (c & 0x3F));
-        n = 3;
-    } else {
-        buf[0] = (char)(0xF0 | (c >> 18));
-        buf[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-        buf[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-        buf[3] = (char)(0x80 | (c & 0x3F));
-        n = 4;
-    }
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    if (!md) return false;
-    int rc = pcre2_match(re, (PCRE2_SPTR)buf, n, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-    return rc >= 0;
+    if (!first && (c == 0x200C || c == 0x200D)) return true;
+    return u_hasBinaryProperty((UChar32)c, first ? UCHAR_ID_START : UCHAR_ID_CONTINUE);
 }
 
 /* --- tokenizer ---------------------------------------------------------------------------- */
