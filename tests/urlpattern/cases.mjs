@@ -310,8 +310,33 @@ function prng(seed) {
   };
 }
 
-export function buildCases({ generated = 1200, seed = 20261206 } = {}) {
-  const cases = [];
+// Every printable ASCII character (and a few non-ASCII ones) in each component's fixed text,
+// escaped when it is pattern syntax, against a URL carrying the same character raw: exercises
+// each component's percent-encode set and the constructor string's component boundaries.
+function perCharacterCases() {
+  const out = [];
+  const chars = [];
+  for (let c = 0x20; c < 0x7f; c++) chars.push(String.fromCharCode(c));
+  chars.push('\u00e9', '\u2603', '\u{1F600}', '\u00a0');
+  const esc = (ch) => ('+*?:{}()\\'.includes(ch) ? `\\${ch}` : ch);
+  for (const ch of chars) {
+    const e = esc(ch);
+    const rows = [
+      ['pathname', `https://e.com/a${e}b`, `https://e.com/a${ch}b`],
+      ['search', `https://e.com/p\\?a${e}b`, `https://e.com/p?a${ch}b`],
+      ['hash', `https://e.com/p#a${e}b`, `https://e.com/p#a${ch}b`],
+      ['username', `https://a${e}b@e.com/`, `https://a${ch}b@e.com/`],
+      ['hostname', `https://a${e}b.com/`, `https://a${ch}b.com/`],
+      ['opaque path', `foo:a${e}b`, `foo:a${ch}b`],
+      ['non-special path', `foo://h/a${e}b`, `foo://h/a${ch}b`],
+    ];
+    for (const [where, pattern, input] of rows) out.push({ feature: `per-character: ${where}`, pattern, base: null, input, inputBase: null });
+  }
+  return out;
+}
+
+export function buildCases({ generated = 1500, seed = 20261206 } = {}) {
+  const cases = perCharacterCases();
   for (const [feature, rows] of Object.entries(HAND)) {
     for (const [pattern, base, inputs] of rows) {
       for (const input of inputs) cases.push({ feature, pattern, base, input, inputBase: base });
