@@ -38,11 +38,12 @@ static bool wait_for(int fd, short ev, long long deadline)
     }
 }
 
-/* A wildcard listener is reached on loopback; an empty host means the wildcard. */
+/* A wildcard listener (an empty host is one) is reached on loopback: NULL makes getaddrinfo give
+ * the loopback address of each family, tried in turn (a container may have no IPv6 at all). */
 static const char *connect_host(const char *listen_host)
 {
-    if (!listen_host[0] || !strcmp(listen_host, "0.0.0.0")) return "127.0.0.1";
-    if (!strcmp(listen_host, "::")) return "::1";
+    if (!listen_host[0] || !strcmp(listen_host, "0.0.0.0") || !strcmp(listen_host, "::"))
+        return NULL;
     return listen_host;
 }
 
@@ -52,7 +53,8 @@ static int connect_to(const char *host, const char *port, long long deadline)
     struct addrinfo *res;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc) {
-        fprintf(stderr, "ssebroker health: cannot resolve %s: %s\n", host, gai_strerror(rc));
+        fprintf(stderr, "ssebroker health: cannot resolve %s: %s\n", host ? host : "loopback",
+                gai_strerror(rc));
         return -1;
     }
     int fd = -1;
@@ -69,7 +71,9 @@ static int connect_to(const char *host, const char *port, long long deadline)
         fd = -1;
     }
     freeaddrinfo(res);
-    if (fd < 0) fprintf(stderr, "ssebroker health: cannot connect to %s:%s\n", host, port);
+    if (fd < 0)
+        fprintf(stderr, "ssebroker health: cannot connect to %s:%s\n", host ? host : "loopback",
+                port);
     return fd;
 }
 
@@ -152,6 +156,7 @@ int sseb_health_main(int argc, char **argv)
     }
 
     const char *host = connect_host(cfg.listen_host);
+    const char *shown = host ? host : "loopback";
     const char *path = ready ? "/readyz" : "/healthz";
     char port[8];
     snprintf(port, sizeof(port), "%u", cfg.listen_port);
@@ -165,9 +170,9 @@ int sseb_health_main(int argc, char **argv)
     close(fd);
     if (status != 200) {
         if (status < 0)
-            fprintf(stderr, "ssebroker health: no answer from %s:%s%s\n", host, port, path);
+            fprintf(stderr, "ssebroker health: no answer from %s:%s%s\n", shown, port, path);
         else
-            fprintf(stderr, "ssebroker health: %s:%s%s answered %d\n", host, port, path, status);
+            fprintf(stderr, "ssebroker health: %s:%s%s answered %d\n", shown, port, path, status);
         return 1;
     }
     return 0;
