@@ -48,6 +48,14 @@ struct io_send_slot {
 
 struct io_loop;
 
+/* Whether input arrived while a long flush writes, so that the loop serves it between send
+ * batches only when there is some (REVIEW D7). */
+enum io_input {
+    IO_INPUT_NO,      /* nothing became ready since io_input_watch or the last io_input */
+    IO_INPUT_YES,     /* something did: io_wait(..., 0) will report it */
+    IO_INPUT_UNKNOWN, /* the backend cannot tell without a system call: ask io_wait(..., 0) */
+};
+
 /* Capabilities a backend may have. */
 enum { IO_CAP_BATCH_SEND = 1 /* a batch of sends costs one system call */ };
 
@@ -65,6 +73,10 @@ struct io_backend {
     int (*poll)(struct io_loop *l, struct io_event *out, int max, int timeout_ms);
     /* Writes slots[0..n), each without blocking (a full socket: a short write or -EAGAIN). */
     void (*send)(struct io_loop *l, struct io_send_slot *slots, int n);
+    /* Optional (NULL: IO_INPUT_UNKNOWN). input_watch starts watching for readiness without a
+     * system call of its own; input answers whether any came since, and watches on. */
+    void (*input_watch)(struct io_loop *l);
+    enum io_input (*input)(struct io_loop *l);
 };
 
 extern const struct io_backend io_backend_epoll;
@@ -93,5 +105,10 @@ int io_wait(struct io_loop *l, struct io_event *out, int max, int timeout_ms);
  * n and fills each result. */
 struct io_send_slot *io_send_slots(struct io_loop *l);
 void io_send(struct io_loop *l, int n);
+
+/* A flush begins: from now on io_input tells whether readiness arrived (io_uring learns it from
+ * a poll of the epoll descriptor that rides in the sends' own submissions). */
+void io_input_watch(struct io_loop *l);
+enum io_input io_input(struct io_loop *l);
 
 #endif

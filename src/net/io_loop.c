@@ -87,3 +87,13 @@ void io_send(struct io_loop *l, int n)
 {
     l->backend->send(l, l->slots, n);
 }
+
+void io_input_watch(struct io_loop *l)
+{
+    if (l->backend->input_watch) l->backend->input_watch(l);
+}
+
+enum io_input io_input(struct io_loop *l)
+{
+    return l->backend->input ? l->backend->input(l) : IO_INPUT_UNKNOWN;
+}

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,15 @@
 
 /* A slot's result while its send is in the ring (no real result is ever this value). */
 #define SEND_PENDING ((ssize_t)INT64_MIN)
+/* The user data of the poll on the epoll descriptor (a send's is its slot index). */
+#define INPUT_POLL UINT64_MAX
 
 struct uring_state {
     bool usable; /* false once the ring failed: the rest of the loop's life uses sendmsg */
+    /* A one-shot poll of the epoll descriptor is in the ring: its completion means readiness
+     * arrived (input, most often) while a flush writes. It is submitted with the sends, so
+     * learning that costs no system call. */
+    bool poll_armed, poll_wanted, input_seen;
     struct io_uring ring;
     struct msghdr msgs[IO_SEND_BATCH];
 };
@@ -39,7 +46,8 @@ static int uring_init(struct io_loop *l)
 {
     struct uring_state *st = calloc(1, sizeof(*st));
     if (!st) return -1;
-    if (io_uring_queue_init(IO_SEND_BATCH, &st->ring, 0) < 0 || io_epoll_init(l)) {
+    /* One entry more than a batch: the input poll rides along. */
+    if (io_uring_queue_init(IO_SEND_BATCH + 1, &st->ring, 0) < 0 || io_epoll_init(l)) {
         free(st);
         return -1;
     }
@@ -66,9 +74,25 @@ static void uring_fini(struct io_loop *l)
  * submissions from the front). A ring that fails in any way is given up for good: completions it
  * still holds could otherwise be matched to the slots of a later batch, and a wrong byte count
  * would corrupt that connection's stream. */
-static int send_through_ring(struct uring_state *st, struct io_send_slot *slots, int n)
+/* Takes a completion of the input poll. */
+static void input_polled(struct uring_state *st, const struct io_uring_cqe *cqe)
 {
-    int queued = 0;
+    st->poll_armed = false;
+    st->input_seen = true; /* an error (-ECANCELED...) counts too: ask epoll, to be sure */
+    (void)cqe;
+}
+
+static int send_through_ring(struct uring_state *st, int epfd, struct io_send_slot *slots, int n)
+{
+    int queued = 0, polls = 0;
+    if (st->poll_wanted && !st->poll_armed) { /* first, so a partial submission takes it too */
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+        if (sqe) {
+            io_uring_prep_poll_add(sqe, epfd, POLLIN);
+            io_uring_sqe_set_data64(sqe, INPUT_POLL);
+            polls = 1;
+        }
+    }
     for (; queued < n; queued++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
         if (!sqe) break; /* cannot happen with a ring of IO_SEND_BATCH entries drained per batch */
@@ -85,11 +109,20 @@ static int send_through_ring(struct uring_state *st, struct io_send_slot *slots,
         submitted = io_uring_submit_and_wait(&st->ring, (unsigned)queued);
     while (submitted == -EINTR);
     if (submitted < 0) submitted = 0; /* an error means nothing was consumed */
+    if (polls && submitted) {
+        st->poll_armed = true;
+        submitted--;
+    }
     for (int done = 0; done < submitted;) {
         struct io_uring_cqe *cqe;
         int r = io_uring_wait_cqe(&st->ring, &cqe);
         if (r == -EINTR) continue;
-        uint64_t i = r < 0 ? UINT64_MAX : io_uring_cqe_get_data64(cqe);
+        if (r == 0 && io_uring_cqe_get_data64(cqe) == INPUT_POLL) {
+            input_polled(st, cqe);
+            io_uring_cqe_seen(&st->ring, cqe);
+            continue;
+        }
+        uint64_t i = r < 0 ? UINT64_MAX - 1 : io_uring_cqe_get_data64(cqe);
         if (i >= (uint64_t)submitted || slots[i].result != SEND_PENDING) {
             /* Completions lost or not ours: what the pending sends wrote is unknown, so those
              * connections must go. */
@@ -109,8 +142,40 @@ static int send_through_ring(struct uring_state *st, struct io_send_slot *slots,
 static void uring_send(struct io_loop *l, struct io_send_slot *slots, int n)
 {
     struct uring_state *st = l->state;
-    int sent = st->usable ? send_through_ring(st, slots, n) : 0;
+    int sent = st->usable ? send_through_ring(st, l->epfd, slots, n) : 0;
     io_sendmsg_each(slots + sent, n - sent);
+}
+
+/* Takes the input poll's completion if it is in the ring (a look at shared memory, no call). */
+static void reap_input_poll(struct uring_state *st)
+{
+    struct io_uring_cqe *cqe;
+    while (io_uring_peek_cqe(&st->ring, &cqe) == 0) {
+        if (io_uring_cqe_get_data64(cqe) != INPUT_POLL) break; /* cannot happen between sends */
+        input_polled(st, cqe);
+        io_uring_cqe_seen(&st->ring, cqe);
+    }
+}
+
+static void uring_input_watch(struct io_loop *l)
+{
+    struct uring_state *st = l->state;
+    if (!st->usable) return;
+    /* A completion from before the loop's last wait is stale: that readiness was served. A poll
+     * still armed has seen nothing since it was armed, so it watches on. */
+    reap_input_poll(st);
+    st->input_seen = false;
+    st->poll_wanted = true;
+}
+
+static enum io_input uring_input(struct io_loop *l)
+{
+    struct uring_state *st = l->state;
+    if (!st->usable) return IO_INPUT_UNKNOWN;
+    reap_input_poll(st);
+    bool seen = st->input_seen;
+    st->input_seen = false;
+    return seen ? IO_INPUT_YES : IO_INPUT_NO;
 }
 
 const struct io_backend io_backend_uring = {
@@ -124,6 +189,8 @@ const struct io_backend io_backend_uring = {
     .del = io_epoll_del,
     .poll = io_epoll_poll,
     .send = uring_send,
+    .input_watch = uring_input_watch,
+    .input = uring_input,
 };
 
 #endif

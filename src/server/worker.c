@@ -42,7 +42,7 @@ static char listener_marker, wake_marker, completion_marker;
 #define ACCEPT_BATCH    256
 #define ACCEPT_PAUSE_MS 100
 #define POLL_BATCH      256
-/* A long flush stops after this many sends to read what arrived meanwhile (see worker_flush). */
+/* A flush's send batches while input keeps arriving (see serve_pending_input). */
 #define FLUSH_SLICE 4
 /* drain_bus hands back to the loop after this many bus batches, so timers and parked requests
  * still run while publishers keep the bus full. */
@@ -63,6 +63,7 @@ struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_ur
     w->listen_fd = listen_fd;
     w->conns.extra_bytes = sizeof(struct stream);
     parking_init(&w->parking);
+    w->slice = FLUSH_SLICE;
     w->io = io_loop_new(use_uring);
     if (!w->io ||
         fanout_init(&w->fan, id, srv->bus, srv->history, srv->cfg, &w->stats, &w->completions) ||
@@ -372,39 +373,45 @@ static void sent(struct worker *w, struct conn *c, const struct io_send_slot *sl
 
 static void handle_events(struct worker *w, const struct io_event *evs, int n);
 
-/* Reads and answers what arrived since the last wait, without waiting. */
-static void serve_input(struct worker *w)
+/* Reads and answers what arrived since the last wait, without waiting. Returns how many
+ * descriptors were ready. */
+static int serve_input(struct worker *w)
 {
     struct io_event evs[POLL_BATCH];
     int n = io_wait(w->io, evs, POLL_BATCH, 0);
     if (n > 0) handle_events(w, evs, n);
+    return n > 0 ? n : 0;
 }
 
-/* Whether any connection of the worker is not a stream: one that may send a request (a
- * publish) while a flush runs. */
-static bool has_requesters(const struct worker *w)
+/* Between two send batches of a long flush: serve what arrived meanwhile, if anything did. The
+ * batches stay small (FLUSH_SLICE sends) while input keeps arriving, so that publishers are
+ * answered within a slice rather than after the whole fan-out round, and what they publish
+ * meanwhile rides in the next round's gathered writes; they double while none arrives, up to a
+ * whole io_uring batch, so that a sparse fan-out costs the same system calls with idle
+ * keep-alive connections open as without (REVIEW D7). */
+static void serve_pending_input(struct worker *w)
 {
-    return w->conns.count > atomic_load_explicit(&w->stats.streams, memory_order_relaxed);
+    uint64_t requests = atomic_load_explicit(&w->stats.requests, memory_order_relaxed);
+    if (io_input(w->io) != IO_INPUT_NO) serve_input(w);
+    /* Requests, not any readiness: a publisher closing its connection is no reason to slice. */
+    if (atomic_load_explicit(&w->stats.requests, memory_order_relaxed) != requests)
+        w->slice = FLUSH_SLICE;
+    else if (w->slice < IO_SEND_BATCH)
+        w->slice = w->slice * 2 < IO_SEND_BATCH ? w->slice * 2 : IO_SEND_BATCH;
 }
 
 /* Writes every dirty connection's queue: one gathered send per connection, a batch of them per
- * system call where io_uring is available. A flush that fans a round out to many streams reads
- * its input every FLUSH_SLICE sends: publishers are answered within a slice instead of after the
- * whole round, and what they publish meanwhile rides in the next round's gathered writes (one
- * send per stream carries every event since its last), so the cost per event falls as the rate
- * rises instead of the rate being held to one window of publishes per round. A worker with only
- * streams (a cluster node fanning out what other nodes' publishers sent) has nobody to answer:
- * it writes whole batches, as many sends per io_uring submission as the backend takes. */
+ * system call where io_uring is available, input served between batches when there is some
+ * (serve_pending_input). */
 void worker_flush(struct worker *w)
 {
     struct io_send_slot *slots = io_send_slots(w->io);
     struct conn *batch[IO_SEND_BATCH];
     bool sliced = false;
+    io_input_watch(w->io);
     while (w->conns.dirty) {
-        /* Without requesters, whole batches: one io_uring submission for IO_SEND_BATCH sends. */
-        bool serve = !w->draining && has_requesters(w);
-        if (sliced && serve) serve_input(w);
-        int n = 0, max = serve ? FLUSH_SLICE : IO_SEND_BATCH;
+        if (sliced && !w->draining) serve_pending_input(w);
+        int n = 0, max = w->draining ? IO_SEND_BATCH : w->slice;
         while (w->conns.dirty && n < max) {
             struct conn *c = w->conns.dirty;
             w->conns.dirty = c->dirty_next;

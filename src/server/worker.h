@@ -30,6 +30,7 @@ struct worker {
     int64_t now_ms;
     int64_t next_tick_ms;
     uint32_t tick_ms;
+    int slice; /* sends per batch of a flush: small while input arrives (worker_flush) */
     int64_t accept_resume_ms; /* nonzero: accepts paused (descriptors ran out) until then */
     bool draining;
     int64_t drain_deadline_ms;

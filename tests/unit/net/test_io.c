@@ -164,3 +164,37 @@ Test(io, loop_new_picks_io_uring_only_when_asked_and_available)
     io_loop_free(l);
 #endif
 }
+
+/* A flush learns that input arrived between its send batches: io_uring from a poll that rides in
+ * the sends' submissions (no readiness, no answer; readiness, yes; a stale readiness from before
+ * the flush began, no), epoll by asking (unknown). */
+static void input_arrival_during_a_flush(const struct io_backend *be)
+{
+    struct io_loop *l = loop_on(be);
+    int in[2], out[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, in), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, out), 0);
+    char tag;
+    cr_assert_eq(io_add(l, in[0], &tag, IO_EDGE_READ), 0);
+    struct io_event ev[4];
+    cr_assert_eq(write(in[1], "x", 1), 1); /* served before the flush: stale for it */
+    cr_assert_eq(io_wait(l, ev, 4, 100), 1);
+    bool knows = be->caps & IO_CAP_BATCH_SEND;
+    io_input_watch(l);
+    struct io_send_slot *slot = io_send_slots(l);
+    fill(slot, out[0], "a", "b");
+    io_send(l, 1);
+    cr_assert_eq(io_input(l), knows ? IO_INPUT_NO : IO_INPUT_UNKNOWN);
+    cr_assert_eq(write(in[1], "y", 1), 1); /* arrives while the flush goes on */
+    fill(slot, out[0], "c", "d");
+    io_send(l, 1);
+    cr_assert_eq(io_input(l), knows ? IO_INPUT_YES : IO_INPUT_UNKNOWN);
+    cr_assert_eq(io_wait(l, ev, 4, 0), 1, "the input is there to be served");
+    if (knows) cr_assert_eq(io_input(l), IO_INPUT_NO, "answered once");
+    for (int i = 0; i < 2; i++) {
+        close(in[i]);
+        close(out[i]);
+    }
+    io_loop_free(l);
+}
+FOR_EACH_BACKEND(input_arrival_during_a_flush)
