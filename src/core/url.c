@@ -44,6 +44,11 @@ void ustr_putn(struct ustr *s, const char *p, size_t n)
 
 void ustr_putc(struct ustr *s, char c)
 {
+    if (s->len + 2 <= s->cap) { /* the common case, one byte per input code point */
+        s->p[s->len++] = c;
+        s->p[s->len] = '\0';
+        return;
+    }
     ustr_putn(s, &c, 1);
 }
 
@@ -91,8 +96,12 @@ struct cpbuf {
 
 static void cp_put(struct cpbuf *b, uint32_t c)
 {
+    if (b->len < b->cap) {
+        b->p[b->len++] = c;
+        return;
+    }
     if (b->oom) return;
-    if (b->len == b->cap) {
+    {
         size_t cap = b->cap ? b->cap * 2 : 32;
         uint32_t *p = realloc(b->p, cap * sizeof(*p));
         if (!p) {
@@ -272,10 +281,19 @@ void url_set_userinfo(struct ustr *dst, const char *value, size_t len)
 
 bool url_is_special_scheme(const char *s, size_t n)
 {
-    static const char *const special[] = {"ftp", "file", "http", "https", "ws", "wss"};
-    for (size_t i = 0; i < 6; i++)
-        if (strlen(special[i]) == n && memcmp(special[i], s, n) == 0) return true;
-    return false;
+    /* called for every code point of a URL: no strlen, no loop over the list */
+    switch (n) {
+    case 2:
+        return s[0] == 'w' && s[1] == 's';
+    case 3:
+        return !memcmp(s, "ftp", 3) || !memcmp(s, "wss", 3);
+    case 4:
+        return !memcmp(s, "http", 4) || !memcmp(s, "file", 4);
+    case 5:
+        return !memcmp(s, "https", 5);
+    default:
+        return false;
+    }
 }
 
 int url_default_port(const char *s, size_t n)
@@ -669,7 +687,7 @@ static void path_shorten(struct url *u)
 {
     if (ustr_eq(&u->scheme, "file") && u->segments == 1 && first_segment_is_normalized_drive(u))
         return;
-    if (u->segments == 0) return;
+    if (u->segments == 0 || u->path.len == 0) return; /* (empty only after out of memory) */
     size_t i = u->path.len;
     while (i > 0 && u->path.p[i - 1] != '/')
         i--;
@@ -790,7 +808,7 @@ static enum url_result run(struct url *u, const uint32_t *in, long n, const stru
 
     for (;;) {
         uint32_t c = (p >= 0 && p < n) ? in[p] : EOF_CP;
-        if (buf.oom || seg.oom || url_oom(u)) FAIL(URL_OOM);
+        /* out of memory: appends have stopped; checked once at the end */
         switch (state) {
         case S_SCHEME_START:
             if (c != EOF_CP && is_alpha(c)) {

@@ -591,11 +591,18 @@ void up_pattern_string(const struct up_parts *parts, const struct up_options *op
 
 /* --- canonicalization callbacks ----------------------------------------------------------- */
 
+/* "Create a dummy URL": the record "https://dummy.invalid/" parses to, built directly. */
 static int dummy_url(struct url *u)
 {
     url_init(u);
-    static const char dummy[] = "https://dummy.invalid/";
-    return url_parse(u, dummy, sizeof(dummy) - 1, NULL, URL_STATE_NONE) == URL_OK ? 0 : -1;
+    ustr_puts(&u->scheme, "https");
+    u->has_host = true;
+    ustr_puts(&u->host, "dummy.invalid");
+    ustr_puts(&u->path, "/");
+    u->segments = 1;
+    ustr_putn(&u->username, "", 0);
+    ustr_putn(&u->password, "", 0);
+    return u->scheme.oom || u->host.oom || u->path.oom ? -1 : 0;
 }
 
 int up_canon_protocol(const char *in, size_t n, struct ustr *out, const char **reason)
