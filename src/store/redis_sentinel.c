@@ -266,6 +266,7 @@ static void on_message(struct watch *w, const redisReply *m)
 void *redis_sentinel_watch_main(void *arg)
 {
     struct watch w = {.r = arg};
+    pthread_setname_np(pthread_self(), "sseb-sentinel");
     uint32_t backoff = REDIS_BACKOFF_MIN_MS;
     while (!atomic_load(&w.r->stopping)) {
         if (!w.c) {

@@ -164,3 +164,37 @@ Test(config, mercure_1_0_messages_name_the_flag)
     cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), -1);
     cr_assert(strstr(err, "--dialects"), "%s", err);
 }
+
+Test(config, sentinel_flags_and_their_combinations)
+{
+    struct sseb_config cfg;
+    char err[300];
+    setenv("SSEBROKER_REDIS_SENTINEL", "127.0.0.1:26379,127.0.0.1:26380", 1);
+    cr_assert_eq(load(&cfg, "--redis-master", "m1"), 0);
+    cr_assert_str_eq(cfg.redis_sentinel, "127.0.0.1:26379,127.0.0.1:26380");
+    cr_assert_str_eq(cfg.redis_master, "m1");
+    cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), 0, "sentinels alone: %s", err);
+    unsetenv("SSEBROKER_REDIS_SENTINEL");
+    sseb_config_defaults(&cfg);
+    cr_assert_str_eq(cfg.redis_master, "mymaster");
+    cfg.redis_sentinel = "h:1";
+    cfg.redis_url = "redis://:secret@ignored/2"; /* credentials and db only */
+    cfg.redis_wait_replicas = 1;
+    cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+    cfg.redis_sentinel = "h:0";
+    cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "--redis-sentinel"), "%s", err);
+    cfg.redis_sentinel = "h:1";
+    cfg.redis_master = "";
+    cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "--redis-master"), "%s", err);
+    sseb_config_defaults(&cfg);
+    cfg.redis_wait_replicas = 1;
+    cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), -1,
+                 "no cluster, nothing to wait for");
+    cr_assert(strstr(err, "--redis-wait-replicas"), "%s", err);
+    cfg.redis_sentinel = "h:1";
+    cfg.history_dir = "/tmp/x";
+    cr_assert_eq(sseb_config_validate(&cfg, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "--history-dir"), "%s", err);
+}
