@@ -222,3 +222,45 @@ test('a master with no replica and --redis-wait-replicas 1: 503 in about --redis
     await ha.stop();
   }
 });
+
+test('a planned failover (SENTINEL FAILOVER, both servers alive): the nodes move to the new master within seconds, the old one keeps no writer, nothing acknowledged is lost or delivered twice', async () => {
+  const ha = await new HaRedis({ masterArgs: ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'] }).start();
+  try {
+    const nodes = [];
+    for (let i = 0; i < 2; i++) nodes.push(await ha.node(['--redis-wait-replicas', '1']).start());
+    for (const b of nodes) await until(async () => (await readyz(b)) === 200, 'node ready');
+    const subs = nodes.map((b) => new RawSubscriber(b.port, '?topic=c'));
+    await Promise.all(subs.map((s) => s.ready()));
+    const pubs = nodes.map((b, i) => publisher(b, `p${i}`));
+    await sleep(800);
+    const old = ha.master;
+    const t0 = Date.now();
+    assert.match(ha.sentinels[0].cli('SENTINEL', 'FAILOVER', MASTER_NAME), /OK/);
+    await until(() => ha.sentinels.every((s) => s.masterPortNow() === ha.replicas[0].port), 'the replica promoted', 20000);
+    const promoted = Date.now() - t0;
+    await until(() => /role:slave/.test(old.cli('INFO', 'replication')) && /master_link_status:up/.test(old.cli('INFO', 'replication')),
+      'the old master follows the new one', 20000);
+    const following = Date.now() - t0;
+    // Every node writes to the new master now: its writer and bridge left the old one.
+    await until(() => pubs.every((p) => p.answers.some((a) => a.ok && a.sent > t0 + promoted)), 'publishes acknowledged again', 15000);
+    await sleep(500);
+    const answers = await Promise.all(pubs.map((p) => p.stop()));
+    // The longest time without an acknowledgement: how long publishing was unavailable.
+    const acks = answers.flat().filter((a) => a.ok).map((a) => a.at).sort((x, y) => x - y);
+    const gap = Math.max(...acks.slice(1).map((t, i) => t - acks[i]));
+    const firstAfter = Math.min(...answers.flat().filter((a) => a.ok && a.sent > t0 + promoted).map((a) => a.at)) - t0;
+    console.log(`# planned failover: promoted ${promoted} ms after SENTINEL FAILOVER, the old master a replica of the new one at ${following} ms, first acknowledged publish sent after the promotion at ${firstAfter} ms; longest time without an acknowledged publish ${gap} ms`);
+    const clients = old.cli('CLIENT', 'LIST');
+    assert.ok(!/cmd=(evalsha|xread|wait)/.test(clients), `no node still uses the old master:\n${clients}`);
+    const inStream = streamIds(ha.replicas[0]);
+    const set = new Set(inStream);
+    assert.deepEqual(answers.flat().filter((a) => a.ok && !set.has(a.id)).map((a) => a.id), [], 'every acknowledged update is in the Stream');
+    for (const s of subs) await s.waitFor((x) => x.events.length >= inStream.length, 15000).catch(() => {});
+    checkDelivery(subs, answers);
+    assert.deepEqual(ids(subs[0]), inStream);
+    for (const b of nodes) assert.equal(await b.metric('ssebroker_history_discontinuities_total'), 0);
+    subs.forEach((s) => s.close());
+  } finally {
+    await ha.stop();
+  }
+});
