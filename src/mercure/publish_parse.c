@@ -6,11 +6,14 @@
 
 #include "auth/auth.h"
 #include "common/utf8.h"
+#include "core/url.h"
 #include "mercure/publish_parse.h"
 #include "ssebroker/config.h"
 
 #define FORM_CONTENT_TYPE "application/x-www-form-urlencoded"
 #define RESERVED_PATH     "/.well-known/mercure"
+/* The hub's URL when --resource-identifier is not set: its path is where the hub answers. */
+#define DEFAULT_HUB_URL "http://mercure.invalid" RESERVED_PATH
 
 static bool fail(struct parse_error *err, int status, const char *header, const char *reason)
 {
@@ -29,7 +32,8 @@ static bool has_ctl_breaking_framing(const char *s, size_t n)
     return memchr(s, '\r', n) || memchr(s, '\n', n) || memchr(s, 0, n);
 }
 
-/* True when the topic's path lies in the hub's reserved namespace. */
+/* draft-07's reserved-namespace test on the raw topic: its path (after "://" and the authority)
+ * is /.well-known/mercure or under it, up to a '/', '?' or '#'. */
 static bool topic_reserved(const char *s, size_t n)
 {
     const char *path = s, *end = s + n;
@@ -41,6 +45,66 @@ static bool topic_reserved(const char *s, size_t n)
     size_t rl = sizeof(RESERVED_PATH) - 1;
     if ((size_t)(end - path) < rl || memcmp(path, RESERVED_PATH, rl) != 0) return false;
     return path + rl == end || path[rl] == '/' || path[rl] == '?' || path[rl] == '#';
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9'                     ? c - '0'
+           : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+                                                    : -1;
+}
+
+/* RFC 3986 normalization of a path: percent-encoded unreserved characters decoded (dot segments
+ * are gone already: the URL parser removes them, %2e spellings included). */
+static void decode_unreserved(struct ustr *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hex_value(s[i + 1])) >= 0 &&
+            (lo = hex_value(s[i + 2])) >= 0) {
+            char c = (char)(hi << 4 | lo);
+            bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                              c == '~';
+            if (unreserved) {
+                ustr_putc(out, c);
+                i += 2;
+                continue;
+            }
+        }
+        ustr_putc(out, s[i]);
+    }
+}
+
+/* Mercure 1.0's reserved-namespace test: the topic, resolved against the hub's URL, has a path
+ * equal to the hub's or under it, whatever its scheme and authority. A topic that is not a URL
+ * reference cannot name a hub path. */
+static bool topic_reserved_resolved(const char *topic, size_t n, const char *hub)
+{
+    /* Most topics cannot reach the hub's path: they hold neither its last segment nor a
+     * percent-escape that could spell it. */
+    const char *last = strrchr(hub, '/');
+    size_t last_len = last ? strlen(last + 1) : 0;
+    if (last_len && !memchr(topic, '%', n) && !memmem(topic, n, last + 1, last_len)) return false;
+    struct url base, url;
+    url_init(&base);
+    url_init(&url);
+    struct ustr path = {0}, hub_path = {0};
+    bool reserved = false;
+    if (url_parse(&base, hub, strlen(hub), NULL, URL_STATE_NONE) == URL_OK &&
+        url_parse(&url, topic, n, &base, URL_STATE_NONE) == URL_OK && !url.opaque_path) {
+        decode_unreserved(&path, ustr_z(&url.path), url.path.len);
+        decode_unreserved(&hub_path, ustr_z(&base.path), base.path.len);
+        const char *p = ustr_z(&path), *h = ustr_z(&hub_path);
+        size_t hl = strlen(h);
+        reserved =
+            !path.oom && !hub_path.oom && strncmp(p, h, hl) == 0 && (p[hl] == 0 || p[hl] == '/');
+    }
+    ustr_free(&path);
+    ustr_free(&hub_path);
+    url_release(&url);
+    url_release(&base);
+    return reserved;
 }
 
 static bool content_type_is_form(const char *ct, size_t len)
@@ -67,7 +131,7 @@ void publish_parsed_free(struct publish_parsed *p)
 }
 
 /* Decodes the form into pairs sized to the body (bounded by the topic limit). */
-static bool decode(char *body, size_t len, const struct sseb_config *cfg,
+static bool decode(char *body, size_t len, const struct sseb_config *cfg, int limit_status,
                    struct publish_parsed *out, size_t *npairs, struct parse_error *err)
 {
     /* Topics, plus a few of each other field, repeated fields being ignored. */
@@ -81,7 +145,7 @@ static bool decode(char *body, size_t len, const struct sseb_config *cfg,
         if (!out->pairs || !out->topics) return out_of_memory(err);
     }
     enum form_status fs = form_parse(body, len, out->pairs, max_pairs, npairs);
-    if (fs == FORM_TOO_MANY) return fail(err, 400, NULL, "Too many \"topic\" parameters.");
+    if (fs == FORM_TOO_MANY) return fail(err, limit_status, NULL, "Too many \"topic\" parameters.");
     if (fs != FORM_OK) return fail(err, 400, NULL, "Invalid form body: bad percent-encoding.");
     return true;
 }
@@ -96,8 +160,13 @@ bool publish_parse(char *body, size_t len, const char *content_type, size_t cont
     if (!content_type_is_form(content_type, content_type_len))
         return fail(err, 400, NULL, "Content-Type must be application/x-www-form-urlencoded.");
     if (!body) body = empty, len = 0;
+    /* The rules are the union of both drafts for every publisher (updates are shared by both
+     * kinds of subscriber); the status codes follow the token's dialect: Mercure 1.0 answers a
+     * limit with 413 and a reserved topic with 400, draft-07 with 400 and 403. */
+    bool d08 = claims && claims->dialect == AUTH_DIALECT_08;
+    int limit_status = d08 ? 413 : 400;
     size_t npairs = 0;
-    if (!decode(body, len, cfg, out, &npairs, err)) return false;
+    if (!decode(body, len, cfg, limit_status, out, &npairs, err)) return false;
 
     struct sseb_str *topics = out->topics;
     struct sseb_update u = {.topics = topics};
@@ -107,7 +176,7 @@ bool publish_parse(char *body, size_t len, const char *content_type, size_t cont
         struct sseb_str v = {p->value, p->value_len};
         if (strcmp(p->key, "topic") == 0) {
             if (u.ntopics == cfg->max_topics)
-                return fail(err, 400, NULL, "Too many \"topic\" parameters.");
+                return fail(err, limit_status, NULL, "Too many \"topic\" parameters.");
             topics[u.ntopics++] = v;
         } else if (strcmp(p->key, "data") == 0 && !have_data) {
             u.data = v, have_data = true;
@@ -124,27 +193,45 @@ bool publish_parse(char *body, size_t len, const char *content_type, size_t cont
 
     if (u.ntopics == 0) return fail(err, 400, NULL, "Missing \"topic\" parameter.");
     for (size_t i = 0; i < u.ntopics; i++) {
-        if (topics[i].len > cfg->max_selector_bytes) return fail(err, 400, NULL, "Topic too long.");
-        if (topics[i].len == 0 || !utf8_printable(topics[i].p, topics[i].len))
+        if (topics[i].len > cfg->max_selector_bytes)
+            return fail(err, limit_status, NULL, "Topic too long.");
+        if (topics[i].len == 0 || !utf8_protocol_text(topics[i].p, topics[i].len))
             return fail(err, 400, NULL,
-                        "Invalid topic: empty, invalid UTF-8 or control characters.");
+                        "Invalid topic: empty, invalid UTF-8, control or format characters.");
+        if (topics[i].len == 1 && topics[i].p[0] == '*')
+            return fail(err, 400, NULL,
+                        "Invalid topic: \"*\" is reserved (it matches every topic).");
     }
     /* An event stream is UTF-8: bytes that are not would reach browsers as U+FFFD. */
     if ((have_data && !utf8_valid(u.data.p, u.data.len)) ||
         (have_id && !utf8_valid(u.id.p, u.id.len)) ||
         (have_type && !utf8_valid(u.type.p, u.type.len)))
         return fail(err, 400, NULL, "Invalid \"data\", \"id\" or \"type\": not UTF-8.");
+    if (have_id && d08 && u.id.len > 1024)
+        return fail(err, 413, NULL, "Invalid \"id\": longer than 1024 bytes.");
     if (have_id && (has_ctl_breaking_framing(u.id.p, u.id.len) || (u.id.len && u.id.p[0] == '#') ||
                     u.id.len > 1024))
         return fail(err, 400, NULL,
                     "Invalid \"id\": it must not start with # or contain CR, LF or NUL.");
+    if (have_id && u.id.len == 8 && memcmp(u.id.p, "earliest", 8) == 0)
+        return fail(err, 400, NULL, "Invalid \"id\": \"earliest\" is reserved for replay.");
+    if (have_id && !utf8_protocol_text(u.id.p, u.id.len))
+        return fail(err, 400, NULL, "Invalid \"id\": control or format characters.");
     if (have_type && has_ctl_breaking_framing(u.type.p, u.type.len))
         return fail(err, 400, NULL, "Invalid \"type\": it must not contain CR, LF or NUL.");
+    if (have_type && u.type.len == 7 && memcmp(u.type.p, "mercure", 7) == 0)
+        return fail(err, 400, NULL,
+                    "Invalid \"type\": \"mercure\" is reserved for the hub's events.");
+    if (have_type && !utf8_protocol_text(u.type.p, u.type.len))
+        return fail(err, 400, NULL, "Invalid \"type\": control or format characters.");
     if (have_retry && !retry_valid(u.retry))
         return fail(err, 400, NULL, "Invalid \"retry\": it must be a number of milliseconds.");
+    const char *hub = cfg->resource_identifier ? cfg->resource_identifier : DEFAULT_HUB_URL;
     for (size_t i = 0; i < u.ntopics; i++) {
-        if (topic_reserved(topics[i].p, topics[i].len))
-            return fail(err, 403, NULL, "Topics under /.well-known/mercure are reserved.");
+        if (topic_reserved(topics[i].p, topics[i].len) ||
+            topic_reserved_resolved(topics[i].p, topics[i].len, hub))
+            return fail(err, d08 ? 400 : 403, NULL,
+                        "Topics under /.well-known/mercure are reserved.");
         if (!auth_can_publish(claims, topics[i].p, topics[i].len))
             return fail(err, 403, "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
                         "This token may not publish to this topic.");

@@ -7,7 +7,8 @@
  * the last one an id to replay from.
  *
  * Checked besides the sanitizers:
- *  - a refused publish is a 400 or 403 with a reason; an accepted one has a topic;
+ *  - a refused publish is a 400 or 403 with a reason; an accepted one has a topic, and nothing
+ *    either draft refuses (control or format characters, "*", "earliest", "mercure", "#...");
  *  - whatever publish_parse accepts, its wire bytes parse back (WHATWG EventSource rules) into
  *    exactly one event whose data, id and event type are what was published: no payload can
  *    break the framing;
@@ -22,6 +23,7 @@
 #include <sys/types.h>
 
 #include "auth/auth.h"
+#include "common/utf8.h"
 
 #include "core/event.h"
 #include "core/history.h"
@@ -141,7 +143,19 @@ static bool parse(char *body, size_t len, struct publish_parsed *p)
     static const char ct[] = "application/x-www-form-urlencoded";
     struct parse_error err;
     if (publish_parse(body, len, ct, sizeof(ct) - 1, config(), publisher(), p, &err)) {
-        if (p->update.ntopics == 0) abort();
+        const struct sseb_update *u = &p->update;
+        if (u->ntopics == 0) abort();
+        /* Both drafts' rules: nothing a subscriber of either could misread. */
+        for (size_t i = 0; i < u->ntopics; i++)
+            if (!utf8_protocol_text(u->topics[i].p, u->topics[i].len) ||
+                (u->topics[i].len == 1 && u->topics[i].p[0] == '*'))
+                abort();
+        if (!utf8_protocol_text(u->id.p, u->id.len) || !utf8_protocol_text(u->type.p, u->type.len))
+            abort();
+        if ((u->id.len == 8 && !memcmp(u->id.p, "earliest", 8)) ||
+            (u->type.len == 7 && !memcmp(u->type.p, "mercure", 7)) ||
+            (u->id.len && u->id.p[0] == '#'))
+            abort();
         return true;
     }
     if ((err.status != 400 && err.status != 403) || !err.reason || !*err.reason) abort();

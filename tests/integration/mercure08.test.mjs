@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import EventSource from 'eventsource';
-import { Broker, RawSubscriber, HUB, rawRequest } from './lib/broker.mjs';
+import crypto from 'node:crypto';
+import { Broker, RawSubscriber, HUB, rawRequest, jwt, DEV_KEY } from './lib/broker.mjs';
 
 let broker;
 before(async () => {
@@ -367,6 +368,69 @@ test('match_urlpattern: relative patterns and topics resolve against --resource-
       sub.close();
       sibling.close();
     }
+  } finally {
+    await hub.stop();
+  }
+});
+
+// Publishing (MERCURE-1.0.md section 2, rule 8): the validation is the union of both drafts for
+// every publisher, since both kinds of subscriber read the same updates; the status codes follow
+// the token's dialect (1.0: a limit is 413 and a reserved topic 400; draft-07: 400 and 403).
+const RESOURCE = 'https://hub.example/.well-known/mercure';
+const ISSUER = 'https://app.example';
+function at(details) {
+  const now = Math.floor(Date.now() / 1000);
+  return jwt({ iss: ISSUER, aud: RESOURCE, sub: '1', exp: now + 300, jti: crypto.randomUUID(), authorization_details: details },
+    { key: DEV_KEY, header: { typ: 'at+jwt' } });
+}
+const PUBLISH_08 = at([{ type: 'https://mercure.rocks/authorization-detail', actions: ['publish'], topics: [{ match: '*' }] }]);
+
+test('publish: both drafts\' rules for every publisher, status codes by the token\'s dialect', async () => {
+  const hub = await new Broker(['--resource-identifier', RESOURCE, '--jwt-issuer', ISSUER,
+    '--max-topics', '4', '--max-selector-bytes', '64']).start();
+  try {
+    const both = async (fields, want07, want08, reason) => {
+      const r07 = await hub.publish(fields);
+      const r08 = await hub.publish(fields, { token: PUBLISH_08 });
+      assert.equal(r07.status, want07, `draft-07 token: ${JSON.stringify(fields)} ${r07.body}`);
+      assert.equal(r08.status, want08, `1.0 token: ${JSON.stringify(fields)} ${r08.body}`);
+      if (reason) {
+        assert.match(r07.body, reason);
+        assert.match(r08.body, reason);
+      }
+    };
+    // Refused for everyone with 400.
+    await both({ topic: '*' }, 400, 400, /"\*" is reserved/);
+    await both({ topic: 'a', type: 'mercure' }, 400, 400, /"mercure" is reserved/);
+    await both({ topic: 'a', id: 'earliest' }, 400, 400, /"earliest" is reserved/);
+    await both({ topic: 'a', id: 'x\u200by' }, 400, 400, /^Invalid "id": control or format characters\.$/);
+    await both({ topic: 'a', id: 'x\u0085y' }, 400, 400, /^Invalid "id"/);
+    await both({ topic: 'a', id: 'x\ty' }, 400, 400, /^Invalid "id"/);
+    await both({ topic: 'a', type: 'x\u202ey' }, 400, 400, /^Invalid "type": control or format characters\.$/);
+    await both({ topic: '\ufeffa' }, 400, 400, /^Invalid topic/);
+    await both({ topic: ['a', 'b\u200d'] }, 400, 400, /^Invalid topic/);
+    await both({ topic: 'a', id: '#frag' }, 400, 400, /^Invalid "id"/);
+    // The reserved namespace by the resolved path, whatever the scheme and host: 403 / 400.
+    for (const topic of [
+      'https://any.example/.well-known/mercure/subscriptions/x/y',
+      'https://hub.example/.well-known/%6Dercure/subscriptions/x',
+      'https://hub.example/.well-known/mercure/../mercure/x',
+      'https://hub.example/.well-known/x/%2e%2e/mercure',
+      'other://host/.well-known/mercure',
+      'mercure/subscriptions/x', // relative: resolved against the hub's URL
+      '/.well-known/mercure',
+    ]) await both({ topic }, 403, 400, /reserved/);
+    // Neighbours that are not the hub's path.
+    for (const topic of [
+      'https://hub.example/.well-known/mercure-rocks',
+      'https://hub.example/.well-known/Mercure/x',
+      'urn:example:/.well-known/mercure',
+      'mercurey',
+    ]) await both({ topic, data: 'x' }, 200, 200);
+    // Limits: 413 for a 1.0 token, 400 as before for draft-07.
+    await both({ topic: ['a', 'b', 'c', 'd', 'e'] }, 400, 413, /Too many "topic" parameters/);
+    await both({ topic: 'x'.repeat(65) }, 400, 413, /Topic too long/);
+    await both({ topic: 'a', id: 'i'.repeat(1025) }, 400, 413, /^Invalid "id"/);
   } finally {
     await hub.stop();
   }
