@@ -335,8 +335,33 @@ function perCharacterCases() {
   return out;
 }
 
-export function buildCases({ generated = 1500, seed = 20261206 } = {}) {
-  const cases = perCharacterCases();
+// Random strings over the pattern syntax's alphabet: mostly invalid or odd patterns, for the
+// tokenizer's lenient and strict modes, the constructor string parser's state machine and the
+// part parser's error paths.
+function randomSyntaxCases(rnd, count) {
+  const out = [];
+  const alphabet = [':', '/', '/', '{', '}', '(', ')', '*', '?', '+', '\\', '#', '@', '[', ']', '.', 'a', 'b', 'x',
+    '1', '%', '-', ' ', '\u00e9', '|', '^', '$', '&', '=', '!', ':a', '//', '://', '(a)', '(.*)', '{a}'];
+  const prefixes = ['', '', 'https://', 'https://h', 'https://h/', 'foo:', 'foo://', 'http{s}?://', '*://'];
+  const bases = [null, 'https://example.com/a/b', 'https://localhost/.well-known/mercure', 'foo:bar'];
+  const inputs = ['https://h/', 'https://h/a', 'https://h/a/b?x#y', 'https://example.com/a/x', 'foo:bar', 'foo://h/a',
+    'https://localhost/.well-known/a', '/a', 'a', '?x', '#y', 'https://u:p@h:8080/a'];
+  for (let k = 0; k < count; k++) {
+    let body = '';
+    const len = 1 + Math.floor(rnd() * 12);
+    for (let i = 0; i < len; i++) body += alphabet[Math.floor(rnd() * alphabet.length)];
+    const pattern = prefixes[Math.floor(rnd() * prefixes.length)] + body;
+    const base = bases[Math.floor(rnd() * bases.length)];
+    for (let j = 0; j < 2; j++) {
+      const input = inputs[Math.floor(rnd() * inputs.length)];
+      out.push({ feature: 'random syntax', pattern, base, input, inputBase: base });
+    }
+  }
+  return out;
+}
+
+export function buildCases({ generated = 1500, random = 1000, seed = 20261206 } = {}) {
+  const cases = [...perCharacterCases(), ...randomSyntaxCases(prng(seed ^ 0x5eed), random)];
   for (const [feature, rows] of Object.entries(HAND)) {
     for (const [pattern, base, inputs] of rows) {
       for (const input of inputs) cases.push({ feature, pattern, base, input, inputBase: base });

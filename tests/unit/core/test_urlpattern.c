@@ -209,3 +209,51 @@ Test(urlpattern, catastrophic_regexps_are_bounded)
     cr_assert_not(m("https://e.com/((?:a+)+b)", NULL, topic));
     cr_assert_not(m("https://e.com/((?:a|a)*b)", NULL, topic));
 }
+
+Test(urlpattern, hosts_are_canonicalized_on_both_sides)
+{
+    char buf[256];
+    /* IPv4 in any of its forms, IPv6 compressed, IDNA through UTS #46 (as browsers) */
+    cr_assert(m("https://127.0.0.1/", NULL, "https://127.1/"));
+    cr_assert(m("https://127.0.0.1/", NULL, "https://0x7f.0.0.1/"));
+    cr_assert(m("https://127.0.0.1/", NULL, "https://2130706433/"));
+    /* ':' is syntax: an IPv6 pattern escapes it ("[::1]" would be a ':' with no group name) */
+    cr_assert(m("https://[\\:\\:1]/", NULL, "https://[0:0::1]/"));
+    cr_assert_not_null(err("https://[::1]/", NULL));
+    cr_assert_str_eq(
+        component("https://[2001\\:DB8\\:\\:1]/", NULL, URLPATTERN_HOSTNAME, buf, sizeof(buf)),
+        "[2001\\:db8\\:\\:1]"); /* lowercased; the pattern string keeps ':' escaped */
+    cr_assert_str_eq(
+        component("https://caf\xc3\xa9.com/", NULL, URLPATTERN_HOSTNAME, buf, sizeof(buf)),
+        "xn--caf-dma.com");
+    cr_assert(m("https://xn--caf-dma.com/", NULL, "https://caf\xc3\xa9.com/"));
+    cr_assert(m("https://\xe2\x98\x83.com/", NULL, "https://xn--n3h.com/")); /* U+2603 */
+    cr_assert_not_null(err("https://999.999.999.999/", NULL));
+    cr_assert_not_null(err("https://a%20b.com/", NULL));
+    /* not a URL: a space in a special host, an unclosed IPv6 address, an out-of-range port */
+    cr_assert_not(m("*://*/*", NULL, "https://exa mple.com/"));
+    cr_assert_not(m("*://*/*", NULL, "https://[::1/"));
+    cr_assert_not(m("*://*/*", NULL, "https://e.com:65536/"));
+}
+
+Test(urlpattern, ports_drop_the_protocols_default)
+{
+    char buf[64];
+    cr_assert_str_eq(component("http://e.com:80/", NULL, URLPATTERN_PORT, buf, sizeof(buf)), "");
+    cr_assert_str_eq(component("http://e.com:0080/", NULL, URLPATTERN_PORT, buf, sizeof(buf)), "");
+    cr_assert_str_eq(component("http://e.com:443/", NULL, URLPATTERN_PORT, buf, sizeof(buf)),
+                     "443");
+    cr_assert_str_eq(component("foo://e.com:21/", NULL, URLPATTERN_PORT, buf, sizeof(buf)), "21");
+    cr_assert(m("http://e.com:0080/", NULL, "http://e.com:80/"));
+    cr_assert_not_null(err("https://e.com:99999/", NULL));
+}
+
+Test(urlpattern, non_special_urls_keep_their_own_rules)
+{
+    cr_assert(m("foo\\:bar", NULL, "foo:bar")); /* unescaped, ":bar" is a group name */
+    cr_assert_not_null(err("foo:bar", NULL));
+    cr_assert_not(m("foo://h/p", NULL, "foo://H/p")); /* opaque hosts keep their case */
+    cr_assert(m("foo://h/a|b", NULL, "foo://h/a|b"));
+    cr_assert(m("urn\\:uuid\\:*", NULL, "urn:uuid:5f0e2c1e"));
+    cr_assert(m("file:///etc/:f", NULL, "file://localhost/etc/x")); /* localhost is "" for file */
+}
