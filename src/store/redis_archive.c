@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "core/archive.h"
 #include "core/completion.h"
@@ -21,6 +22,7 @@
 
 #define CHECKPOINT_EVERY 64    /* a checkpoint every this many seqs */
 #define CONTINUATIONS    16384 /* where recent pages ended, by seq (direct-mapped) */
+#define RETRY_CONNECT_MS 500   /* after a failed connection, requests fail at once this long */
 
 struct checkpoint {
     uint64_t seq;
@@ -51,6 +53,7 @@ struct redis_archive {
     int next_sentinel;
     uint64_t epoch;
     bool said_down;
+    int64_t down_since_ms; /* the last failed connection attempt (0: none) */
     struct {
         uint64_t seq;         /* a page may start here (0: free) */
         struct stream_id sid; /* just after this entry */
@@ -175,6 +178,11 @@ static bool connected(struct redis_archive *a)
     if (a->c && atomic_load(&r->master_epoch) == a->epoch) return true;
     if (a->c) redisFree(a->c);
     a->c = NULL;
+    /* Unreachable a moment ago: fail at once rather than make every queued request wait for a
+     * connection timeout of its own. */
+    if (a->down_since_ms && clock_now_ms() - a->down_since_ms < RETRY_CONNECT_MS &&
+        atomic_load(&r->master_epoch) == a->epoch)
+        return false;
     a->epoch = atomic_load(&r->master_epoch);
     char err[256];
     struct redis_target at;
@@ -184,9 +192,11 @@ static bool connected(struct redis_archive *a)
             log_warn("redis unreachable: replay older than memory fails meanwhile",
                      "role=archive reason=\"%s\"", err);
         a->said_down = true;
+        a->down_since_ms = clock_now_ms();
         return false;
     }
     a->said_down = false;
+    a->down_since_ms = 0;
     return true;
 }
 
@@ -373,8 +383,16 @@ static void *reader_main(void *arg)
             pthread_cond_wait(&a->wake, &a->lock);
         struct authority_ticket *find = dequeue(&a->finds, &a->finds_tail);
         struct authority_ticket *read = find ? NULL : dequeue(&a->reads, &a->reads_tail);
+        bool stopping = a->stop;
         pthread_mutex_unlock(&a->lock);
-        if (find)
+        if (stopping && find) { /* the broker stops: answer at once, no I/O */
+            ((struct archive_find *)find)->found = false;
+            completion_post(find, AUTHORITY_FAILED);
+        } else if (stopping && read) {
+            ((struct archive_read *)read)->nevents = 0;
+            ((struct archive_read *)read)->gap = false;
+            completion_post(read, AUTHORITY_FAILED);
+        } else if (find)
             serve_find(a, (struct archive_find *)find);
         else if (read)
             serve_read(a, (struct archive_read *)read);
