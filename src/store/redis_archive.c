@@ -229,7 +229,9 @@ static void serve_find(struct redis_archive *a, struct archive_find *f)
     enum authority_result result = AUTHORITY_FAILED;
     f->found = false;
     redisReply *sid = NULL, *e = NULL;
-    if (!connected(a)) goto done;
+    /* The subscriber's worker waits for this answer (history_replay_start): while the bridge
+     * cannot read the Stream either, do not make it wait for a timeout. */
+    if (!atomic_load(&r->bridge_up) || !connected(a)) goto done;
     sid = command(a, "HGET %s %b", r->index, f->id, f->id_len);
     if (!sid) goto done;
     result = AUTHORITY_STORED;
