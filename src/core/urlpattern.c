@@ -16,6 +16,7 @@
 
 #include <pcre2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -848,6 +849,7 @@ static bool component_regexp(const struct up_parts *parts, const struct up_optio
 }
 
 static pcre2_match_context *match_ctx;
+static atomic_ullong limit_hits;
 static pthread_once_t match_ctx_once = PTHREAD_ONCE_INIT;
 static pthread_key_t match_data_key;
 
@@ -981,7 +983,10 @@ static bool component_test(const struct component *c, const char *s, size_t n)
             pthread_setspecific(match_data_key, md);
         }
         int rc = pcre2_match(c->re, (PCRE2_SPTR)s, n, 0, 0, md, match_ctx);
-        return rc >= 0; /* a limit hit (PCRE2_ERROR_MATCHLIMIT...) is no match */
+        if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+            rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_NOMEMORY)
+            atomic_fetch_add_explicit(&limit_hits, 1, memory_order_relaxed);
+        return rc >= 0; /* a limit hit is no match */
     }
     }
     return false;
@@ -1105,6 +1110,11 @@ fail:
     url_release(&base_url);
     urlpattern_free(p);
     return NULL;
+}
+
+unsigned long long urlpattern_limit_hits(void)
+{
+    return atomic_load_explicit(&limit_hits, memory_order_relaxed);
 }
 
 size_t urlpattern_cost(const struct urlpattern *p)

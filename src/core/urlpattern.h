@@ -73,6 +73,10 @@ void urlpattern_url_release(struct urlpattern_url *u);
 /* True when every component of u matches the pattern. */
 bool urlpattern_test(const struct urlpattern *p, const struct urlpattern_url *u);
 
+/* How many PCRE2 matches hit their match, depth or heap limit (each counted as no match) since
+ * the process started, across threads: for metrics and logs. */
+unsigned long long urlpattern_limit_hits(void);
+
 /* urlpattern_url_parse + urlpattern_test + release. */
 bool urlpattern_match_topic(const struct urlpattern *p, const char *topic, size_t len,
                             const char *base, size_t base_len);
