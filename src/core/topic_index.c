@@ -109,10 +109,9 @@ int topic_index_add(struct topic_index *idx, struct sub_node *node, void *owner,
 int topic_index_add_as(struct topic_index *idx, struct sub_node *node, void *owner, const char *s,
                        size_t len, enum selector_syntax syntax)
 {
-    /* Without braces the topic and exact syntaxes both read "*" or an exact topic, and "*" is
-     * "*" in every syntax: one group serves them. */
-    if ((syntax == SELECTOR_SYNTAX_EXACT && !memchr(s, '{', len)) || (len == 1 && *s == '*'))
-        syntax = SELECTOR_SYNTAX_TOPIC;
+    /* One group per text and syntax, even where two syntaxes read a text alike ("*", an exact
+     * topic without braces): a group tells how its subscribers asked (the subscriptions API
+     * answers each in its own dialect), and visiting the exact groups of a topic finds them all. */
     uint32_t hash = hash_fnv1a(s, len);
     struct sub_group *g = find_group(idx, s, len, hash, syntax);
     if (!g) {

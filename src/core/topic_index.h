@@ -27,7 +27,7 @@ struct sub_group {
     struct sub_group *hnext;         /* hash chain */
     struct sub_group *pnext, *pprev; /* pattern list */
     int pattern;
-    uint8_t syntax; /* enum selector_syntax: the same text may mean two things */
+    uint8_t syntax; /* enum selector_syntax: how its subscribers asked */
 };
 
 struct match_cache_entry;

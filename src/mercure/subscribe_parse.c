@@ -61,8 +61,8 @@ struct parse_costs {
     size_t template, urlpattern;
 };
 
-/* How the index reads a selector (topic_index_add_as): without braces the topic and exact
- * syntaxes both mean "*" or an exact topic, and "*" is "*" in every syntax. */
+/* Selectors that read alike are one subscription (the first asked): without braces the topic
+ * and exact syntaxes both mean "*" or an exact topic, and "*" is "*" in every syntax. */
 static enum selector_syntax effective(const char *s, size_t n, enum selector_syntax syntax)
 {
     if ((syntax == SELECTOR_SYNTAX_EXACT && !memchr(s, '{', n)) || (n == 1 && *s == '*'))
