@@ -15,6 +15,8 @@ static const char *const header_names[HDR_COUNT] = {
     [HDR_ORIGIN] = "origin",
     [HDR_ACCESS_CONTROL_REQUEST_METHOD] = "access-control-request-method",
     [HDR_EXPECT] = "expect",
+    [HDR_IF_NONE_MATCH] = "if-none-match",
+    [HDR_ACCEPT] = "accept",
 };
 
 static struct http_request *req_of(llhttp_t *p)

@@ -22,6 +22,8 @@ enum http_header {
     HDR_ORIGIN,
     HDR_ACCESS_CONTROL_REQUEST_METHOD,
     HDR_EXPECT,
+    HDR_IF_NONE_MATCH,
+    HDR_ACCEPT,
     HDR_COUNT,
     HDR_NONE = HDR_COUNT,
 };

@@ -53,8 +53,11 @@ void routes_dispatch(struct mercure *m, struct worker *w, struct conn *c, struct
         (plen == sl || target[sl] == '/')) {
         if (get)
             subscriptions_handle(m, w, c, r, target + sl, plen - sl, query, qlen, keep_alive);
+        else if (method == HTTP_OPTIONS)
+            preflight(m, c, r, keep_alive); /* a cross-origin reader sending Authorization */
         else
-            conn_respond_text(c, 405, "Allow: GET, HEAD\r\n", "Method not allowed.", !keep_alive);
+            conn_respond_text(c, 405, "Allow: GET, HEAD, OPTIONS\r\n", "Method not allowed.",
+                              !keep_alive);
         return;
     }
     if (PATH_IS("/") && get) {

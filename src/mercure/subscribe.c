@@ -233,7 +233,7 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
         goto out;
     }
     if (found) stream_replay(&w->fan, c, from_seq, earliest);
-    if (m->subscriptions) subscriptions_stream_started(m, w, c);
+    if (m->subscriptions) subscriptions_stream_started(m, w, c, req.syntax);
 
 out:
     if (claims) {

@@ -15,6 +15,7 @@
 #include "core/authority.h"
 #include "core/event.h"
 #include "core/history.h"
+#include "http/cors.h"
 #include "http/form.h"
 #include "http/http.h"
 #include "mercure/handlers.h"
@@ -24,8 +25,37 @@
 #include "net/conn.h"
 #include "server/fanout.h"
 #include "server/worker.h"
+#include "ssebroker/config.h"
 
-#define SUBS_PATH "/.well-known/mercure/subscriptions"
+#define HUB_PATH  "/.well-known/mercure"
+#define SUBS_PATH HUB_PATH "/subscriptions"
+
+/* What a subscription is, which decides the shape of its events and API documents (each
+ * subscription in its own dialect, MERCURE-1.0.md Part B section 2 rule 9): a draft-07 topic=
+ * selector gets JSON-LD on SUBS_PATH/{topic}/{subscriber} with no SSE type; a Mercure 1.0 matcher
+ * gets plain JSON on SUBS_PATH/{match_type}/{match}/{subscriber} with `event: mercure`. */
+enum sub_kind {
+    SUB_TOPIC,      /* draft-07 topic= */
+    SUB_EXACT,      /* 1.0 match= / match_exact= */
+    SUB_URLPATTERN, /* 1.0 match_urlpattern= */
+};
+#define SUB_ANY (-1)
+
+/* The 1.0 matcher type names, in their canonical case (the path segment and match_type). */
+static const char *const kind_name[] = {
+    [SUB_TOPIC] = "", [SUB_EXACT] = "exact", [SUB_URLPATTERN] = "urlpattern"};
+
+static enum sub_kind kind_of(enum selector_syntax syntax)
+{
+    switch (syntax) {
+    case SELECTOR_SYNTAX_EXACT:
+        return SUB_EXACT;
+    case SELECTOR_SYNTAX_URLPATTERN:
+        return SUB_URLPATTERN;
+    default:
+        return SUB_TOPIC;
+    }
+}
 
 /* A registry entry. The registry holds one reference while the stream lives; the API holds one
  * per record while it builds its answer outside the lock, so a record owns its strings and is
@@ -33,25 +63,28 @@
 struct sub_record {
     struct sub_record *prev, *next;
     _Atomic unsigned refs;
-    char *id; /* SUBS_PATH "/" enc(topic) "/" enc(subscriber): also its events' topic */
-    char *topic;
+    enum sub_kind kind;
+    char *id;    /* its events' topic (see enum sub_kind), percent-encoded once */
+    char *match; /* the selector or matcher text, as the subscriber gave it */
+    size_t match_len;
     char *subscriber;
     char *payload; /* compact JSON, or NULL */
 };
 
-/* The mutex guards the list and its count only: it is held for pointer updates and a scan,
- * never across an allocation, a free, JSON building or a publish. */
+/* The mutex guards the list, its count and generation only: it is held for pointer updates and
+ * a scan, never across an allocation, a free, JSON building or a publish. */
 struct subscriptions {
     pthread_mutex_t lock;
     struct sub_record *head;
     size_t count;
+    uint64_t gen; /* bumped by every change: part of the API's ETag (see take_snapshot) */
 };
 
 static void record_unref(struct sub_record *r)
 {
     if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1) return;
     free(r->id);
-    free(r->topic);
+    free(r->match);
     free(r->subscriber);
     free(r->payload);
     free(r);
@@ -71,8 +104,9 @@ void subscriptions_free(struct subscriptions *s)
     free(s);
 }
 
-/* Appends s percent-encoded: everything but RFC 3986 unreserved characters (RFC 6570
- * expansion). Returns 0, or -1 when out of memory. */
+/* Appends s percent-encoded once: everything but RFC 3986 unreserved characters (RFC 6570
+ * simple expansion; a '%' the text already has is encoded too). Returns 0, or -1 when out of
+ * memory. */
 static int append_encoded(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -87,25 +121,38 @@ static int append_encoded(struct buf *b, const char *s, size_t n)
     return 0;
 }
 
-/* The record's id: SUBS_PATH "/" enc(selector) "/" enc(subscriber), NUL-terminated, or NULL. */
-static char *record_id(const char *sel, size_t sel_len, const char *subscriber)
+/* The record's id, NUL-terminated, or NULL: SUBS_PATH "/" enc(topic) "/" enc(subscriber) for a
+ * draft-07 subscription, SUBS_PATH "/" match_type "/" enc(match) "/" enc(subscriber) for 1.0. */
+static char *record_id(enum sub_kind kind, const char *sel, size_t sel_len, const char *subscriber)
 {
     struct buf id = {0};
-    if (buf_append(&id, SUBS_PATH "/", sizeof(SUBS_PATH)) || append_encoded(&id, sel, sel_len) ||
-        buf_append(&id, "/", 1) || append_encoded(&id, subscriber, strlen(subscriber))) {
+    if (buf_append(&id, SUBS_PATH "/", sizeof(SUBS_PATH)) ||
+        (kind != SUB_TOPIC && buf_printf(&id, "%s/", kind_name[kind])) ||
+        append_encoded(&id, sel, sel_len) || buf_append(&id, "/", 1) ||
+        append_encoded(&id, subscriber, strlen(subscriber))) {
         buf_free(&id);
         return NULL;
     }
     return id.p;
 }
 
+/* The document describing r: a 1.0 subscription's is the subscription event's body (Mercure 1.0
+ * "Subscription Events"); a draft-07 one's is JSON-LD (context: with its @context, as the events
+ * and single documents have it; collections carry it once at the top). */
 static json_t *record_json(const struct sub_record *r, bool active, bool context)
 {
     json_t *o = json_object();
-    if (context) json_object_set_new(o, "@context", json_string("https://mercure.rocks/"));
+    if (r->kind == SUB_TOPIC && context)
+        json_object_set_new(o, "@context", json_string("https://mercure.rocks/"));
     json_object_set_new(o, "id", json_string(r->id));
-    json_object_set_new(o, "type", json_string("Subscription"));
-    json_object_set_new(o, "topic", json_string(r->topic));
+    json_object_set_new(o, "type",
+                        json_string(r->kind == SUB_TOPIC ? "Subscription" : "subscription"));
+    if (r->kind == SUB_TOPIC) {
+        json_object_set_new(o, "topic", json_stringn(r->match, r->match_len));
+    } else {
+        json_object_set_new(o, "match_type", json_string(kind_name[r->kind]));
+        json_object_set_new(o, "match", json_stringn(r->match, r->match_len));
+    }
     json_object_set_new(o, "subscriber", json_string(r->subscriber));
     json_object_set_new(o, "active", json_boolean(active));
     if (r->payload) {
@@ -115,7 +162,8 @@ static json_t *record_json(const struct sub_record *r, bool active, bool context
     return o;
 }
 
-/* The subscription event for r (private, on its own topic), or NULL when out of memory. */
+/* The subscription event for r (private, on its own topic; a 1.0 one dispatched with the
+ * reserved SSE type "mercure", which publishers cannot use), or NULL when out of memory. */
 static struct event *record_event(const struct sub_record *r, bool active)
 {
     json_t *o = record_json(r, active, true);
@@ -130,6 +178,7 @@ static struct event *record_event(const struct sub_record *r, bool active)
                             .data = {data, strlen(data)},
                             .id = {id, strlen(id)},
                             .private_ = true};
+    if (r->kind != SUB_TOPIC) u.type = (struct sseb_str){"mercure", 7};
     struct event *ev = event_new(&u);
     free(data);
     return ev;
@@ -159,24 +208,27 @@ static void publish_events(struct mercure *m, struct worker *w, struct event **e
     }
 }
 
-static struct sub_record *record_new(const char *sel, size_t sel_len, const char *subscriber,
-                                     const char *payload)
+static struct sub_record *record_new(enum sub_kind kind, const char *sel, size_t sel_len,
+                                     const char *subscriber, const char *payload)
 {
     struct sub_record *r = calloc(1, sizeof(*r));
     if (!r) return NULL;
     atomic_init(&r->refs, 1);
-    r->id = record_id(sel, sel_len, subscriber);
-    r->topic = strndup(sel, sel_len);
+    r->kind = kind;
+    r->id = record_id(kind, sel, sel_len, subscriber);
+    r->match = strndup(sel, sel_len);
+    r->match_len = sel_len;
     r->subscriber = strdup(subscriber);
     r->payload = payload ? strdup(payload) : NULL;
-    if (!r->id || !r->topic || !r->subscriber || (payload && !r->payload)) {
+    if (!r->id || !r->match || !r->subscriber || (payload && !r->payload)) {
         record_unref(r);
         return NULL;
     }
     return r;
 }
 
-void subscriptions_stream_started(struct mercure *m, struct worker *w, struct conn *c)
+void subscriptions_stream_started(struct mercure *m, struct worker *w, struct conn *c,
+                                  const enum selector_syntax *syntax)
 {
     struct subscriptions *s = m->subscriptions;
     struct session *ss = c->session;
@@ -190,14 +242,19 @@ void subscriptions_stream_started(struct mercure *m, struct worker *w, struct co
         free(events);
         return;
     }
+    /* Generated by the hub, one per connection: never taken from the client, and two tabs with
+     * one token get two (Mercure 1.0 "Subscription Events"). */
     rand_urn_uuid(ss->subscriber_id);
     /* Everything is built before the lock; under it, only links. */
     uint32_t n = 0;
     for (; n < st->nsubs; n++) {
         size_t sel_len;
         const char *sel = stream_selector(st, n, &sel_len);
-        struct sub_record *r = record_new(sel, sel_len, ss->subscriber_id,
-                                          ss->claims ? ss->claims->payload_json : NULL);
+        /* 1.0: the payload of the first subscribe detail matching the matcher string itself;
+         * draft-07: the token's mercure.payload (the token's dialect decides, rule 13). */
+        const char *payload = ss->claims ? auth_payload_for(ss->claims, sel, sel_len) : NULL;
+        struct sub_record *r = record_new(syntax ? kind_of(syntax[n]) : SUB_TOPIC, sel, sel_len,
+                                          ss->subscriber_id, payload);
         if (!r) break;
         ss->records[n] = r;
         events[n] = record_event(r, true);
@@ -210,6 +267,7 @@ void subscriptions_stream_started(struct mercure *m, struct worker *w, struct co
         s->head = r;
         s->count++;
     }
+    s->gen++;
     pthread_mutex_unlock(&s->lock);
     publish_events(m, w, events, n);
     free(events);
@@ -235,6 +293,7 @@ void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn
             if (r->next) r->next->prev = r->prev;
             s->count--;
         }
+        s->gen++;
         pthread_mutex_unlock(&s->lock);
         if (events) {
             publish_events(m, w, events, n);
@@ -252,26 +311,36 @@ void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn
     ss->subscriber_id = NULL;
 }
 
-/* The records the API answers with, each with a reference of its own, and the lastEventID they
- * are consistent with: taken under the lock, with the room allocated before it. */
+/* Which records an API request asks for. */
+struct filter {
+    int kind; /* enum sub_kind, or SUB_ANY */
+    const char *match;
+    long match_len; /* -1: any */
+    const char *subscriber;
+    long sub_len; /* -1: any */
+};
+
+/* The records the API answers with, each with a reference of its own, and the last event id
+ * and registry generation they are consistent with: taken under the lock, with the room
+ * allocated before it. */
 struct snapshot {
     struct sub_record **recs;
     size_t n;
-    char last_id[512];
+    uint64_t gen;
+    char last_id[1100]; /* ids are at most 1024 bytes (publish_parse.c) */
 };
 
-static bool record_matches(const struct sub_record *rec, const char *topic, long topic_len,
-                           const char *subscriber, long sub_len)
+static bool record_matches(const struct sub_record *rec, const struct filter *f)
 {
-    if (topic_len >= 0 &&
-        (strlen(rec->topic) != (size_t)topic_len || memcmp(rec->topic, topic, (size_t)topic_len)))
+    if (f->kind != SUB_ANY && (int)rec->kind != f->kind) return false;
+    if (f->match_len >= 0 &&
+        (rec->match_len != (size_t)f->match_len || memcmp(rec->match, f->match, rec->match_len)))
         return false;
-    return sub_len < 0 || (strlen(rec->subscriber) == (size_t)sub_len &&
-                           !memcmp(rec->subscriber, subscriber, (size_t)sub_len));
+    return f->sub_len < 0 || (strlen(rec->subscriber) == (size_t)f->sub_len &&
+                              !memcmp(rec->subscriber, f->subscriber, (size_t)f->sub_len));
 }
 
-static int take_snapshot(struct mercure *m, struct snapshot *snap, const char *topic,
-                         long topic_len, const char *subscriber, long sub_len)
+static int take_snapshot(struct mercure *m, struct snapshot *snap, const struct filter *f)
 {
     struct subscriptions *s = m->subscriptions;
     size_t cap = 0;
@@ -287,12 +356,15 @@ static int take_snapshot(struct mercure *m, struct snapshot *snap, const char *t
         if (!snap->recs) return -1;
     }
     snap->n = 0;
+    /* The registry changes before its events are published (publish_events): the last event id
+     * alone could name two different lists, so the generation goes into the ETag too. */
+    snap->gen = s->gen;
     history_last_id(m->history, snap->last_id, sizeof(snap->last_id));
     for (struct sub_record *rec = s->head; rec; rec = rec->next) {
-        if (!record_matches(rec, topic, topic_len, subscriber, sub_len)) continue;
+        if (!record_matches(rec, f)) continue;
         atomic_fetch_add_explicit(&rec->refs, 1, memory_order_relaxed);
         snap->recs[snap->n++] = rec;
-        if (sub_len >= 0) break; /* one record asked for */
+        if (f->sub_len >= 0) break; /* one record asked for */
     }
     pthread_mutex_unlock(&s->lock);
     return 0;
@@ -305,18 +377,173 @@ static void snapshot_free(struct snapshot *snap)
     free(snap->recs);
 }
 
-static void respond_json(struct conn *c, json_t *doc, const char *etag, bool keep_alive)
+/* The routes of the API. Segments after /subscriptions: none, one (draft-07 {topic}), two
+ * (1.0 {match_type}/{match} when the first is "exact" or "urlpattern", else draft-07
+ * {topic}/{subscriber}: the reference hub's rule, MERCURE-1.0.md Part B section 2 rule 10), three
+ * (1.0 {match_type}/{match}/{subscriber}). */
+enum api_route {
+    API_ALL,       /* the whole collection, shaped by the token's dialect */
+    API_07_TOPIC,  /* draft-07 /{topic} */
+    API_07_ONE,    /* draft-07 /{topic}/{subscriber} */
+    API_08_MATCH,  /* 1.0 /{match_type}/{match} */
+    API_08_ONE,    /* 1.0 /{match_type}/{match}/{subscriber} */
+    API_NOT_FOUND, /* a shape no enabled dialect has */
+    API_BAD_TYPE,  /* 1.0 shape with an unknown matcher type: 400 */
+    API_BAD_ENCODING,
+};
+
+#define API_MAX_SEGMENTS 3
+
+struct api_request {
+    enum api_route route;
+    char *seg[API_MAX_SEGMENTS]; /* decoded, NUL-terminated (malloc'd) */
+    long seg_len[API_MAX_SEGMENTS];
+    size_t nseg;
+    struct filter filter;
+};
+
+static int kind_named(const char *s, long len)
 {
-    char *body = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    if (!body) {
-        conn_respond(c, 503, "text/plain", NULL, "Out of memory.", 14, true);
-        return;
+    if (len == 5 && !memcmp(s, "exact", 5)) return SUB_EXACT;
+    if (len == 10 && !memcmp(s, "urlpattern", 10)) return SUB_URLPATTERN;
+    return SUB_ANY;
+}
+
+/* Reads rest ("" or "/seg[/seg...]", each segment percent-encoded) into a route. Returns -1 when
+ * out of memory. */
+static int api_route_of(const struct sseb_config *cfg, const char *rest, size_t rest_len,
+                        struct api_request *a)
+{
+    *a = (struct api_request){.route = API_ALL, .filter = {SUB_ANY, NULL, -1, NULL, -1}};
+    bool d07 = cfg->dialects & SSEB_DIALECT_07, d08 = cfg->dialects & SSEB_DIALECT_08;
+    if (rest_len <= 1) return 0; /* "/subscriptions" or "/subscriptions/" */
+    const char *p = rest + 1, *end = rest + rest_len;
+    for (;;) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        size_t n = slash ? (size_t)(slash - p) : (size_t)(end - p);
+        if (a->nseg == API_MAX_SEGMENTS || n == 0) {
+            a->route = API_NOT_FOUND;
+            return 0;
+        }
+        char *dst = malloc(n + 1);
+        if (!dst) return -1;
+        a->seg[a->nseg] = dst;
+        long len = form_decode(dst, p, n, false);
+        if (len < 0) {
+            a->route = API_BAD_ENCODING;
+            return 0;
+        }
+        dst[len] = 0;
+        a->seg_len[a->nseg++] = len;
+        if (!slash) break;
+        p = slash + 1;
     }
-    char extra[200];
-    snprintf(extra, sizeof(extra), "ETag: \"%.100s\"\r\nCache-Control: must-revalidate\r\n", etag);
-    conn_respond(c, 200, "application/ld+json", extra, body, strlen(body), !keep_alive);
-    free(body);
+    int kind = kind_named(a->seg[0], a->seg_len[0]);
+    struct filter *f = &a->filter;
+    switch (a->nseg) {
+    case 1:
+        a->route = d07 ? API_07_TOPIC : API_NOT_FOUND;
+        break;
+    case 2:
+        a->route = kind != SUB_ANY && d08 ? API_08_MATCH : d07 ? API_07_ONE : API_BAD_TYPE;
+        break;
+    default:
+        a->route = !d08 ? API_NOT_FOUND : kind != SUB_ANY ? API_08_ONE : API_BAD_TYPE;
+        break;
+    }
+    if (a->route == API_07_TOPIC || a->route == API_07_ONE) {
+        *f = (struct filter){SUB_TOPIC, a->seg[0], a->seg_len[0], NULL, -1};
+        if (a->route == API_07_ONE) f->subscriber = a->seg[1], f->sub_len = a->seg_len[1];
+    } else if (a->route == API_08_MATCH || a->route == API_08_ONE) {
+        *f = (struct filter){kind, a->seg[1], a->seg_len[1], NULL, -1};
+        if (a->route == API_08_ONE) f->subscriber = a->seg[2], f->sub_len = a->seg_len[2];
+    }
+    return 0;
+}
+
+static void api_request_free(struct api_request *a)
+{
+    for (size_t i = 0; i < a->nseg; i++)
+        free(a->seg[i]);
+}
+
+/* Appends the id as an entity-tag's etagc bytes (RFC 9110 8.8.3): what is not one is
+ * percent-encoded. */
+static int append_etagc(struct buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        int r = ch < 0x21 || ch == '"' || ch == '%' || ch == 0x7f ? buf_printf(b, "%%%02X", ch)
+                                                                  : buf_append(b, s, 1);
+        if (r) return -1;
+    }
+    return 0;
+}
+
+/* Appends s as the inside of an RFC 8288 quoted-string. */
+static int append_quoted(struct buf *b, const char *s)
+{
+    for (; *s; s++)
+        if (((*s == '"' || *s == '\\') && buf_append(b, "\\", 1)) || buf_append(b, s, 1)) return -1;
+    return 0;
+}
+
+/* The headers every answer of the API carries (200 and 304 alike): the entity-tag (last event
+ * id, registry generation, representation), the reconciliation cursor on the rel="mercure" Link
+ * (Mercure 1.0 "Subscription API"; harmless for draft-07 clients, who read lastEventID in the
+ * body), CORS for listed origins with Link exposed to them. Returns 0, or -1 when out of memory. */
+static int api_headers(struct mercure *m, struct http_request *r, const struct snapshot *snap,
+                       bool v08, struct buf *h)
+{
+    const char *hub = m->cfg->resource_identifier ? m->cfg->resource_identifier : HUB_PATH;
+    char cors[700];
+    size_t cors_len;
+    cors_headers(m->cfg->cors_origins, r, cors, sizeof(cors), &cors_len);
+    if (buf_append(h, "ETag: \"", 7) || append_etagc(h, snap->last_id) ||
+        buf_printf(h,
+                   ";%llu;%s\"\r\nCache-Control: must-revalidate\r\nLink: <%s>; rel=\"mercure\"; "
+                   "last-event-id=\"",
+                   (unsigned long long)snap->gen, v08 ? "08" : "07", hub) ||
+        append_quoted(h, snap->last_id) ||
+        buf_printf(h, "\"%s\r\n",
+                   v08 ? "; type=\"mercure\"; content-type=\"application/json\"" : "") ||
+        buf_append(h, cors, cors_len) ||
+        (cors_len && buf_printf(h, "Access-Control-Expose-Headers: Link, ETag\r\n")))
+        return -1;
+    return 0;
+}
+
+/* True when the If-None-Match header lists the entity-tag at the start of h ("ETag: " ...). */
+static bool not_modified(struct http_request *r, const struct buf *h)
+{
+    size_t len;
+    const char *inm = http_header_value(r, HDR_IF_NONE_MATCH, &len);
+    if (!inm) return false;
+    const char *tag = h->p + 6, *tag_end = memchr(tag, '\r', h->len - 6);
+    size_t tag_len = (size_t)(tag_end - tag);
+    if (len == 1 && inm[0] == '*') return true;
+    for (const char *p = inm, *end = inm + len; p < end;) {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2; /* weak comparison (9110 13.1.2) */
+        const char *q = p;
+        while (q < end && *q != ',')
+            q++;
+        const char *e = q;
+        while (e > p && e[-1] == ' ')
+            e--;
+        if ((size_t)(e - p) == tag_len && !memcmp(p, tag, tag_len)) return true;
+        p = q;
+    }
+    return false;
+}
+
+static void respond_unauthorized(struct conn *c, bool had_token, bool keep_alive)
+{
+    conn_respond_text(c, 401,
+                      had_token ? "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+                                : "WWW-Authenticate: Bearer\r\n",
+                      "Unauthorized.", !keep_alive);
 }
 
 void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
@@ -326,15 +553,35 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
     (void)w;
     struct subscriptions *s = m->subscriptions;
     if (!s) {
-        conn_respond(c, 404, "text/plain", NULL, "Subscriptions API not enabled.", 30, !keep_alive);
+        conn_respond_text(c, 404, NULL, "Subscriptions API not enabled.", !keep_alive);
         return;
     }
-    /* Authorization: the requested URL must match one of the token's subscribe selectors. */
+    struct api_request a;
+    if (api_route_of(m->cfg, rest, rest_len, &a)) {
+        api_request_free(&a);
+        conn_respond_text(c, 503, NULL, "Out of memory.", true);
+        return;
+    }
+    if (a.route >= API_NOT_FOUND) {
+        api_request_free(&a);
+        if (a.route == API_NOT_FOUND)
+            conn_respond_text(c, 404, NULL, "Not found.", !keep_alive);
+        else if (a.route == API_BAD_TYPE)
+            conn_respond_text(c, 400, NULL,
+                              "Unknown matcher type: use \"exact\" or \"urlpattern\".",
+                              !keep_alive);
+        else
+            conn_respond_text(c, 400, NULL, "Invalid percent-encoding in the path.", !keep_alive);
+        return;
+    }
+
+    /* The draft-07 `authorization` query parameter (token_find ignores it for 1.0 tokens). */
     const char *qtoken = NULL;
     size_t qtoken_len = 0;
     struct buf target_copy = {0};
     if (buf_append(&target_copy, r->target.p, r->target.len)) {
-        conn_respond(c, 503, "text/plain", NULL, "Out of memory.", 14, true);
+        api_request_free(&a);
+        conn_respond_text(c, 503, NULL, "Out of memory.", true);
         return;
     }
     struct form_pair qp[16];
@@ -349,71 +596,96 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
     struct auth_claims claims = {0};
     const char *why;
     if (!token || !auth_verify(m->sub_auth, token, tlen, (long long)time(NULL), &claims, &why)) {
-        conn_respond(c, 401, "text/plain",
-                     token ? "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
-                           : "WWW-Authenticate: Bearer\r\n",
-                     "Unauthorized.", 13, !keep_alive);
+        respond_unauthorized(c, token != NULL, keep_alive);
         buf_free(&target_copy);
+        api_request_free(&a);
         return;
     }
+    /* Authorization follows the token's dialect (rule 12): a 1.0 token needs a subscribe grant on
+     * the request's path alone, in relative form, as received (the same form as the event
+     * topics, so one matcher covers both); a draft-07 token one of its selectors matching the
+     * requested URL (with or without its query). */
+    bool v08_token = claims.dialect == AUTH_DIALECT_08;
     size_t plen = target_copy.p ? strcspn(target_copy.p, "?") : 0;
-    bool allowed = target_copy.p && (auth_can_subscribe(&claims, target_copy.p, target_copy.len) ||
-                                     auth_can_subscribe(&claims, target_copy.p, plen));
+    bool allowed = target_copy.p &&
+                   (auth_can_subscribe(&claims, target_copy.p, plen) ||
+                    (!v08_token && auth_can_subscribe(&claims, target_copy.p, target_copy.len)));
     auth_claims_free(&claims);
     if (!allowed) {
-        conn_respond(c, 403, "text/plain",
-                     "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n", "Forbidden.", 10,
-                     !keep_alive);
+        conn_respond_text(c, 403, "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
+                          "Forbidden.", !keep_alive);
         buf_free(&target_copy);
+        api_request_free(&a);
         return;
     }
-
-    /* rest: "" | "/{topic}" | "/{topic}/{subscriber}" (each percent-encoded). */
-    char topic[4096], subscriber[512];
-    long topic_len = -1, sub_len = -1;
-    if (rest_len > 1) {
-        const char *p = rest + 1, *end = rest + rest_len;
-        const char *slash = memchr(p, '/', (size_t)(end - p));
-        size_t tl = slash ? (size_t)(slash - p) : (size_t)(end - p);
-        if (tl < sizeof(topic)) topic_len = form_decode(topic, p, tl, false);
-        if (slash && (size_t)(end - slash - 1) < sizeof(subscriber))
-            sub_len = form_decode(subscriber, slash + 1, (size_t)(end - slash - 1), false);
-        if (topic_len < 0 || (slash && sub_len < 0) ||
-            memchr(slash ? slash + 1 : end, '/', (size_t)(end - (slash ? slash + 1 : end)))) {
-            conn_respond(c, 404, "text/plain", NULL, "Not found.", 10, !keep_alive);
-            buf_free(&target_copy);
-            return;
-        }
-    }
+    /* The representation: the route's dialect; for the whole collection, the token's, unless
+     * the client asks for JSON-LD (rule 11). */
+    size_t accept_len;
+    const char *accept = http_header_value(r, HDR_ACCEPT, &accept_len);
+    bool wants_ld = accept && memmem(accept, accept_len, "application/ld+json", 19);
+    bool v08 = a.route == API_08_MATCH || a.route == API_08_ONE ||
+               (a.route == API_ALL && v08_token && !wants_ld);
 
     struct snapshot snap;
-    if (take_snapshot(m, &snap, topic, topic_len, subscriber, sub_len)) {
+    if (take_snapshot(m, &snap, &a.filter)) {
         buf_free(&target_copy);
-        conn_respond(c, 503, "text/plain", NULL, "Out of memory.", 14, true);
+        api_request_free(&a);
+        conn_respond_text(c, 503, NULL, "Out of memory.", true);
         return;
     }
     json_t *doc = NULL;
-    if (sub_len >= 0) {
+    bool single = a.route == API_07_ONE || a.route == API_08_ONE;
+    if (single) {
         if (snap.n) {
             doc = record_json(snap.recs[0], true, true);
-            json_object_set_new(doc, "lastEventID", json_string(snap.last_id));
+            if (!v08) json_object_set_new(doc, "lastEventID", json_string(snap.last_id));
         }
     } else {
+        /* Each subscription keeps its own dialect's shape (rule 9), also in a collection. */
         doc = json_object();
-        json_object_set_new(doc, "@context", json_string("https://mercure.rocks/"));
+        if (!v08) json_object_set_new(doc, "@context", json_string("https://mercure.rocks/"));
         json_object_set_new(doc, "id", json_stringn(target_copy.p, plen));
-        json_object_set_new(doc, "type", json_string("Subscriptions"));
-        json_object_set_new(doc, "lastEventID", json_string(snap.last_id));
+        json_object_set_new(doc, "type", json_string(v08 ? "subscriptions" : "Subscriptions"));
+        if (!v08) json_object_set_new(doc, "lastEventID", json_string(snap.last_id));
         json_t *list = json_array();
         for (size_t i = 0; i < snap.n; i++)
             json_array_append_new(list, record_json(snap.recs[i], true, false));
         json_object_set_new(doc, "subscriptions", list);
     }
-    snapshot_free(&snap);
     buf_free(&target_copy);
+    api_request_free(&a);
     if (!doc) {
-        conn_respond(c, 404, "text/plain", NULL, "Not found.", 10, !keep_alive);
+        snapshot_free(&snap);
+        conn_respond_text(c, 404, NULL, "Not found.", !keep_alive);
         return;
     }
-    respond_json(c, doc, snap.last_id, keep_alive);
+    struct buf h = {0};
+    char *body = NULL;
+    if (api_headers(m, r, &snap, v08, &h) || !(body = json_dumps(doc, JSON_COMPACT))) {
+        json_decref(doc);
+        snapshot_free(&snap);
+        buf_free(&h);
+        conn_respond_text(c, 503, NULL, "Out of memory.", true);
+        return;
+    }
+    json_decref(doc);
+    snapshot_free(&snap);
+    if (not_modified(r, &h)) {
+        /* No body and no Content-Length: a 304 says the stored answer still holds. */
+        struct buf out = {0};
+        if (buf_printf(&out, "HTTP/1.1 304 Not Modified\r\n%s%s\r\n", h.p,
+                       keep_alive ? "" : "Connection: close\r\n")) {
+            buf_free(&out);
+            conn_kill(c);
+        } else if (conn_write_owned(c, out.p, out.len)) { /* it freed out */
+            conn_kill(c);
+        } else if (!keep_alive) {
+            c->close_after = true;
+        }
+    } else {
+        conn_respond(c, 200, v08 ? "application/json" : "application/ld+json", h.p, body,
+                     strlen(body), !keep_alive);
+    }
+    free(body);
+    buf_free(&h);
 }
