@@ -101,6 +101,11 @@ test('every shared library the broker needs is in the image (ldd), and it is at 
   const ldd = await must(['run', '--rm', '--network', 'none', '--entrypoint', 'ldd', IMAGE, '/usr/local/bin/ssebroker']);
   assert.doesNotMatch(ldd, /not found/, ldd);
   assert.match(ldd, /libjemalloc/, 'jemalloc is the allocator');
+  // What the image trims (its package manager and what only that links) leaves no program or
+  // library behind that misses one of its own.
+  const broken = await must(['run', '--rm', '--network', 'none', '--entrypoint', 'bash', IMAGE, '-c',
+    'for f in /usr/bin/* /usr/sbin/* /usr/lib/x86_64-linux-gnu/*.so*; do [ -f "$f" ] && ldd "$f" 2>/dev/null | grep -q "not found" && echo "$f"; done; true']);
+  assert.equal(broken, '', `programs or libraries with a missing library:\n${broken}`);
   const size = await imageSize(IMAGE);
   console.log(`# image size: ${(size / 1e6).toFixed(1)} MB (limit ${MAX_IMAGE_BYTES / 1e6} MB)`);
   assert.ok(size <= MAX_IMAGE_BYTES, `image is ${size} bytes`);
