@@ -61,22 +61,15 @@ struct parse_costs {
     size_t template, urlpattern;
 };
 
-/* Selectors that read alike are one subscription (the first asked): without braces the topic
- * and exact syntaxes both mean "*" or an exact topic, and "*" is "*" in every syntax. */
-static enum selector_syntax effective(const char *s, size_t n, enum selector_syntax syntax)
-{
-    if ((syntax == SELECTOR_SYNTAX_EXACT && !memchr(s, '{', n)) || (n == 1 && *s == '*'))
-        return SELECTOR_SYNTAX_TOPIC;
-    return syntax;
-}
-
+/* A repeated selector of one matcher type is one subscription (the spec's "MAY deduplicate
+ * subscriptions that have identical matcher type and pattern"); topic=x and match=x are two,
+ * each in its own dialect, and a stream still receives each update once. */
 static bool is_duplicate(const struct subscribe_parsed *out, const struct form_pair *p,
                          enum selector_syntax syntax)
 {
-    syntax = effective(p->value, p->value_len, syntax);
     for (size_t j = 0; j < out->nsel; j++)
-        if (out->lens[j] == p->value_len && memcmp(out->sels[j], p->value, p->value_len) == 0 &&
-            effective(out->sels[j], out->lens[j], out->syntax[j]) == syntax)
+        if (out->syntax[j] == syntax && out->lens[j] == p->value_len &&
+            memcmp(out->sels[j], p->value, p->value_len) == 0)
             return true;
     return false;
 }

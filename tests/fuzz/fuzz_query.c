@@ -52,10 +52,7 @@ static void check_accepted(const struct subscribe_parsed *q, const struct sseb_c
                   : !(cfg->dialects & SSEB_DIALECT_07))
             abort();
         for (size_t j = 0; j < i; j++)
-            if (q->lens[j] == n && memcmp(q->sels[j], s, n) == 0 &&
-                (q->syntax[j] == q->syntax[i] || (n == 1 && *s == '*') ||
-                 (!memchr(s, '{', n) && q->syntax[i] != SELECTOR_SYNTAX_URLPATTERN &&
-                  q->syntax[j] != SELECTOR_SYNTAX_URLPATTERN)))
+            if (q->lens[j] == n && memcmp(q->sels[j], s, n) == 0 && q->syntax[j] == q->syntax[i])
                 abort();
     }
     if (q->last_id_len && !q->id_asked) abort();

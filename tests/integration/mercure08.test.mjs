@@ -122,6 +122,15 @@ test('a mixed request gets the union, each update once', async () => {
     await broker.publish({ topic: ['mix-exact', 'mix-both'], id: 'mix-5' });
     await mixed.waitFor((s) => s.events.some((e) => e.id === 'mix-5'));
     assert.deepEqual(mixed.events.map((e) => e.id), ['mix-1', 'mix-2', 'mix-3', 'mix-5']);
+    // The same through replay.
+    const resumed = new RawSubscriber(broker.port,
+      `?topic=${encodeURIComponent('https://example.com/mix/{n}')}&match=mix-exact&topic=mix-both&match=mix-both&last_event_id=mix-1`);
+    try {
+      await resumed.waitFor((s) => s.events.some((e) => e.id === 'mix-5'));
+      assert.deepEqual(resumed.events.map((e) => e.id), ['mix-2', 'mix-3', 'mix-5']);
+    } finally {
+      resumed.close();
+    }
   } finally {
     mixed.close();
   }
