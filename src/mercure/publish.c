@@ -25,9 +25,23 @@
 #include "server/worker.h"
 #include "ssebroker/config.h"
 
-static void reply(struct conn *c, int status, const char *extra, const char *text, bool keep_alive)
+/* Every answer carries the CORS headers of its request (c->req, kept while a publish is parked):
+ * a listed origin's browser reads its whisper's id, and the 401 that makes Echo re-authenticate
+ * and retry. Without an Origin or a --cors-origin list this adds nothing. */
+static void respond(struct mercure *m, struct conn *c, int status, const char *extra,
+                    const char *body, size_t len, bool close)
 {
-    conn_respond_text(c, status, extra, text, !keep_alive);
+    char headers[1024];
+    size_t n = 0;
+    if (c->req) cors_headers(m->cfg->cors_origins, c->req, headers, 700, &n);
+    snprintf(headers + n, sizeof(headers) - n, "%s", extra ? extra : "");
+    conn_respond(c, status, "text/plain; charset=utf-8", headers, body, len, close);
+}
+
+static void reply(struct mercure *m, struct conn *c, int status, const char *extra,
+                  const char *text, bool keep_alive)
+{
+    respond(m, c, status, extra, text, strlen(text), !keep_alive);
 }
 
 /* Authenticates the publisher; on failure answers and returns NULL. The claims belong to the
@@ -40,18 +54,18 @@ static const struct auth_claims *authenticate(struct mercure *m, struct conn *c,
     bool from_cookie;
     const char *token = token_find(m, r, qtoken, qlen, &tlen, &from_cookie);
     if (!token) {
-        reply(c, 401, "WWW-Authenticate: Bearer\r\n", "Authorization required.", keep_alive);
+        reply(m, c, 401, "WWW-Authenticate: Bearer\r\n", "Authorization required.", keep_alive);
         return NULL;
     }
     struct session *s = session_of(c);
     if (!s) {
-        reply(c, 503, NULL, "Out of memory.", false);
+        reply(m, c, 503, NULL, "Out of memory.", false);
         return NULL;
     }
     const struct auth_claims *claims =
         token_verify_publisher(m->pub_auth, &s->pub_token, token, tlen);
     if (!claims) {
-        reply(c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "Invalid token.",
+        reply(m, c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "Invalid token.",
               keep_alive);
         return NULL;
     }
@@ -63,50 +77,52 @@ static const struct auth_claims *authenticate(struct mercure *m, struct conn *c,
         size_t cors_len;
         if (origin && cors_headers(m->cfg->cors_origins, r, cors, sizeof(cors), &cors_len) !=
                           CORS_WITH_CREDENTIALS) {
-            reply(c, 403, NULL, "Origin not allowed to publish with a cookie.", keep_alive);
+            reply(m, c, 403, NULL, "Origin not allowed to publish with a cookie.", keep_alive);
             return NULL;
         }
     }
     return claims;
 }
 
-static void acknowledge(struct worker *w, struct conn *c, const struct event *ev, bool keep_alive)
+static void acknowledge(struct mercure *m, struct worker *w, struct conn *c, const struct event *ev,
+                        bool keep_alive)
 {
     STAT_ADD(&w->stats, publishes, 1);
-    conn_respond(c, 200, "text/plain; charset=utf-8", NULL, ev->id, ev->id_len, !keep_alive);
+    respond(m, c, 200, NULL, ev->id, ev->id_len, !keep_alive);
 }
 
-static void overloaded(struct worker *w, struct conn *c, bool keep_alive)
+static void overloaded(struct mercure *m, struct worker *w, struct conn *c, bool keep_alive)
 {
     STAT_ADD(&w->stats, publish_rejected, 1);
-    reply(c, 503, "Retry-After: 1\r\n", "The hub is overloaded, retry later.", keep_alive);
+    reply(m, c, 503, "Retry-After: 1\r\n", "The hub is overloaded, retry later.", keep_alive);
 }
 
 /* The answer to a publish once its outcome is known. */
-static void answer(struct worker *w, struct pending_publish *pp, enum authority_result res)
+static void answer(struct mercure *m, struct worker *w, struct pending_publish *pp,
+                   enum authority_result res)
 {
     if (res == AUTHORITY_STORED) {
-        acknowledge(w, pp->conn, pp->ev, pp->keep_alive);
+        acknowledge(m, w, pp->conn, pp->ev, pp->keep_alive);
     } else if (res == AUTHORITY_TOO_LARGE) {
         STAT_ADD(&w->stats, publish_rejected, 1);
-        reply(pp->conn, 413, NULL,
+        reply(m, pp->conn, 413, NULL,
               "The update is too large to be stored: its record (topics, id and data as SSE, up "
               "to 7 bytes per line break) would exceed 512MiB.",
               pp->keep_alive);
     } else if (res == AUTHORITY_FAILED) {
         /* Not stored, so not acknowledged and never delivered: the publisher may send it again. */
         STAT_ADD(&w->stats, publish_rejected, 1);
-        reply(pp->conn, 503, "Retry-After: 1\r\n",
+        reply(m, pp->conn, 503, "Retry-After: 1\r\n",
               "The update could not be stored (the store is unreachable), retry later.",
               pp->keep_alive);
     } else if (res == AUTHORITY_UNCONFIRMED) {
         /* It may be stored, and may still be delivered once replicated. */
         STAT_ADD(&w->stats, publish_rejected, 1);
-        reply(pp->conn, 503, "Retry-After: 1\r\n",
+        reply(m, pp->conn, 503, "Retry-After: 1\r\n",
               "The update is not known to be replicated (--redis-wait-replicas), retry later.",
               pp->keep_alive);
     } else {
-        overloaded(w, pp->conn, pp->keep_alive);
+        overloaded(m, w, pp->conn, pp->keep_alive);
     }
 }
 
@@ -148,7 +164,7 @@ static bool parked_resume(void *ctx, struct worker *w, struct conn *c)
             return false;
         }
     }
-    answer(w, pp, res);
+    answer(m, w, pp, res);
     s->pending = NULL;
     pending_publish_free(pp);
     return true;
@@ -156,11 +172,11 @@ static bool parked_resume(void *ctx, struct worker *w, struct conn *c)
 
 static bool parked_expire(void *ctx, struct worker *w, struct conn *c)
 {
-    (void)ctx;
+    struct mercure *m = ctx;
     struct session *s = c->session;
     struct pending_publish *pp = s->pending;
     if (pp->in_store) return false; /* on its way to disk or Redis: its outcome will come */
-    overloaded(w, c, pp->keep_alive);
+    overloaded(m, w, c, pp->keep_alive);
     s->pending = NULL;
     pending_publish_free(pp);
     return true;
@@ -181,7 +197,8 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
     struct publish_parsed req;
     struct parse_error err;
     if (!publish_parse(r->body.p, r->body.len, ct, ct_len, m->cfg, claims, &req, &err)) {
-        conn_respond_text(c, err.status, err.header, err.reason, err.close || !keep_alive);
+        respond(m, c, err.status, err.header, err.reason, strlen(err.reason),
+                err.close || !keep_alive);
         goto out;
     }
 
@@ -194,14 +211,14 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
     }
     struct event *ev = event_new(&u);
     if (!ev) {
-        reply(c, 503, NULL, "Out of memory.", false);
+        reply(m, c, 503, NULL, "Out of memory.", false);
         goto out;
     }
     struct session *s = session_of(c);
     struct pending_publish *pp = s ? calloc(1, sizeof(*pp)) : NULL;
     if (!pp) {
         event_unref(ev);
-        reply(c, 503, NULL, "Out of memory.", false);
+        reply(m, c, 503, NULL, "Out of memory.", false);
         goto out;
     }
     *pp = (struct pending_publish){.ticket = {.done = stored, .queue = &w->completions},
@@ -220,7 +237,7 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
                     w->now_ms + m->cfg->publish_wait_ms);
         goto out;
     }
-    answer(w, pp, res);
+    answer(m, w, pp, res);
     pending_publish_free(pp);
 
 out:

@@ -538,12 +538,15 @@ static bool not_modified(struct http_request *r, const struct buf *h)
     return false;
 }
 
-static void respond_unauthorized(struct conn *c, bool had_token, bool keep_alive)
+/* An error answer, readable by listed origins (Echo reads a snapshot's status). */
+static void api_error(struct mercure *m, struct conn *c, struct http_request *r, int status,
+                      const char *extra, const char *text, bool keep_alive)
 {
-    conn_respond_text(c, 401,
-                      had_token ? "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
-                                : "WWW-Authenticate: Bearer\r\n",
-                      "Unauthorized.", !keep_alive);
+    char headers[1024];
+    size_t n;
+    cors_headers(m->cfg->cors_origins, r, headers, 700, &n);
+    snprintf(headers + n, sizeof(headers) - n, "%s", extra ? extra : "");
+    conn_respond_text(c, status, headers, text, !keep_alive);
 }
 
 void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
@@ -565,13 +568,12 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
     if (a.route >= API_NOT_FOUND) {
         api_request_free(&a);
         if (a.route == API_NOT_FOUND)
-            conn_respond_text(c, 404, NULL, "Not found.", !keep_alive);
+            api_error(m, c, r, 404, NULL, "Not found.", keep_alive);
         else if (a.route == API_BAD_TYPE)
-            conn_respond_text(c, 400, NULL,
-                              "Unknown matcher type: use \"exact\" or \"urlpattern\".",
-                              !keep_alive);
+            api_error(m, c, r, 400, NULL, "Unknown matcher type: use \"exact\" or \"urlpattern\".",
+                      keep_alive);
         else
-            conn_respond_text(c, 400, NULL, "Invalid percent-encoding in the path.", !keep_alive);
+            api_error(m, c, r, 400, NULL, "Invalid percent-encoding in the path.", keep_alive);
         return;
     }
 
@@ -596,7 +598,10 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
     struct auth_claims claims = {0};
     const char *why;
     if (!token || !auth_verify(m->sub_auth, token, tlen, (long long)time(NULL), &claims, &why)) {
-        respond_unauthorized(c, token != NULL, keep_alive);
+        api_error(m, c, r, 401,
+                  token ? "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+                        : "WWW-Authenticate: Bearer\r\n",
+                  "Unauthorized.", keep_alive);
         buf_free(&target_copy);
         api_request_free(&a);
         return;
@@ -612,8 +617,8 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
                     (!v08_token && auth_can_subscribe(&claims, target_copy.p, target_copy.len)));
     auth_claims_free(&claims);
     if (!allowed) {
-        conn_respond_text(c, 403, "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
-                          "Forbidden.", !keep_alive);
+        api_error(m, c, r, 403, "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
+                  "Forbidden.", keep_alive);
         buf_free(&target_copy);
         api_request_free(&a);
         return;
@@ -656,7 +661,7 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
     api_request_free(&a);
     if (!doc) {
         snapshot_free(&snap);
-        conn_respond_text(c, 404, NULL, "Not found.", !keep_alive);
+        api_error(m, c, r, 404, NULL, "Not found.", keep_alive);
         return;
     }
     struct buf h = {0};

@@ -76,7 +76,8 @@ export class Broker {
       this.historyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sseb-log-'));
       this.args = [...this.args, '--history-dir', this.historyDir];
     }
-    this.port = await freePort();
+    // fixedPort: a test that must name the hub's URL before it starts (its own public URL).
+    this.port = this.fixedPort || await freePort();
     this.base = `http://127.0.0.1:${this.port}`;
     this.proc = spawn(this.bin || BIN, ['--listen', `127.0.0.1:${this.port}`, ...this.args], {
       env: { ...process.env, ...this.env },
