@@ -66,7 +66,8 @@ struct sseb_config {
     /* queued answers of an HTTP connection beyond which its pipelined requests wait unread */
     size_t max_answer_bytes;
 
-    uint32_t history_size; /* events kept for replay (with history_dir: on disk; see below) */
+    uint32_t history_size; /* events kept for replay (with history_dir: on disk, and the window
+                            * earliest replays from; see below) */
     size_t history_bytes;
     const char *history_dir;      /* NULL: history in memory only; else the embedded log's dir */
     int fsync;                    /* enum sseb_fsync: when the log reaches the disk */

@@ -55,7 +55,8 @@ struct authority_stats {
     uint64_t disk_bytes, segments;                  /* what it holds on disk */
     uint64_t discontinuities; /* breaks found in its history (damaged segments set aside, ...) */
     uint64_t archive_reads,
-        archive_events; /* replay read back from its files (older than memory) */
+        archive_events;     /* replay read back from its files (older than memory) */
+    uint64_t archive_finds; /* Last-Event-IDs older than memory looked up in its files */
     /* A shared store (Redis): its reachability, how far behind the read-back is, appends. */
     bool shared;
     bool connected;       /* the writer and the reader both reach it */

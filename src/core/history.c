@@ -1,6 +1,5 @@
 #include "core/history.h"
 
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -9,7 +8,6 @@
 
 #include "common/hash.h"
 #include "core/archive.h"
-#include "core/completion.h"
 #include "core/event.h"
 
 /* Retained events live in a ring indexed by seq; a linear-probing table maps ids to events.
@@ -199,35 +197,6 @@ bool history_replay_after(struct history *h, uint64_t seq, uint64_t *from_seq)
     if (seq < break_seq) return false;
     *from_seq = seq + 1;
     return true;
-}
-
-struct find_wait {
-    struct archive_find f;
-    bool done;
-};
-
-static void find_waited(struct authority_ticket *t)
-{
-    ((struct find_wait *)t)->done = true;
-}
-
-bool history_replay_start(struct history *h, const char *id, size_t id_len, uint64_t *from_seq)
-{
-    enum history_start st = history_replay_lookup(h, id, id_len, from_seq);
-    if (st != HISTORY_START_ARCHIVE) return st == HISTORY_START_FOUND;
-    struct completion_queue q;
-    if (completion_queue_init(&q)) return false;
-    struct find_wait w = {
-        .f = {.ticket = {.done = find_waited, .queue = &q}, .id = id, .id_len = id_len}};
-    archive_find(h->archive, &w.f);
-    struct pollfd p = {.fd = q.efd, .events = POLLIN};
-    while (!w.done) {
-        poll(&p, 1, 1000);
-        completion_run(&q);
-    }
-    completion_queue_free(&q);
-    return w.f.ticket.result == AUTHORITY_STORED && w.f.found &&
-           history_replay_after(h, w.f.seq, from_seq);
 }
 
 size_t history_read(struct history *h, uint64_t from, uint64_t upto, struct event **out, size_t max,

@@ -48,10 +48,6 @@ enum history_start history_replay_lookup(struct history *h, const char *id, size
 /* The archive found the id at seq: true (*from_seq = seq + 1) unless it came before the newest
  * break (history_mark_break). */
 bool history_replay_after(struct history *h, uint64_t seq, uint64_t *from_seq);
-/* history_replay_lookup, then, for HISTORY_START_ARCHIVE, the archive's find waited for on the
- * calling thread: for a thread that may wait (not a worker once the subscribe side parks). True
- * when found. */
-bool history_replay_start(struct history *h, const char *id, size_t id_len, uint64_t *from_seq);
 
 /* Reads at most max retained events with from <= seq <= upto into out, oldest first, taking a
  * reference to each (the caller unrefs them). *gap is set, and nothing read, when from is older
@@ -65,9 +61,9 @@ size_t history_read(struct history *h, uint64_t from, uint64_t upto, struct even
 void history_last_id(struct history *h, char *out, size_t cap);
 
 /* Records a break in the order (the store lost or reset part of it: DESIGN.md 2.1): from now on
- * an id appended before it resumes nothing (history_replay_start answers it as unknown, so the
- * subscriber is told "earliest"), and history_breaks counts one more, which tells workers to cut
- * their streams so that every client finds out. */
+ * an id appended before it resumes nothing (history_replay_lookup and _after answer it as unknown,
+ * so the subscriber is told "earliest"), and history_breaks counts one more, which tells workers to
+ * cut their streams so that every client finds out. */
 void history_mark_break(struct history *h);
 /* Breaks marked so far. Lock-free. */
 uint64_t history_breaks(struct history *h);

@@ -221,12 +221,17 @@ void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
         "ssebroker_store_replay_reads_total %llu\n"
         "# HELP ssebroker_store_replay_events_total Events those reads brought back.\n"
         "# TYPE ssebroker_store_replay_events_total counter\n"
-        "ssebroker_store_replay_events_total %llu\n",
+        "ssebroker_store_replay_events_total %llu\n"
+        "# HELP ssebroker_store_replay_finds_total Last-Event-IDs older than the history kept in "
+        "memory, looked up in the store's files (on its reader thread, the subscribe parked).\n"
+        "# TYPE ssebroker_store_replay_finds_total counter\n"
+        "ssebroker_store_replay_finds_total %llu\n",
         authority_name(m->authority), (unsigned long long)as.batches,
         (unsigned long long)as.records, (unsigned long long)as.syncs,
         (unsigned long long)as.write_errors, (unsigned long long)as.disk_bytes,
         (unsigned long long)as.segments, (unsigned long long)as.discontinuities,
-        (unsigned long long)as.archive_reads, (unsigned long long)as.archive_events);
+        (unsigned long long)as.archive_reads, (unsigned long long)as.archive_events,
+        (unsigned long long)as.archive_finds);
     if (as.shared) shared_store_stats(&t, &as);
     heap_stats(&t);
     if (t.failed) {

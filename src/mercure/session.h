@@ -23,8 +23,8 @@ struct session {
     char *subscriber_id;               /* stream, with --subscriptions: urn:uuid:... */
     struct publisher_token *pub_token; /* HTTP: the last verified publisher token */
     struct pending_publish *pending;   /* a parked publish */
-    struct pending_resume *resume;     /* a parked subscribe: waits for the store to catch up */
-    bool resume_waited;                /* ... once: the next pass goes on whatever it finds */
+    struct pending_resume *resume;     /* a parked subscribe: its id asked of the archive or */
+    bool resume_given_up;              /* the store; the wait timed out or a drain cut it */
 };
 
 /* A publish waiting for bus room or for its store. Freed when answered, or, when the connection
@@ -40,9 +40,9 @@ struct pending_publish {
 };
 void pending_publish_free(struct pending_publish *pp);
 
-/* A subscribe waiting for a shared store to catch up (mercure/subscribe.c). Released when the
- * wait ends or the connection closes: freed now, or by the store's outcome when it still holds
- * the ticket. */
+/* A subscribe waiting for the archive to look its Last-Event-ID up, or for a shared store to
+ * catch up (mercure/subscribe.c). Released when the wait ends or the connection closes: freed
+ * now, or by the store's answer when it still holds the request. */
 struct pending_resume;
 void pending_resume_release(struct pending_resume *pr);
 

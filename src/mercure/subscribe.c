@@ -7,6 +7,7 @@
 
 #include "auth/auth.h"
 #include "common/utf8.h"
+#include "core/archive.h"
 #include "core/history.h"
 #include "core/selector.h"
 #include "http/cors.h"
@@ -63,17 +64,25 @@ static int send_head(struct mercure *m, struct conn *c, struct http_request *r, 
     return conn_write_owned(c, out, n);
 }
 
-/* A resume whose id history does not know yet may name an update this node has not read back
- * from a shared store (published on another node a moment ago): wait until the store posts that
- * it caught up, then handle the request again (nothing of it has been touched yet). */
+/* Before a resume knows where its replay starts, it may wait, parked:
+ * - for the archive (the log's files, the Redis Stream) to look up an id memory no longer holds,
+ *   on the store's reader thread (it may read a record to verify the hit: a worker never touches
+ *   the disk, nor the network to the store);
+ * - for a shared store to catch up, when neither memory nor the archive knows the id: it may name
+ *   an update this node has not read back yet (published on another node a moment ago). Once.
+ * Either posts to the worker's completion queue; the request is then handled again from the top
+ * (nothing of it has been touched: the id is read without decoding the query in place). */
 struct pending_resume {
-    struct authority_ticket ticket; /* first: the completion casts back */
+    struct archive_find f; /* first: the completion casts back; a sync uses f.ticket alone */
     struct worker *w;
-    struct conn *conn; /* NULL once nobody waits: the posted outcome frees it */
+    struct conn *conn; /* NULL once nobody waits: the posted answer frees it */
     bool posted;
+    bool sync;         /* waited for the store to catch up, not for the archive */
+    bool store_waited; /* the store was waited for, now or in an earlier wait */
+    char id[];         /* f.id points here */
 };
 
-static void resume_synced(struct authority_ticket *t)
+static void resume_posted(struct authority_ticket *t)
 {
     struct pending_resume *pr = (struct pending_resume *)t;
     pr->posted = true;
@@ -88,56 +97,115 @@ void pending_resume_release(struct pending_resume *pr)
     if (pr->posted)
         free(pr);
     else
-        pr->conn = NULL; /* the store still holds the ticket: its outcome frees it */
+        pr->conn = NULL; /* the store still holds it: its answer frees it */
 }
 
 static bool resume_again(void *ctx, struct worker *w, struct conn *c)
 {
-    struct session *s = c->session;
-    pending_resume_release(s->resume);
-    s->resume = NULL;
-    s->resume_waited = true; /* this time the id is answered with what history has */
-    struct http_request *r = c->req;
+    struct http_request *r = c->req; /* s->resume holds the answer for the next pass */
     routes_dispatch(ctx, w, c, r, llhttp_should_keep_alive(&r->parser));
     return true;
 }
 
-/* Ready or not (the store did not catch up in time: the id is then answered as unknown). */
-static const struct park_ops resume_park = {.resume = resume_again, .expire = resume_again};
-
-static bool wait_for_store(struct mercure *m, struct worker *w, struct conn *c,
-                           struct http_request *r, const char *query, size_t query_len)
+static bool resume_expire(void *ctx, struct worker *w, struct conn *c)
 {
-    if (!authority_can_sync(m->authority)) return false;
+    struct session *s = c->session; /* timed out, or a drain: the id is answered as unknown */
+    s->resume_given_up = true;
+    return resume_again(ctx, w, c);
+}
+
+static const struct park_ops resume_park = {.resume = resume_again, .expire = resume_expire};
+
+/* What the waits decided, for the replay: nothing (look it up now), or found at seq, or not. */
+struct resume_answer {
+    bool decided, found;
+    uint64_t seq; /* of the event with the id */
+};
+
+/* Parks c until the archive has looked id up (sync false) or the store has caught up. False when
+ * out of memory: nothing was parked. */
+static bool park_resume(struct mercure *m, struct worker *w, struct conn *c, const char *id,
+                        size_t id_len, bool sync, bool store_waited)
+{
+    struct session *s;
+    struct pending_resume *pr;
+    if (!(s = session_of(c)) || !(pr = malloc(sizeof(*pr) + id_len))) return false;
+    *pr = (struct pending_resume){.f = {.ticket = {.done = resume_posted, .queue = &w->completions},
+                                        .id = pr->id,
+                                        .id_len = id_len},
+                                  .w = w,
+                                  .conn = c,
+                                  .sync = sync,
+                                  .store_waited = store_waited || sync};
+    memcpy(pr->id, id, id_len);
+    s->resume = pr;
+    if (sync) {
+        STAT_ADD(&w->stats, resume_waits, 1);
+        authority_sync(m->authority, &pr->f.ticket);
+        worker_park(w, c, &resume_park, m, PARK_FOR_OUTCOME, w->now_ms + m->cfg->redis_timeout_ms);
+    } else {
+        archive_find(history_archive(m->history), &pr->f);
+        worker_park(w, c, &resume_park, m, PARK_FOR_OUTCOME, INT64_MAX);
+    }
+    return true;
+}
+
+/* True when the request was parked (it comes back once what it waits for is there); otherwise
+ * *ans says what earlier waits decided. */
+static bool resume_wait(struct mercure *m, struct worker *w, struct conn *c, struct http_request *r,
+                        const char *query, size_t query_len, struct resume_answer *ans)
+{
     struct session *s = c->session;
-    if (s && s->resume_waited) {
-        s->resume_waited = false;
-        return false;
+    bool store_waited = false;
+    if (s && s->resume && (s->resume->posted || s->resume_given_up)) { /* handled again */
+        struct pending_resume *pr = s->resume;
+        bool given_up = s->resume_given_up, sync = pr->sync;
+        s->resume = NULL;
+        s->resume_given_up = false;
+        store_waited = pr->store_waited;
+        *ans = (struct resume_answer){.decided = given_up || !sync,
+                                      .found = !given_up && !sync && pr->f.found &&
+                                               pr->f.ticket.result == AUTHORITY_STORED,
+                                      .seq = pr->f.seq};
+        bool parked = false;
+        if (!given_up && !sync && !ans->found && !store_waited &&
+            authority_can_sync(m->authority)) {
+            /* The archive does not know it either: perhaps the store does, not read back yet. */
+            parked = park_resume(m, w, c, pr->id, pr->f.id_len, true, true);
+            if (parked) *ans = (struct resume_answer){0};
+        }
+        pending_resume_release(pr);
+        if (parked || ans->decided) return parked;
+        /* The store caught up: look again (memory, or the archive once more). */
     }
     size_t header_len = 0, len;
     const char *header = http_header_value(r, HDR_LAST_EVENT_ID, &header_len);
     char *scratch;
     const char *id = subscribe_resume_id(query, query_len, header, header_len, &scratch, &len);
-    uint64_t seq;
-    bool known = !id || !len || (len == 8 && !memcmp(id, "earliest", 8)) ||
-                 history_replay_start(m->history, id, len, &seq);
+    bool parked = false;
+    if (id && len && !(len == 8 && !memcmp(id, "earliest", 8))) {
+        uint64_t seq;
+        switch (history_replay_lookup(m->history, id, len, &seq)) {
+        case HISTORY_START_FOUND:
+            break;
+        case HISTORY_START_UNKNOWN:
+            if (!store_waited && authority_can_sync(m->authority))
+                parked = park_resume(m, w, c, id, len, true, true);
+            break;
+        case HISTORY_START_ARCHIVE:
+            parked = park_resume(m, w, c, id, len, false, store_waited);
+            break;
+        }
+    }
     free(scratch);
-    if (known) return false;
-    struct pending_resume *pr;
-    if (!(s = session_of(c)) || !(pr = calloc(1, sizeof(*pr)))) return false;
-    *pr = (struct pending_resume){
-        .ticket = {.done = resume_synced, .queue = &w->completions}, .w = w, .conn = c};
-    s->resume = pr;
-    STAT_ADD(&w->stats, resume_waits, 1);
-    authority_sync(m->authority, &pr->ticket);
-    worker_park(w, c, &resume_park, m, PARK_FOR_OUTCOME, w->now_ms + m->cfg->redis_timeout_ms);
-    return true;
+    return parked;
 }
 
 void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struct http_request *r,
                       char *query, size_t query_len, bool head, bool keep_alive)
 {
-    if (wait_for_store(m, w, c, r, query, query_len)) return;
+    struct resume_answer ans = {0};
+    if (resume_wait(m, w, c, r, query, query_len, &ans)) return;
     const struct sseb_config *cfg = m->cfg;
     struct auth_claims *claims = NULL;
     size_t header_id_len = 0;
@@ -184,8 +252,12 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
 
     bool earliest = want_replay && id_len == 8 && memcmp(id, "earliest", 8) == 0;
     uint64_t from_seq = 0;
-    bool found = want_replay && history_replay_start(m->history, earliest ? NULL : id,
-                                                     earliest ? 0 : id_len, &from_seq);
+    bool found = false;
+    if (want_replay && !earliest && ans.decided)
+        found = ans.found && history_replay_after(m->history, ans.seq, &from_seq);
+    else if (want_replay) /* an id the archive has, when it could not be asked: unknown */
+        found = history_replay_lookup(m->history, earliest ? NULL : id, earliest ? 0 : id_len,
+                                      &from_seq) == HISTORY_START_FOUND;
     /* Never echo an id the client did not send; an unknown one becomes "earliest". */
     const char *answer_id = found && !earliest ? id : "earliest";
     size_t answer_len = answer_id == id ? id_len : 8;

@@ -321,7 +321,9 @@ static void log_stats(struct authority *a, struct authority_stats *out)
     out->disk_bytes = atomic_load_explicit(&l->n_disk_bytes, memory_order_relaxed);
     out->segments = atomic_load_explicit(&l->n_segments, memory_order_relaxed);
     out->discontinuities = atomic_load_explicit(&l->n_discontinuities, memory_order_relaxed);
-    if (l->reader) log_reader_counts(l->reader, &out->archive_reads, &out->archive_events);
+    if (l->reader)
+        log_reader_counts(l->reader, &out->archive_reads, &out->archive_events,
+                          &out->archive_finds);
 }
 
 static const struct authority_ops log_ops = {

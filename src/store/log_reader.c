@@ -45,7 +45,7 @@ struct log_reader {
     uint64_t fd_file;
     struct scratch scratch;
 
-    _Atomic uint64_t n_reads, n_events;
+    _Atomic uint64_t n_reads, n_events, n_finds;
 };
 
 static void scratch_free(struct scratch *s)
@@ -280,6 +280,7 @@ static void serve_find(struct log_reader *r, struct archive_find *f)
                    rec.id.len == f->id_len && memcmp(rec.id.p, f->id, f->id_len) == 0;
         if (f->found) f->seq = candidate;
     }
+    atomic_fetch_add_explicit(&r->n_finds, 1, memory_order_relaxed);
     completion_post(&f->ticket, AUTHORITY_STORED);
 }
 
@@ -361,8 +362,9 @@ struct archive *log_reader_archive(struct log_reader *r)
     return &r->base;
 }
 
-void log_reader_counts(struct log_reader *r, uint64_t *reads, uint64_t *events)
+void log_reader_counts(struct log_reader *r, uint64_t *reads, uint64_t *events, uint64_t *finds)
 {
+    *finds = atomic_load_explicit(&r->n_finds, memory_order_relaxed);
     *reads = atomic_load_explicit(&r->n_reads, memory_order_relaxed);
     *events = atomic_load_explicit(&r->n_events, memory_order_relaxed);
 }

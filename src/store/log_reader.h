@@ -23,7 +23,7 @@ struct log_reader *log_reader_start(int dirfd, struct log_index *index, uint64_t
 void log_reader_stop(struct log_reader *r);
 struct archive *log_reader_archive(struct log_reader *r);
 
-/* For /metrics: reads served and events read from the files. */
-void log_reader_counts(struct log_reader *r, uint64_t *reads, uint64_t *events);
+/* For /metrics: reads served, events read from the files, finds answered. */
+void log_reader_counts(struct log_reader *r, uint64_t *reads, uint64_t *events, uint64_t *finds);
 
 #endif

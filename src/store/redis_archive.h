@@ -4,8 +4,8 @@
  * pages (ARCHIVE_READ_EVENTS events, the request's max_bytes) by a reader thread of its own with
  * its own connection (through the sentinels, like the writer's), posted to the requesting
  * worker's completion queue: reads never block a worker, and a storm of deep resumes costs each
- * stream one page at a time as its socket drains. (A find is answered the same way; its caller,
- * history_replay_start, waits for it: one HGET and one XRANGE of one entry.)
+ * stream one page at a time as its socket drains. (A find is answered the same way: the
+ * subscribe is parked meanwhile, mercure/subscribe.c; one HGET and one XRANGE of one entry.)
  *
  * Seqs are this node's (history assigns them as the bridge commits): the bridge reports every
  * entry it commits (redis_archive_committed), and within a run of entries committed since the

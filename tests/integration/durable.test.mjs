@@ -366,6 +366,7 @@ test('replay older than the in-memory tier streams from the files, before and af
       const r2 = await resumeIds(b.port, 'c1498');
       assert.deepEqual(r2.ids, want.slice(want.indexOf('c1498') + 1), 'from the middle; the private update withheld');
       assert.ok(await b.metric('ssebroker_store_replay_events_total') > 2000, 'read back from the files');
+      assert.ok(await b.metric('ssebroker_store_replay_finds_total') >= 2, 'the ids were found on the reader thread');
       assert.ok(await b.metric('ssebroker_history_events') <= 100, 'memory holds only the hot tier');
       await b.stop();
       if (round === 0) b = await new Broker(args).start();

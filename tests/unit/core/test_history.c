@@ -29,7 +29,8 @@ static struct event *append(struct history *h, const char *id, size_t data_len)
 static void ids_after(struct history *h, const char *id, const char *want)
 {
     uint64_t from;
-    cr_assert(history_replay_start(h, id, id ? strlen(id) : 0, &from), "%s not found", id);
+    cr_assert_eq(history_replay_lookup(h, id, id ? strlen(id) : 0, &from), HISTORY_START_FOUND,
+                 "%s not found", id);
     char got[512] = "";
     struct event *chunk[2];
     for (;;) {
@@ -58,7 +59,7 @@ Test(history, assigns_increasing_seqs_and_replays_after_id)
     ids_after(h, "c", "");
     ids_after(h, NULL, "a,b,c,");
     uint64_t from;
-    cr_assert(history_replay_start(h, NULL, 0, &from));
+    cr_assert_eq(history_replay_lookup(h, NULL, 0, &from), HISTORY_START_FOUND);
     cr_assert_eq(from, 1);
     /* upto bounds the read: the cursor of a worker that has not seen the newest yet. */
     struct event *ev[8];
@@ -75,7 +76,7 @@ Test(history, unknown_id_replays_nothing)
     struct history *h = history_new(10, 1 << 20);
     append(h, "a", 1);
     uint64_t from = 77;
-    cr_assert_not(history_replay_start(h, "nope", 4, &from));
+    cr_assert_neq(history_replay_lookup(h, "nope", 4, &from), HISTORY_START_FOUND);
     cr_assert_eq(from, 77, "untouched when not found");
     history_free(h);
 }
@@ -94,7 +95,8 @@ Test(history, bounded_by_count)
     cr_assert_eq(st.evicted, 6);
     ids_after(h, "e6", "e7,e8,e9,");
     uint64_t from;
-    cr_assert_not(history_replay_start(h, "e2", 2, &from), "evicted: unknown now");
+    cr_assert_neq(history_replay_lookup(h, "e2", 2, &from), HISTORY_START_FOUND,
+                  "evicted: unknown now");
     history_free(h);
 }
 
@@ -188,11 +190,13 @@ Test(history, id_table_survives_heavy_churn)
     for (int i = 0; i < 4990; i++) {
         snprintf(id, sizeof(id), "e%d", i);
         if (i == 1) continue;
-        cr_assert_not(history_replay_start(h, id, strlen(id), &from), "%s was evicted", id);
+        cr_assert_neq(history_replay_lookup(h, id, strlen(id), &from), HISTORY_START_FOUND,
+                      "%s was evicted", id);
     }
     for (int i = 4992; i < 5000; i++) {
         snprintf(id, sizeof(id), "e%d", i);
-        cr_assert(history_replay_start(h, id, strlen(id), &from), "%s is retained", id);
+        cr_assert_eq(history_replay_lookup(h, id, strlen(id), &from), HISTORY_START_FOUND,
+                     "%s is retained", id);
     }
     history_free(h);
 }
@@ -208,8 +212,10 @@ Test(history, ids_from_before_a_break_resume_as_unknown)
     append(h, "c", 1);
     append(h, "d", 1);
     uint64_t from;
-    cr_assert_not(history_replay_start(h, "a", 1, &from), "before the break: unknown");
-    cr_assert_not(history_replay_start(h, "b", 1, &from), "the last before the break too");
+    cr_assert_neq(history_replay_lookup(h, "a", 1, &from), HISTORY_START_FOUND,
+                  "before the break: unknown");
+    cr_assert_neq(history_replay_lookup(h, "b", 1, &from), HISTORY_START_FOUND,
+                  "the last before the break too");
     ids_after(h, "c", "d,");
     ids_after(h, NULL, "a,b,c,d,"); /* earliest still reads all that is retained */
     history_free(h);
