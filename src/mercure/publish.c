@@ -33,9 +33,11 @@ static void respond(struct mercure *m, struct conn *c, int status, const char *e
 {
     char headers[1024];
     size_t n = 0;
-    if (c->req) cors_headers(m->cfg->cors_origins, c->req, headers, 700, &n);
-    snprintf(headers + n, sizeof(headers) - n, "%s", extra ? extra : "");
-    conn_respond(c, status, "text/plain; charset=utf-8", headers, body, len, close);
+    /* The common case (no list, or a publisher that is not a browser) formats nothing. */
+    if (m->cfg->cors_origins && c->req)
+        cors_headers(m->cfg->cors_origins, c->req, headers, 700, &n);
+    if (n) snprintf(headers + n, sizeof(headers) - n, "%s", extra ? extra : "");
+    conn_respond(c, status, "text/plain; charset=utf-8", n ? headers : extra, body, len, close);
 }
 
 static void reply(struct mercure *m, struct conn *c, int status, const char *extra,
