@@ -89,6 +89,7 @@ struct opts {
     const char *pub_path;
     uint32_t settle_ms;
     uint32_t warmup_ms;
+    uint32_t pause_ms;
     uint32_t drain_ms;
     uint32_t connect_timeout_ms;
     uint32_t retries;

@@ -223,6 +223,12 @@ int main(int argc, char **argv)
             if (warm_missing) note("warm-up: %" PRIu64 " streams never got a probe", warm_missing);
             sample_server(&s1b);
         }
+        if (O.pause_ms) { /* said even with --quiet: bench/profile.sh waits for this line */
+            fprintf(stderr, "loadgen: publishing in %u ms\n", O.pause_ms);
+            fflush(stderr);
+            sleep_ms(O.pause_ms);
+            sample_server(&s1b);
+        }
         pub_complete = publish_all(P, deadline);
         if (!pub_complete && now_ns() >= deadline) timed_out = true;
     } else {

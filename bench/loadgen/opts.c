@@ -46,6 +46,8 @@ static void usage(FILE *f)
           "  --settle-ms T          wait after all subscribed, before sampling memory (500)\n"
           "  --warmup-ms T          before measuring, publish a probe per topic (again every\n"
           "                         300 ms) until every stream got one, for at most T ms (0: off)\n"
+          "  --pause-ms T           before publishing, print 'loadgen: publishing in T ms' on\n"
+          "                         stderr and wait T ms (a profiler attaches to the server)\n"
           "  --drain-ms T           wait for deliveries after the last response (10000)\n"
           "  --timeout S            hard limit for the whole run in seconds (120)\n"
           "  --quiet                JSON line only\n"
@@ -110,6 +112,7 @@ const struct optdef OPTS[] = {
     {"seed", A_U64, &O.seed, 0, 1e18},
     {"settle-ms", A_U32, &O.settle_ms, 0, 600000},
     {"warmup-ms", A_U32, &O.warmup_ms, 0, 600000},
+    {"pause-ms", A_U32, &O.pause_ms, 0, 600000},
     {"drain-ms", A_U32, &O.drain_ms, 0, 3600000},
     {"timeout", A_DBL, &O.timeout_s, 1, 86400},
     {"quiet", A_FLAG, &O.quiet, 0, 0},

@@ -1,17 +1,31 @@
-/* bound: the leanest SSE fan-out server we can write for this machine, the upper bound the
- * benchmark reports every server against (bench/run.sh target "bound").
+/* bound: the fastest SSE fan-out server we can write for this machine and this job, the bound
+ * bench/run.sh reports every server against (target "bound"). It copies nothing of ssebroker's
+ * design; whatever makes it faster is fair, whatever a broker needs and a bound does not (history,
+ * auth, limits, heartbeats, patterns) is left out.
  *
  * It speaks just enough of the Node peer's API for bench/loadgen --target node:
  *   GET  /.well-known/mercure?topic=T        -> 200 text/event-stream, then events of topic T
  *   POST /.well-known/mercure  topic=T&data=D -> 200 with the event id (keep-alive, pipelined)
  *   GET  /healthz                             -> 200
- * and nothing else: one exact topic per subscriber, no history, no auth, no limits, no
- * heartbeats. Each published event is encoded once and handed to every worker; a worker writes
- * each of its subscribers one gathered write per round (all events of the round), keeping only
- * what the socket did not take. One epoll worker thread per core with its own SO_REUSEPORT
- * listener, as ssebroker does.
  *
- * usage: bound [--port N] [--workers N]      (defaults 18083, online CPUs) */
+ * How it goes fast:
+ * - One worker thread per core, each with its own SO_REUSEPORT listener and epoll; a publish is
+ *   encoded once and handed to every worker (a mutex'd inbox; an eventfd write only when that
+ *   worker sleeps).
+ * - Acknowledgements first: a publisher's answers are written before any fan-out starts.
+ * - A round: the worker takes every event in its inbox and concatenates, per topic, the bytes of
+ *   that topic's events once (one copy per event per worker, never per subscriber); each
+ *   subscriber of the topic then gets one send of that one buffer. No per-subscriber queue, no
+ *   per-delivery bookkeeping: a subscriber holds bytes only when its socket refused some.
+ * - The sends of up to 256 subscribers go to the kernel in one io_uring submission (sendmsg
+ *   through the ring, non-blocking); without io_uring, one sendmsg each.
+ * - --slice N (default SLICE_DEFAULT): between two submissions of at most N sends, input that
+ *   arrived meanwhile is served (epoll_wait with no timeout) and its answers written, so
+ *   publishers keep publishing during a long round; 0: input only between rounds. The default is
+ *   what measured fastest (bench/RESULTS.md).
+ * - Topics are an exact-match hash table of arrays of subscribers (swap-remove).
+ *
+ * usage: bound [--port N] [--workers N] [--slice N] [--uring 0|1]  (18083, online CPUs, ...) */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -31,49 +45,80 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#ifdef BOUND_URING
+#include <liburing.h>
+#endif
 
-#define MAX_WORKERS 64
-#define BUCKETS     4096
-#define RBUF        65536
-#define IOV_MAX_N   64
-#define FLUSH_SLICE 4 /* writes between two looks at the input during a flush */
+#define MAX_WORKERS   64
+#define BUCKETS       4096
+#define RBUF          65536
+#define BATCH         256 /* sends per io_uring submission */
+#define SLICE_DEFAULT 256
+#define MAX_IN        (1 << 20) /* request bytes a connection may have pending */
 
 struct event {
     _Atomic int refs;
     uint32_t hash;
-    size_t topic_len, len;
+    uint32_t topic_len, len;
     char *topic, *bytes; /* inside the allocation */
+};
+
+struct topic {
+    struct topic *next; /* same bucket */
+    uint32_t hash, len;
+    struct conn **subs;
+    uint32_t nsubs, cap;
+    /* This round: the bytes of its events, concatenated. */
+    char *buf;
+    size_t buf_len, buf_cap;
+    struct topic *round_next;
+    bool in_round;
+    char name[];
 };
 
 struct conn {
     int fd;
-    bool stream;
-    uint32_t hash; /* stream: its topic's */
-    char *topic;
-    size_t topic_len;
-    char *in; /* request bytes not yet handled */
+    bool stream, dirty, closing, writable_wait;
+    struct topic *topic; /* stream: its topic; idx its place in topic->subs */
+    uint32_t idx;
+    char *in; /* request bytes not handled yet */
     size_t in_len;
-    char *out; /* bytes the socket did not take */
+    char *out; /* bytes the socket did not take yet (answers, or a stream's backlog) */
     size_t out_len;
-    struct conn *bucket_next; /* stream: same bucket of the worker's topic table */
-    struct event **round;     /* this round's events, IOV_MAX_N slots once the first comes */
-    int nround;
     struct conn *dirty_next;
-    bool dirty;
+};
+
+struct slot {
+    struct conn *c;
+    struct iovec iov[2];
+    int iovcnt;
+    size_t asked;
+    int res;
+    struct msghdr msg;
 };
 
 struct worker {
     int id, lfd, ep, efd;
     pthread_t thread;
-    struct conn *buckets[BUCKETS];
+    struct topic *buckets[BUCKETS];
     pthread_mutex_t lock; /* the inbox, filled by every worker's publishers */
     struct event **inbox;
     size_t ninbox, capinbox;
-    struct conn *dirty;
+    _Atomic int sleeping;
+    struct conn *dirty; /* connections with answers to write */
+    struct conn *dead;  /* closed during a round: freed after it (dirty_next links them) */
+    bool in_round;
+    struct slot slots[BATCH];
+    int nslots;
+#ifdef BOUND_URING
+    bool uring;
+    struct io_uring ring;
+#endif
+    char rbuf[RBUF];
 };
 
 static struct worker workers[MAX_WORKERS];
-static int nworkers;
+static int nworkers, slice = SLICE_DEFAULT, use_uring = 1;
 static _Atomic uint64_t next_id;
 
 static uint32_t fnv(const char *s, size_t n)
@@ -129,58 +174,193 @@ static char *form_get(char *form, size_t n, const char *key, size_t *vlen)
     return NULL;
 }
 
+static void append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t nc = *cap ? *cap : 256;
+        while (nc < *len + n)
+            nc *= 2;
+        char *b = realloc(*buf, nc);
+        if (!b) abort();
+        *buf = b;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+}
+
+/* A connection's pending output: exact-size buffer (most have none, so no capacity field). */
 static void queue_out(struct conn *c, const char *p, size_t n)
 {
     char *o = realloc(c->out, c->out_len + n);
-    if (!o) return;
+    if (!o) abort();
     memcpy(o + c->out_len, p, n);
     c->out = o;
     c->out_len += n;
 }
 
+static void drop_out(struct conn *c, size_t n)
+{
+    if (n >= c->out_len) {
+        free(c->out);
+        c->out = NULL;
+        c->out_len = 0;
+        return;
+    }
+    memmove(c->out, c->out + n, c->out_len - n);
+    c->out_len -= n;
+}
+
 static void mark_dirty(struct worker *w, struct conn *c)
 {
-    if (c->dirty) return;
+    if (c->dirty || c->closing) return;
     c->dirty = true;
     c->dirty_next = w->dirty;
     w->dirty = c;
 }
 
-/* One gathered write: what the socket refused earlier, then this round's events. */
-static void flush(struct conn *c)
+/* ---- topics --------------------------------------------------------------------------------- */
+
+static struct topic *topic_get(struct worker *w, const char *name, size_t len, uint32_t hash,
+                               bool create)
 {
-    struct iovec iov[IOV_MAX_N + 1];
-    int n = 0;
-    size_t total = 0;
-    if (c->out_len) iov[n++] = (struct iovec){c->out, c->out_len}, total += c->out_len;
-    for (int i = 0; i < c->nround; i++)
-        iov[n++] = (struct iovec){c->round[i]->bytes, c->round[i]->len}, total += c->round[i]->len;
-    ssize_t w = n ? writev(c->fd, iov, n) : 0;
-    size_t done = w > 0 ? (size_t)w : 0;
-    /* Keep the tail the socket did not take, in order. */
-    char *rest = NULL;
-    size_t rest_len = total - done;
-    if (rest_len) {
-        rest = malloc(rest_len);
-        size_t o = 0, skip = done;
-        for (int i = 0; rest && i < n; i++) {
-            size_t l = iov[i].iov_len;
-            if (skip >= l) {
-                skip -= l;
-                continue;
-            }
-            memcpy(rest + o, (char *)iov[i].iov_base + skip, l - skip);
-            o += l - skip;
-            skip = 0;
-        }
-    }
-    free(c->out);
-    c->out = rest;
-    c->out_len = rest ? rest_len : 0;
-    for (int i = 0; i < c->nround; i++)
-        unref(c->round[i]);
-    c->nround = 0;
+    struct topic **b = &w->buckets[hash % BUCKETS];
+    for (struct topic *t = *b; t; t = t->next)
+        if (t->hash == hash && t->len == len && !memcmp(t->name, name, len)) return t;
+    if (!create) return NULL;
+    struct topic *t = calloc(1, sizeof(*t) + len);
+    if (!t) abort();
+    t->hash = hash;
+    t->len = (uint32_t)len;
+    memcpy(t->name, name, len);
+    t->next = *b;
+    *b = t;
+    return t;
 }
+
+static void subscribe(struct worker *w, struct conn *c, const char *name, size_t len)
+{
+    struct topic *t = topic_get(w, name, len, fnv(name, len), true);
+    if (t->nsubs == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 4;
+        t->subs = realloc(t->subs, t->cap * sizeof(*t->subs));
+        if (!t->subs) abort();
+    }
+    c->topic = t;
+    c->idx = t->nsubs;
+    t->subs[t->nsubs++] = c;
+    c->stream = true;
+}
+
+static void unsubscribe(struct conn *c)
+{
+    struct topic *t = c->topic;
+    struct conn *last = t->subs[--t->nsubs];
+    t->subs[c->idx] = last;
+    last->idx = c->idx;
+    c->topic = NULL;
+}
+
+/* ---- sends ---------------------------------------------------------------------------------- */
+
+static void close_conn(struct worker *w, struct conn *c);
+
+/* Sends slots[0..n) without blocking; each res is bytes written or -errno. */
+static void send_slots(struct worker *w, struct slot *s, int n)
+{
+#ifdef BOUND_URING
+    if (w->uring) {
+        for (int i = 0; i < n; i++) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+            s[i].msg = (struct msghdr){.msg_iov = s[i].iov, .msg_iovlen = (size_t)s[i].iovcnt};
+            io_uring_prep_sendmsg(sqe, s[i].c->fd, &s[i].msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+            io_uring_sqe_set_data64(sqe, (uint64_t)i);
+        }
+        int r;
+        do
+            r = io_uring_submit_and_wait(&w->ring, (unsigned)n);
+        while (r == -EINTR);
+        for (int done = 0; done < n;) {
+            struct io_uring_cqe *cqe;
+            if (io_uring_wait_cqe(&w->ring, &cqe) == -EINTR) continue;
+            s[io_uring_cqe_get_data64(cqe)].res = cqe->res;
+            io_uring_cqe_seen(&w->ring, cqe);
+            done++;
+        }
+        return;
+    }
+#endif
+    for (int i = 0; i < n; i++) {
+        s[i].msg = (struct msghdr){.msg_iov = s[i].iov, .msg_iovlen = (size_t)s[i].iovcnt};
+        ssize_t r = sendmsg(s[i].c->fd, &s[i].msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        s[i].res = r < 0 ? -errno : (int)r;
+    }
+}
+
+/* What a send did to its connection: written bytes leave, the rest stays in c->out in order. */
+static void sent(struct worker *w, struct slot *s)
+{
+    struct conn *c = s->c;
+    size_t written = s->res > 0 ? (size_t)s->res : 0;
+    if (s->res < 0 && s->res != -EAGAIN && s->res != -EINTR) {
+        close_conn(w, c);
+        return;
+    }
+    size_t from_out = s->iov[0].iov_base == c->out && c->out_len ? s->iov[0].iov_len : 0;
+    if (from_out) {
+        size_t d = written < from_out ? written : from_out;
+        drop_out(c, d);
+        written -= d;
+    }
+    for (int i = from_out ? 1 : 0; i < s->iovcnt; i++) {
+        size_t l = s->iov[i].iov_len;
+        if (written >= l) {
+            written -= l;
+            continue;
+        }
+        queue_out(c, (char *)s->iov[i].iov_base + written, l - written);
+        written = 0;
+    }
+    c->writable_wait = c->out_len > 0; /* the next EPOLLOUT edge brings it back */
+}
+
+static void submit(struct worker *w)
+{
+    if (!w->nslots) return;
+    send_slots(w, w->slots, w->nslots);
+    for (int i = 0; i < w->nslots; i++)
+        sent(w, &w->slots[i]);
+    w->nslots = 0;
+    while (w->dead && !w->in_round) {
+        struct conn *c = w->dead;
+        w->dead = c->dirty_next;
+        free(c);
+    }
+}
+
+static void add_slot(struct worker *w, struct conn *c, const char *p, size_t n)
+{
+    struct slot *s = &w->slots[w->nslots++];
+    s->c = c;
+    s->iovcnt = 0;
+    if (c->out_len) s->iov[s->iovcnt++] = (struct iovec){c->out, c->out_len};
+    if (n) s->iov[s->iovcnt++] = (struct iovec){(void *)p, n};
+}
+
+/* Answers (and backlogs whose socket became writable) go out: one submission for all of them. */
+static void flush_answers(struct worker *w)
+{
+    while (w->dirty) {
+        struct conn *c = w->dirty;
+        w->dirty = c->dirty_next;
+        c->dirty = false;
+        if (c->out_len && !c->writable_wait) add_slot(w, c, NULL, 0);
+        if (w->nslots == BATCH) submit(w);
+    }
+    submit(w);
+}
+
+/* ---- publish and fan-out -------------------------------------------------------------------- */
 
 static void publish(const char *topic, size_t tlen, const char *data, size_t dlen, char *id_out)
 {
@@ -188,13 +368,13 @@ static void publish(const char *topic, size_t tlen, const char *data, size_t dle
     int idn = snprintf(id_out, 32, "%llu", (unsigned long long)id);
     size_t len = 4 + (size_t)idn + 7 + dlen + 2;
     struct event *ev = malloc(sizeof(*ev) + tlen + len + 1);
-    if (!ev) return;
+    if (!ev) abort();
     ev->topic = (char *)(ev + 1);
     memcpy(ev->topic, topic, tlen);
-    ev->topic_len = tlen;
+    ev->topic_len = (uint32_t)tlen;
     ev->hash = fnv(topic, tlen);
     ev->bytes = ev->topic + tlen;
-    ev->len = (size_t)sprintf(ev->bytes, "id: %s\ndata: %.*s\n\n", id_out, (int)dlen, data);
+    ev->len = (uint32_t)sprintf(ev->bytes, "id: %s\ndata: %.*s\n\n", id_out, (int)dlen, data);
     atomic_init(&ev->refs, nworkers);
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
@@ -202,11 +382,12 @@ static void publish(const char *topic, size_t tlen, const char *data, size_t dle
         if (w->ninbox == w->capinbox) {
             w->capinbox = w->capinbox ? w->capinbox * 2 : 1024;
             w->inbox = realloc(w->inbox, w->capinbox * sizeof(*w->inbox));
+            if (!w->inbox) abort();
         }
-        bool wake = w->ninbox == 0;
         w->inbox[w->ninbox++] = ev;
         pthread_mutex_unlock(&w->lock);
-        if (wake) {
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_exchange(&w->sleeping, 0)) {
             uint64_t one = 1;
             ssize_t r = write(w->efd, &one, 8);
             (void)r;
@@ -216,34 +397,18 @@ static void publish(const char *topic, size_t tlen, const char *data, size_t dle
 
 static void handle(struct worker *w, const struct epoll_event *evs, int n);
 
-/* What arrived since the last wait, handled without waiting. */
+/* Input that arrived during a round: read it, publish what it publishes (next round), and write
+ * the answers now. */
 static void serve_input(struct worker *w)
 {
     struct epoll_event evs[256];
     int n = epoll_wait(w->ep, evs, 256, 0);
-    if (n > 0) handle(w, evs, n);
+    if (n <= 0) return;
+    handle(w, evs, n);
+    flush_answers(w); /* runs between submissions: no send of the round is pending */
 }
 
-/* Writes every dirty connection, reading the input every FLUSH_SLICE writes: publishers are
- * answered within a slice rather than after the whole round, and what they publish meanwhile
- * goes out in the next round's gathered writes. */
-static void flush_dirty(struct worker *w)
-{
-    int since_input = 0;
-    while (w->dirty) {
-        if (since_input == FLUSH_SLICE) {
-            serve_input(w);
-            since_input = 0;
-            continue;
-        }
-        struct conn *c = w->dirty;
-        w->dirty = c->dirty_next;
-        c->dirty = false;
-        flush(c);
-        since_input++;
-    }
-}
-
+/* One round: every event of the inbox to every subscriber of its topic. */
 static void fan_out(struct worker *w)
 {
     pthread_mutex_lock(&w->lock);
@@ -252,77 +417,112 @@ static void fan_out(struct worker *w)
     w->inbox = NULL;
     w->ninbox = w->capinbox = 0;
     pthread_mutex_unlock(&w->lock);
+    if (!n) return;
+    struct topic *round = NULL;
     for (size_t i = 0; i < n; i++) {
         struct event *ev = evs[i];
-        for (struct conn *c = w->buckets[ev->hash % BUCKETS]; c; c = c->bucket_next) {
-            if (c->hash != ev->hash || c->topic_len != ev->topic_len ||
-                memcmp(c->topic, ev->topic, ev->topic_len))
-                continue;
-            if (!c->round && !(c->round = malloc(IOV_MAX_N * sizeof(*c->round)))) continue;
-            if (c->nround == IOV_MAX_N) flush(c);
-            atomic_fetch_add(&ev->refs, 1);
-            c->round[c->nround++] = ev;
-            mark_dirty(w, c);
+        struct topic *t = topic_get(w, ev->topic, ev->topic_len, ev->hash, false);
+        if (t && t->nsubs) {
+            append(&t->buf, &t->buf_len, &t->buf_cap, ev->bytes, ev->len);
+            if (!t->in_round) {
+                t->in_round = true;
+                t->round_next = round;
+                round = t;
+            }
         }
-        unref(ev); /* the worker's own reference */
+        unref(ev);
     }
     free(evs);
-    flush_dirty(w);
+    w->in_round = true;
+    for (struct topic *t = round; t; t = t->round_next) {
+        for (uint32_t i = 0; i < t->nsubs; i++) {
+            struct conn *c = t->subs[i];
+            if (c->writable_wait) { /* its socket is full: keep the bytes behind its backlog */
+                queue_out(c, t->buf, t->buf_len);
+                continue;
+            }
+            add_slot(w, c, t->buf, t->buf_len);
+            if (w->nslots == BATCH || (slice && w->nslots >= slice)) {
+                submit(w);
+                if (slice) serve_input(w);
+            }
+        }
+    }
+    submit(w);
+    w->in_round = false;
+    for (struct topic *t = round; t; t = t->round_next) {
+        t->in_round = false;
+        t->buf_len = 0;
+        if (t->buf_cap > 65536) { /* a burst's buffer is given back */
+            free(t->buf);
+            t->buf = NULL;
+            t->buf_cap = 0;
+        }
+    }
+    while (w->dead) {
+        struct conn *c = w->dead;
+        w->dead = c->dirty_next;
+        free(c);
+    }
 }
+
+/* ---- connections ---------------------------------------------------------------------------- */
 
 static void close_conn(struct worker *w, struct conn *c)
 {
-    if (c->dirty) { /* rare: a connection closing with output pending */
+    if (c->closing) return;
+    if (c->dirty) { /* rare: a connection closing with answers pending */
         struct conn **d = &w->dirty;
         while (*d != c)
             d = &(*d)->dirty_next;
         *d = c->dirty_next;
+        c->dirty = false;
     }
-    if (c->stream) {
-        struct conn **p = &w->buckets[c->hash % BUCKETS];
-        while (*p && *p != c)
-            p = &(*p)->bucket_next;
-        if (*p) *p = c->bucket_next;
-    }
-    for (int i = 0; i < c->nround; i++)
-        unref(c->round[i]);
+    c->closing = true;
+    if (c->stream) unsubscribe(c);
     close(c->fd);
-    free(c->round);
-    free(c->topic);
     free(c->in);
     free(c->out);
-    free(c);
+    c->in = c->out = NULL;
+    c->in_len = c->out_len = 0;
+    if (w->in_round || w->nslots) { /* a slot or the round may still point at it */
+        c->dirty_next = w->dead;
+        w->dead = c;
+    } else {
+        free(c);
+    }
 }
 
 static const char sse_head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                                "Cache-Control: no-cache\r\nConnection: keep-alive\r\n\r\n";
 
-/* Handles the complete requests in c->in; returns false when c must close. */
-static bool requests(struct worker *w, struct conn *c)
+/* Handles the complete requests in p[0..len); returns the bytes used, or -1 when c must close. */
+static long requests(struct worker *w, struct conn *c, char *p, size_t len)
 {
     size_t off = 0;
     while (!c->stream) {
-        char *head_end = memmem(c->in + off, c->in_len - off, "\r\n\r\n", 4);
+        char *head_end = memmem(p + off, len - off, "\r\n\r\n", 4);
         if (!head_end) break;
-        char *req = c->in + off;
+        char *req = p + off;
         size_t head_len = (size_t)(head_end - req) + 4;
         size_t body_len = 0;
         char *cl = memmem(req, head_len, "Content-Length:", 15);
         if (!cl) cl = memmem(req, head_len, "content-length:", 15);
         if (cl) body_len = strtoul(cl + 15, NULL, 10);
-        if (c->in_len - off < head_len + body_len) break;
+        if (len - off < head_len + body_len) break;
         char *line_end = memchr(req, '\r', head_len);
         if (!strncmp(req, "POST ", 5)) {
             char *body = req + head_len;
             size_t tl = 0, dl = 0;
             char *topic = form_get(body, body_len, "topic", &tl);
             char *data = form_get(body, body_len, "data", &dl);
-            char id[32], resp[128];
+            char id[32] = "", resp[128];
             if (topic) publish(topic, tl, data ? data : "", data ? dl : 0, id);
+            size_t idl = strlen(id);
             int n = snprintf(resp, sizeof(resp),
                              "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
                              "%zu\r\n\r\n%s",
-                             topic ? strlen(id) : 0, topic ? id : "");
+                             idl, id);
             queue_out(c, resp, (size_t)n);
             mark_dirty(w, c);
         } else if (!strncmp(req, "GET /healthz", 12)) {
@@ -331,63 +531,68 @@ static bool requests(struct worker *w, struct conn *c)
             mark_dirty(w, c);
         } else if (!strncmp(req, "GET ", 4)) {
             char *q = memmem(req, (size_t)(line_end - req), "topic=", 6);
-            if (!q) return false;
+            if (!q) return -1;
             char *end = q + 6;
             while (end < line_end && *end != ' ' && *end != '&')
                 end++;
-            c->topic_len = (size_t)(end - q - 6);
-            c->topic = malloc(c->topic_len + 1);
-            memcpy(c->topic, q + 6, c->topic_len);
-            c->topic_len = decode(c->topic, c->topic_len);
-            c->hash = fnv(c->topic, c->topic_len);
-            c->stream = true;
-            c->bucket_next = w->buckets[c->hash % BUCKETS];
-            w->buckets[c->hash % BUCKETS] = c;
+            size_t tl = decode(q + 6, (size_t)(end - q - 6));
+            subscribe(w, c, q + 6, tl);
             queue_out(c, sse_head, sizeof(sse_head) - 1);
             mark_dirty(w, c);
         } else {
-            return false;
+            return -1;
         }
         off += head_len + body_len;
     }
-    memmove(c->in, c->in + off, c->in_len - off);
-    c->in_len -= off;
-    return true;
+    return (long)off;
 }
 
 static void readable(struct worker *w, struct conn *c)
 {
     for (;;) {
-        if (c->stream) { /* a stream only sends: what it sends is drained and dropped */
-            char sink[512];
-            ssize_t n = read(c->fd, sink, sizeof(sink));
-            if (n > 0) continue;
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) close_conn(w, c);
-            return;
-        }
-        if (c->in_len + 4096 > RBUF * 4) {
+        ssize_t n = read(c->fd, w->rbuf, RBUF);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0 || (n < 0 && errno != EAGAIN)) {
             close_conn(w, c);
             return;
         }
-        char *in = realloc(c->in, c->in_len + RBUF);
-        if (!in) return;
-        c->in = in;
-        ssize_t n = read(c->fd, c->in + c->in_len, RBUF);
-        if (n > 0) {
-            c->in_len += (size_t)n;
-            if (!requests(w, c)) {
+        if (n < 0) return;
+        if (c->stream) continue; /* a stream only sends: what it sends is dropped */
+        char *p = w->rbuf;
+        size_t len = (size_t)n;
+        if (c->in_len) { /* the rest of an earlier read comes first */
+            if (c->in_len + len > MAX_IN) {
                 close_conn(w, c);
                 return;
             }
-            if (c->stream) { /* it just became one: no more request bytes to keep */
+            char *in = realloc(c->in, c->in_len + len);
+            if (!in) abort();
+            memcpy(in + c->in_len, p, len);
+            c->in = in;
+            c->in_len += len;
+            p = c->in;
+            len = c->in_len;
+        }
+        long used = requests(w, c, p, len);
+        if (used < 0) {
+            close_conn(w, c);
+            return;
+        }
+        size_t rest = c->stream ? 0 : len - (size_t)used;
+        if (p == c->in) {
+            memmove(c->in, c->in + used, rest);
+            c->in_len = rest;
+            if (!rest) {
                 free(c->in);
                 c->in = NULL;
-                c->in_len = 0;
             }
-            continue;
+        } else if (rest) {
+            c->in = malloc(rest);
+            if (!c->in) abort();
+            memcpy(c->in, p + used, rest);
+            c->in_len = rest;
         }
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) close_conn(w, c);
-        return;
+        if ((size_t)n < RBUF) return; /* the socket is drained (edge-triggered) */
     }
 }
 
@@ -403,8 +608,10 @@ static void handle(struct worker *w, const struct epoll_event *evs, int n)
                 int one = 1;
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                 struct conn *c = calloc(1, sizeof(*c));
+                if (!c) abort();
                 c->fd = fd;
-                struct epoll_event ce = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
+                struct epoll_event ce = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                         .data.ptr = c};
                 epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ce);
             }
         } else if (evs[i].data.ptr == &wake) {
@@ -413,8 +620,12 @@ static void handle(struct worker *w, const struct epoll_event *evs, int n)
             (void)r;
         } else {
             struct conn *c = evs[i].data.ptr;
-            if (evs[i].events & EPOLLOUT && c->out_len) mark_dirty(w, c);
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readable(w, c);
+            if (c->closing) continue;
+            if (evs[i].events & EPOLLOUT && c->writable_wait) {
+                c->writable_wait = false;
+                mark_dirty(w, c);
+            }
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) readable(w, c);
         }
     }
 }
@@ -428,14 +639,19 @@ static void *worker_main(void *arg)
     e = (struct epoll_event){.events = EPOLLIN, .data.ptr = &wake};
     epoll_ctl(w->ep, EPOLL_CTL_ADD, w->efd, &e);
     for (;;) {
-        /* A wake-up read during a flush may have been for events still in the inbox. */
+        /* Sleep only when nothing is in the inbox; a publisher seeing "sleeping" wakes us. */
+        atomic_store(&w->sleeping, 1);
+        atomic_thread_fence(memory_order_seq_cst);
         pthread_mutex_lock(&w->lock);
         int timeout = w->ninbox ? 0 : -1;
         pthread_mutex_unlock(&w->lock);
+        if (!timeout) atomic_store(&w->sleeping, 0);
         int n = epoll_wait(w->ep, evs, 256, timeout);
-        handle(w, evs, n);
-        flush_dirty(w); /* answers first: publishers never wait behind a fan-out */
+        atomic_store(&w->sleeping, 0);
+        if (n > 0) handle(w, evs, n);
+        flush_answers(w); /* answers first: publishers never wait behind a fan-out */
         fan_out(w);
+        flush_answers(w);
     }
     return NULL;
 }
@@ -447,8 +663,11 @@ int main(int argc, char **argv)
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
         if (!strcmp(argv[i], "--workers")) nworkers = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--slice")) slice = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--uring")) use_uring = atoi(argv[i + 1]);
     }
     if (nworkers < 1 || nworkers > MAX_WORKERS) nworkers = 1;
+    if (slice < 0 || slice > BATCH) slice = SLICE_DEFAULT;
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
         w->id = i;
@@ -466,11 +685,20 @@ int main(int argc, char **argv)
             perror("bound: listen");
             return 1;
         }
+#ifdef BOUND_URING
+        w->uring = use_uring && io_uring_queue_init(BATCH, &w->ring, 0) == 0;
+#endif
     }
     signal(SIGPIPE, SIG_IGN);
     for (int i = 0; i < nworkers; i++)
         pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
-    fprintf(stderr, "bound: listening on 127.0.0.1:%d, %d workers\n", port, nworkers);
+#ifdef BOUND_URING
+    const char *how = workers[0].uring ? "io_uring" : "sendmsg";
+#else
+    const char *how = "sendmsg";
+#endif
+    fprintf(stderr, "bound: listening on 127.0.0.1:%d, %d workers, sends through %s, slice %d\n",
+            port, nworkers, how, slice);
     pthread_join(workers[0].thread, NULL);
     return 0;
 }
