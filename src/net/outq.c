@@ -16,15 +16,42 @@ struct shared_event *shared_get(struct shared_pool *pool, struct event *ev)
     } else if (!(se = malloc(sizeof(*se))))
         return NULL;
     se->ev = ev;
+    se->p = ev->wire;
+    se->len = ev->wire_len;
     se->holders = 0;
     pool->live++;
+    return se;
+}
+
+struct shared_event *shared_get_bytes(struct shared_pool *pool, size_t len, char **bytes)
+{
+    if (len > UINT32_MAX) return NULL;
+    char *own = malloc(len ? len : 1);
+    if (!own) return NULL;
+    struct shared_event *se = pool->free;
+    if (se) {
+        pool->free = se->next_free;
+        pool->nfree--;
+    } else if (!(se = malloc(sizeof(*se)))) {
+        free(own);
+        return NULL;
+    }
+    se->ev = NULL;
+    se->p = own;
+    se->len = (uint32_t)len;
+    se->holders = 0;
+    pool->live++;
+    *bytes = own;
     return se;
 }
 
 void shared_put(struct shared_pool *pool, struct shared_event *se)
 {
     if (--se->holders) return;
-    event_unref(se->ev);
+    if (se->ev)
+        event_unref(se->ev);
+    else
+        free((void *)se->p);
     pool->live--;
     if (pool->nfree >= SHARED_POOL_KEEP) {
         free(se);
@@ -52,13 +79,14 @@ void shared_pool_free(struct shared_pool *pool)
     pool->nfree = 0;
 }
 
+/* The capacity is a power of two (4, doubling), so positions wrap with a mask. */
 static int grow(struct outq *q)
 {
     uint32_t ncap = q->cap ? q->cap * 2 : 4;
     struct outq_item *n = malloc(ncap * sizeof(*n));
     if (!n) return -1;
     for (uint32_t i = 0; i < q->count; i++)
-        n[i] = q->items[(q->head + i) % q->cap];
+        n[i] = q->items[(q->head + i) & (q->cap - 1)];
     free(q->items);
     q->items = n;
     q->cap = ncap;
@@ -69,7 +97,7 @@ static int grow(struct outq *q)
 static struct outq_item *push(struct outq *q, const char *p, size_t len, uint32_t kind)
 {
     if (q->count == q->cap && grow(q)) return NULL;
-    struct outq_item *it = &q->items[(q->head + q->count) % q->cap];
+    struct outq_item *it = &q->items[(q->head + q->count) & (q->cap - 1)];
     it->p = p;
     it->len = (uint32_t)len;
     it->kind = kind;
@@ -95,7 +123,12 @@ int outq_push_owned(struct outq *q, char *p, size_t len)
 
 int outq_push_shared(struct outq *q, struct shared_event *se)
 {
-    struct outq_item *it = push(q, se->ev->wire, se->ev->wire_len, OUTQ_SHARED);
+    return outq_push_shared_from(q, se, 0);
+}
+
+int outq_push_shared_from(struct outq *q, struct shared_event *se, size_t off)
+{
+    struct outq_item *it = push(q, se->p + off, se->len - off, OUTQ_SHARED);
     if (!it) return -1;
     it->se = se;
     se->holders++;
@@ -126,7 +159,7 @@ static void release(struct outq_item *it, struct shared_pool *pool)
 static void pop(struct outq *q, struct shared_pool *pool)
 {
     release(&q->items[q->head], pool);
-    q->head = (q->head + 1) % q->cap;
+    q->head = (q->head + 1) & (q->cap - 1);
     q->count--;
     q->head_off = 0;
 }
@@ -136,7 +169,7 @@ int outq_prepare(const struct outq *q, struct iovec *iov, int max, size_t *asked
     int n = 0;
     *asked = 0;
     for (uint32_t i = 0; i < q->count && n < max; i++) {
-        const struct outq_item *it = &q->items[(q->head + i) % q->cap];
+        const struct outq_item *it = &q->items[(q->head + i) & (q->cap - 1)];
         size_t off = i == 0 ? q->head_off : 0;
         iov[n].iov_base = (void *)(it->p + off);
         iov[n].iov_len = it->len - off;

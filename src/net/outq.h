@@ -10,10 +10,15 @@
 struct event;
 struct iovec;
 
-/* A worker's single reference to an event, shared by all its local holders. The worker counts
- * holders with plain integers, so fan-out to N local subscribers costs no atomic operation. */
+/* A worker's single reference to an event, shared by all its local holders, or the bytes of a
+ * run of events copied once for all of them (the fan-out's runs: consecutive events that go to
+ * the same streams, one queue entry and one iovec per stream for the whole run). The worker
+ * counts holders with plain integers, so fan-out to N local subscribers costs no atomic
+ * operation. */
 struct shared_event {
-    struct event *ev;
+    struct event *ev; /* NULL: the bytes are own, a copy */
+    const char *p;
+    uint32_t len;
     uint32_t holders;
     struct shared_event *next_free;
 };
@@ -26,6 +31,9 @@ struct shared_pool {
 
 /* Wraps ev (taking over one reference the caller owns) with zero holders. */
 struct shared_event *shared_get(struct shared_pool *pool, struct event *ev);
+/* A shared_event holding len bytes of its own (malloc'd, for the caller to fill through
+ * *bytes), with zero holders. NULL when out of memory. */
+struct shared_event *shared_get_bytes(struct shared_pool *pool, size_t len, char **bytes);
 /* Drops one holder; the last one releases the event reference. */
 void shared_put(struct shared_pool *pool, struct shared_event *se);
 /* Releases a shared_event that never got a holder. */
@@ -61,6 +69,8 @@ struct outq {
 int outq_push_static(struct outq *q, const char *p, size_t len);
 int outq_push_owned(struct outq *q, char *p, size_t len);
 int outq_push_shared(struct outq *q, struct shared_event *se);
+/* Queues se's bytes from off on (a stream that had the start of a run already). */
+int outq_push_shared_from(struct outq *q, struct shared_event *se, size_t off);
 /* Queues ev's wire bytes, taking over one reference the caller owns (dropped on failure). */
 int outq_push_event(struct outq *q, struct event *ev);
 

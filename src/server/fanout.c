@@ -18,9 +18,6 @@
 #include "server/stats.h"
 #include "ssebroker/config.h"
 
-/* Deliveries queued per bus batch at most (24 B of queue entry each: 12 MiB). */
-#define FANOUT_BATCH_DELIVERIES (512 * 1024)
-
 int fanout_init(struct fanout *f, int consumer, struct bus *bus, struct history *history,
                 const struct sseb_config *cfg, struct worker_stats *stats,
                 struct completion_queue *completions)
@@ -125,50 +122,69 @@ void stream_stop(struct fanout *f, struct conn *c)
 
 /* ---- live ------------------------------------------------------------------------------- */
 
+/* Deliveries queued per bus batch at most, counted in queue entries (24 B each: 12 MiB). */
+#define FANOUT_BATCH_ENTRIES (512 * 1024)
+/* Events in one run at most (a run: see fanout_drain_bus). */
+#define FANOUT_RUN_MAX 1024
+
+/* One run of bus events on its way to the streams that take it. */
 struct delivery {
     struct fanout *f;
-    struct event *ev;
-    struct shared_event *se;
-    uint64_t delivered;
+    struct event **evs; /* the run, in bus order: same topics, same visibility */
+    uint32_t n;
+    size_t bytes;            /* wire bytes of the whole run */
+    struct shared_event *se; /* made at the first delivery: the event, or the run's bytes */
+    uint64_t delivered;      /* events queued, over every stream */
+    uint64_t entries;        /* queue entries made (one per stream) */
 };
 
-/* True when ev is next for s: newer than what it has, readable by it, and s still open. Marks
- * ev as s's newest. */
-static bool take_next(struct stream *s, const struct event *ev)
+/* The run's bytes, held once for every stream of this worker: the event itself for a run of one,
+ * else one copy of the run's bytes (one copy per worker, however many streams take it). */
+static struct shared_event *run_bytes(struct fanout *f, struct delivery *d)
 {
-    struct conn *c = stream_conn(s);
-    if (s->replaying || s->last_seq >= ev->seq || c->doomed || c->close_after) return false;
-    if (!stream_may_read(s, ev)) return false;
-    s->last_seq = ev->seq;
-    return true;
+    if (d->n == 1) return shared_get(&f->pool, d->evs[0]);
+    char *p;
+    struct shared_event *se = shared_get_bytes(&f->pool, d->bytes, &p);
+    if (!se) return NULL;
+    for (uint32_t i = 0; i < d->n; i++) {
+        memcpy(p, d->evs[i]->wire, d->evs[i]->wire_len);
+        p += d->evs[i]->wire_len;
+    }
+    return se;
 }
 
 static void deliver(struct stream *s, struct delivery *d)
 {
     struct fanout *f = d->f;
     struct conn *c = stream_conn(s);
-    struct event *ev = d->ev;
-    if (!take_next(s, ev)) return;
+    const struct event *first = d->evs[0], *last = d->evs[d->n - 1];
+    if (s->replaying || s->last_seq >= last->seq || c->doomed || c->close_after) return;
+    if (!stream_may_read(s, first)) return; /* the whole run has first's topics and visibility */
+    /* A stream that has the start of the run already (rare: it went live in the middle of it)
+     * takes the rest. */
+    uint32_t from = 0;
+    size_t off = 0;
+    while (d->evs[from]->seq <= s->last_seq)
+        off += d->evs[from++]->wire_len;
+    s->last_seq = last->seq;
     /* Replayed bytes are history's own; only live output counts against the budget, so a
      * client resuming far behind is not cut while its replay is still on the way out. */
-    if (c->out.bytes - s->replay_unsent + ev->wire_len > f->cfg->max_queued_bytes) {
+    if (c->out.bytes - s->replay_unsent + (d->bytes - off) > f->cfg->max_queued_bytes) {
         STAT_ADD(f->stats, slow_consumers, 1);
         log_info("slow consumer disconnected", "worker=%d queued=%zu", f->consumer, c->out.bytes);
         conn_kill(c);
         return;
     }
-    if (!d->se) {
-        d->se = shared_get(&f->pool, ev);
-        if (!d->se) {
-            conn_kill(c);
-            return;
-        }
-    }
-    if (outq_push_shared(&c->out, d->se)) {
+    if (!d->se && !(d->se = run_bytes(f, d))) {
         conn_kill(c);
         return;
     }
-    d->delivered++;
+    if (outq_push_shared_from(&c->out, d->se, off)) {
+        conn_kill(c);
+        return;
+    }
+    d->delivered += d->n - from;
+    d->entries++;
     conn_mark_dirty(c);
 }
 
@@ -177,40 +193,84 @@ static void visit_node(struct sub_node *node, void *arg)
     deliver(node->owner, arg);
 }
 
-/* Takes over the worker's bus reference to ev. Returns the deliveries queued. */
-static uint64_t fan_out(struct fanout *f, struct event *ev)
+/* Takes over the worker's bus references to the run's events. */
+static void fan_out(struct fanout *f, struct delivery *d)
 {
-    struct delivery d = {.f = f, .ev = ev};
+    const struct event *ev = d->evs[0];
     for (uint16_t i = 0; i < ev->ntopics; i++)
         topic_index_visit(&f->index, ev->topics[i].s, ev->topics[i].len, ev->topics[i].hash,
-                          visit_node, &d);
-    if (d.delivered) STAT_ADD(f->stats, deliveries, d.delivered);
-    if (!d.se)
-        event_unref(ev); /* no local holder */
-    else if (d.se->holders == 0)
-        shared_put_unused(&f->pool, d.se);
-    return d.delivered;
+                          visit_node, d);
+    if (d->delivered) STAT_ADD(f->stats, deliveries, d->delivered);
+    bool copied = d->se && d->n > 1;
+    if (!d->se || copied) /* no local holder of the events themselves */
+        for (uint32_t i = 0; i < d->n; i++)
+            event_unref(d->evs[i]);
+    if (d->se && d->se->holders == 0) shared_put_unused(&f->pool, d->se);
 }
 
+/* Whether ev goes to exactly the streams first goes to: the same topics, the same visibility. */
+static bool same_run(const struct event *first, const struct event *ev)
+{
+    if (ev->private_ != first->private_ || ev->ntopics != first->ntopics) return false;
+    for (uint16_t i = 0; i < ev->ntopics; i++) {
+        const struct event_topic *a = &first->topics[i], *b = &ev->topics[i];
+        if (a->hash != b->hash || a->len != b->len || memcmp(a->s, b->s, a->len)) return false;
+    }
+    return true;
+}
+
+struct drain {
+    uint64_t entries;
+    size_t bytes;
+};
+
+static void fan_out_run(struct fanout *f, struct event **evs, uint32_t n, size_t bytes,
+                        struct drain *dr)
+{
+    if (!n) return;
+    /* Replaying streams read up to here from history: set before the fan-out skips them. */
+    f->bus_seq = evs[n - 1]->seq;
+    struct delivery d = {.f = f, .evs = evs, .n = n, .bytes = bytes};
+    fan_out(f, &d);
+    if (!d.entries) return;
+    dr->entries += d.entries;
+    dr->bytes += bytes;
+}
+
+/* Consecutive bus events with the same topics and visibility form a run: every stream that takes
+ * one takes all of them, so the run is queued to each as one entry (its bytes copied once per
+ * worker), one iovec of the stream's next send, instead of one per event. A flood to one topic
+ * becomes one entry per stream per batch (s1: the bound's per-topic round buffer); events to
+ * varied topics stay runs of one, queued as themselves. */
 bool fanout_drain_bus(struct fanout *f, int max)
 {
-    struct event *ev;
-    uint64_t deliveries = 0;
-    size_t bytes = 0;
-    for (int n = 0; n < max; n++) {
-        if (!(ev = bus_next(f->bus, f->consumer))) return false;
-        /* Replaying streams read up to here from history: set before the fan-out skips them. */
-        f->bus_seq = ev->seq;
-        uint32_t len = ev->wire_len;
-        uint64_t d = fan_out(f, ev);
-        if (!d) continue;
-        /* A batch is written before the next is taken: its queue entries (24 B a delivery) and
-         * what one stream may receive of it (at most all of its bytes) stay bounded, and a
-         * stream is never over its budget for events merely not written yet. */
-        deliveries += d;
-        bytes += len;
-        if (deliveries >= FANOUT_BATCH_DELIVERIES || bytes >= f->cfg->max_queued_bytes / 2)
-            return true;
+    struct event *run[FANOUT_RUN_MAX];
+    uint32_t n = 0;
+    size_t run_len = 0;
+    struct drain dr = {0};
+    /* A batch is written before the next is taken: its queue entries (24 B each) and what one
+     * stream may receive of it (at most all of its bytes) stay bounded, and a stream is never
+     * over its budget for events merely not written yet. */
+    size_t budget = f->cfg->max_queued_bytes / 2;
+    for (int taken = 0; taken < max; taken++) {
+        struct event *ev = bus_next(f->bus, f->consumer);
+        if (!ev) {
+            fan_out_run(f, run, n, run_len, &dr);
+            return false;
+        }
+        if (n && (n == FANOUT_RUN_MAX || dr.bytes + run_len + ev->wire_len > budget ||
+                  !same_run(run[0], ev))) {
+            fan_out_run(f, run, n, run_len, &dr);
+            n = 0;
+            run_len = 0;
+            if (dr.entries >= FANOUT_BATCH_ENTRIES || dr.bytes >= budget) {
+                fan_out_run(f, &ev, 1, ev->wire_len, &dr);
+                return true;
+            }
+        }
+        run[n++] = ev;
+        run_len += ev->wire_len;
     }
+    fan_out_run(f, run, n, run_len, &dr);
     return true;
 }
