@@ -15,8 +15,8 @@ test('the sweep plot labels its deliveries/s ticks distinctly', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sseb-plot-'));
   try {
     const series = {
-      ssebroker: [[100, 1392484, 26.4], [1000, 1669826, 48.5], [5000, 1121048, 96.0], [10000, 840308, 263.2]],
-      nchan: [[100, 274927, 99.1], [1000, 239296, 227.5], [5000, 132797, 1266.7], [10000, 117879, 7281.3]],
+      ssebroker: [[100, 1392484, 26.4, 4.3e6], [1000, 1669826, 48.5, 6.7e6], [5000, 1121048, 96.0, 4.3e6], [10000, 840308, 263.2, 3.2e6]],
+      nchan: [[100, 274927, 99.1, 0.52e6], [1000, 239296, 227.5, 0.65e6], [5000, 132797, 1266.7, 0.35e6], [10000, 117879, 7281.3, 0.14e6]],
     };
     for (const [name, rows] of Object.entries(series)) {
       fs.writeFileSync(path.join(dir, `sweep-${name}.dat`), rows.map((r) => r.join(' ')).join('\n') + '\n');

@@ -21,9 +21,12 @@
  *   through the ring, non-blocking); without io_uring, one sendmsg each.
  * - --slice N (default SLICE_DEFAULT): between two submissions of at most N sends, input that
  *   arrived meanwhile is served (epoll_wait with no timeout) and its answers written, so
- *   publishers keep publishing during a long round; 0: input only between rounds. The default is
- *   what measured fastest (bench/RESULTS.md).
- * - Topics are an exact-match hash table of arrays of subscribers (swap-remove).
+ *   publishers keep publishing during a long round; while none arrives the submissions double,
+ *   up to 256 sends; 0: input only between rounds. The default is what measured fastest
+ *   (bench/RESULTS.md: 1, 2, 4, 8, 16, 64, 256 tried).
+ * - Topics are an exact-match hash table of arrays of subscribers (swap-remove); a topic of the
+ *   shape prefix{var}suffix is a URI template (var: one path segment), tried against every
+ *   event (bench/run.sh's template scenario).
  *
  * usage: bound [--port N] [--workers N] [--slice N] [--uring 0|1]  (18083, online CPUs, ...) */
 #ifndef _GNU_SOURCE
@@ -53,7 +56,7 @@
 #define BUCKETS       4096
 #define RBUF          65536
 #define BATCH         256 /* sends per io_uring submission */
-#define SLICE_DEFAULT 256
+#define SLICE_DEFAULT 4
 #define MAX_IN        (1 << 20) /* request bytes a connection may have pending */
 
 struct event {
@@ -73,6 +76,7 @@ struct topic {
     size_t buf_len, buf_cap;
     struct topic *round_next;
     bool in_round;
+    struct topic *template_next; /* a URI template ("{var}"): in the worker's template list */
     char name[];
 };
 
@@ -101,7 +105,8 @@ struct worker {
     int id, lfd, ep, efd;
     pthread_t thread;
     struct topic *buckets[BUCKETS];
-    pthread_mutex_t lock; /* the inbox, filled by every worker's publishers */
+    struct topic *templates; /* topics that are URI templates, tried against every event */
+    pthread_mutex_t lock;    /* the inbox, filled by every worker's publishers */
     struct event **inbox;
     size_t ninbox, capinbox;
     _Atomic int sleeping;
@@ -110,6 +115,7 @@ struct worker {
     bool in_round;
     struct slot slots[BATCH];
     int nslots;
+    int slice; /* sends between two looks at the input: --slice while input comes, else more */
 #ifdef BOUND_URING
     bool uring;
     struct io_uring ring;
@@ -235,7 +241,34 @@ static struct topic *topic_get(struct worker *w, const char *name, size_t len, u
     memcpy(t->name, name, len);
     t->next = *b;
     *b = t;
+    if (memchr(name, '{', len)) {
+        t->template_next = w->templates;
+        w->templates = t;
+    }
     return t;
+}
+
+/* A URI template of the one shape the benchmark uses, prefix{var}suffix: var is one path
+ * segment. */
+static bool template_matches(const struct topic *t, const char *s, size_t n)
+{
+    const char *open = memchr(t->name, '{', t->len);
+    const char *close = memchr(open, '}', t->len - (size_t)(open - t->name));
+    if (!close) return false;
+    size_t pre = (size_t)(open - t->name), suf = t->len - (size_t)(close + 1 - t->name);
+    if (n <= pre + suf || memcmp(s, t->name, pre) || memcmp(s + n - suf, close + 1, suf))
+        return false;
+    return !memchr(s + pre, '/', n - pre - suf);
+}
+
+static void round_add(struct topic **round, struct topic *t, const struct event *ev)
+{
+    append(&t->buf, &t->buf_len, &t->buf_cap, ev->bytes, ev->len);
+    if (!t->in_round) {
+        t->in_round = true;
+        t->round_next = *round;
+        *round = t;
+    }
 }
 
 static void subscribe(struct worker *w, struct conn *c, const char *name, size_t len)
@@ -398,12 +431,17 @@ static void publish(const char *topic, size_t tlen, const char *data, size_t dle
 static void handle(struct worker *w, const struct epoll_event *evs, int n);
 
 /* Input that arrived during a round: read it, publish what it publishes (next round), and write
- * the answers now. */
+ * the answers now. While none comes, the next look is twice as far (up to a whole submission),
+ * so a sparse fan-out costs one epoll_wait per submission or less. */
 static void serve_input(struct worker *w)
 {
     struct epoll_event evs[256];
     int n = epoll_wait(w->ep, evs, 256, 0);
-    if (n <= 0) return;
+    if (n <= 0) {
+        w->slice = w->slice * 2 < BATCH ? w->slice * 2 : BATCH;
+        return;
+    }
+    w->slice = slice;
     handle(w, evs, n);
     flush_answers(w); /* runs between submissions: no send of the round is pending */
 }
@@ -422,14 +460,9 @@ static void fan_out(struct worker *w)
     for (size_t i = 0; i < n; i++) {
         struct event *ev = evs[i];
         struct topic *t = topic_get(w, ev->topic, ev->topic_len, ev->hash, false);
-        if (t && t->nsubs) {
-            append(&t->buf, &t->buf_len, &t->buf_cap, ev->bytes, ev->len);
-            if (!t->in_round) {
-                t->in_round = true;
-                t->round_next = round;
-                round = t;
-            }
-        }
+        if (t && t->nsubs) round_add(&round, t, ev);
+        for (t = w->templates; t; t = t->template_next)
+            if (t->nsubs && template_matches(t, ev->topic, ev->topic_len)) round_add(&round, t, ev);
         unref(ev);
     }
     free(evs);
@@ -442,7 +475,7 @@ static void fan_out(struct worker *w)
                 continue;
             }
             add_slot(w, c, t->buf, t->buf_len);
-            if (w->nslots == BATCH || (slice && w->nslots >= slice)) {
+            if (w->nslots == BATCH || (slice && w->nslots >= w->slice)) {
                 submit(w);
                 if (slice) serve_input(w);
             }
@@ -671,6 +704,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
         w->id = i;
+        w->slice = slice;
         pthread_mutex_init(&w->lock, NULL);
         w->ep = epoll_create1(EPOLL_CLOEXEC);
         w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
