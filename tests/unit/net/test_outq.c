@@ -235,3 +235,42 @@ Test(outq, consume_refuses_more_than_is_queued)
     outq_clear(&q, &pool);
     shared_pool_free(&pool);
 }
+
+/* A run's bytes copied once (the fan-out's runs): two queues hold it, one from the start and one
+ * from an offset (a stream that had the run's first event already); both get exactly their
+ * bytes, and the copy is freed with its last holder. */
+Test(outq, run_bytes_shared_whole_and_from_an_offset)
+{
+    int a[2], b[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
+    struct shared_pool pool = {0};
+    char *p;
+    static const char run[] = "id: 1\ndata: x\n\nid: 2\ndata: y\n\n";
+    struct shared_event *se = shared_get_bytes(&pool, sizeof(run) - 1, &p);
+    cr_assert_not_null(se);
+    memcpy(p, run, sizeof(run) - 1);
+    struct outq qa = {0}, qb = {0};
+    cr_assert_eq(outq_push_shared(&qa, se), 0);
+    cr_assert_eq(outq_push_shared_from(&qb, se, 15), 0);
+    cr_assert_eq(se->holders, 2);
+    cr_assert_eq(qa.bytes, sizeof(run) - 1);
+    cr_assert_eq(qb.bytes, sizeof(run) - 1 - 15);
+    size_t w;
+    cr_assert_eq(flush(&qa, a[0], &pool, &w), FLUSH_DONE);
+    cr_assert_eq(pool.live, 1, "the other queue still holds the run");
+    cr_assert_eq(flush(&qb, b[0], &pool, &w), FLUSH_DONE);
+    cr_assert_eq(pool.live, 0, "the last holder frees the copy");
+    char buf[64];
+    size_t n = drain(a[1], buf, sizeof(buf));
+    cr_assert_eq(n, sizeof(run) - 1);
+    cr_assert(memcmp(buf, run, n) == 0);
+    n = drain(b[1], buf, sizeof(buf));
+    cr_assert_eq(n, sizeof(run) - 1 - 15);
+    cr_assert(memcmp(buf, "id: 2\ndata: y\n\n", n) == 0);
+    shared_pool_free(&pool);
+    for (int i = 0; i < 2; i++) {
+        close(a[i]);
+        close(b[i]);
+    }
+}
