@@ -16,6 +16,7 @@
 #include "store/record.h"
 
 #define READ_CHUNK (64 * 1024) /* bytes read from a file at once */
+#define FIND_GUESS 4096        /* bytes read to verify a find's record: most are smaller */
 
 /* Room to decode records in: their bytes and their topic list, grown as records need. */
 struct scratch {
@@ -105,11 +106,12 @@ static enum record_status decode(struct scratch *s, const uint8_t *p, size_t ava
     return record_decode(p, avail, out, s->topics, s->ntopics_cap, used);
 }
 
-/* Reads the whole record at off of fd into s (the header says how long it is). */
-static enum record_status read_record(int fd, struct scratch *s, uint64_t off,
+/* Reads the whole record at off of fd into s: first guess bytes, then, when the header says it
+ * is longer, all of it. */
+static enum record_status read_record(int fd, struct scratch *s, uint64_t off, size_t guess,
                                       struct log_record *out)
 {
-    ssize_t n = read_at(fd, s, off, READ_CHUNK);
+    ssize_t n = read_at(fd, s, off, guess);
     if (n < LOG_RECORD_HEADER) return RECORD_TRUNCATED;
     size_t used, want = LOG_RECORD_HEADER + ((size_t)s->buf[0] | (size_t)s->buf[1] << 8 |
                                              (size_t)s->buf[2] << 16 | (size_t)s->buf[3] << 24);
@@ -211,7 +213,7 @@ static long read_run(struct log_reader *r, struct archive_read *req, uint64_t se
         }
         if (pos == 0 && taken < n && has_room(req, *bytes)) {
             /* One record larger than a chunk: read it whole. */
-            if (read_record(fd, s, off, &rec) != RECORD_OK) return -1;
+            if (read_record(fd, s, off, READ_CHUNK, &rec) != RECORD_OK) return -1;
             if (!take(req, &rec, seq + taken, bytes)) return taken ? (long)taken : -1;
             taken++;
             pos = (size_t)(rec.wire.p + rec.wire.len - (const char *)s->buf);
@@ -276,7 +278,7 @@ static void serve_find(struct log_reader *r, struct archive_find *f)
         log_index_locate(r->index, candidate, &file, &off, &run)) {
         int fd = use_file(r, file); /* -1: removed by retention meanwhile */
         struct log_record rec;
-        f->found = fd >= 0 && read_record(fd, &r->scratch, off, &rec) == RECORD_OK &&
+        f->found = fd >= 0 && read_record(fd, &r->scratch, off, FIND_GUESS, &rec) == RECORD_OK &&
                    rec.id.len == f->id_len && memcmp(rec.id.p, f->id, f->id_len) == 0;
         if (f->found) f->seq = candidate;
     }

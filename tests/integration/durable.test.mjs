@@ -265,6 +265,27 @@ test('--history-size bounds what a restarted log replays, exactly, from memory a
   }
 });
 
+// The reader verifies a find against the record it names, reading a small guess first: a record
+// larger than the guess (or than a read chunk) is read whole.
+test('a Last-Event-ID older than memory is found however large its record', { timeout: 60000 }, async () => {
+  const dir = tmpdir();
+  try {
+    const b = await new Broker(['--history-dir', dir, '--history-memory', '5', '--fsync', 'never']).start();
+    const pub = keepAlivePublisher(b.port, 1);
+    for (let i = 0; i < 40; i++) await pub.publish(`topic=d&id=L${i}&data=${'L'.repeat(i % 2 ? 20000 : 100000)}`);
+    pub.close();
+    for (const from of [3, 10]) {
+      const r = await resumeIds(b.port, `L${from}`);
+      assert.match(r.head, new RegExp(`\\r\\nLast-Event-ID: L${from}\\r\\n`));
+      assert.deepEqual(r.ids, Array.from({ length: 39 - from }, (_, i) => `L${from + 1 + i}`));
+    }
+    assert.ok(await b.metric('ssebroker_store_replay_finds_total') >= 2);
+    await b.stop();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // REVIEW D6: the log reads back records of at most 512 MiB. A larger one is refused before it is
 // acknowledged, so an acknowledged update is always one the log can replay after a restart.
 test('an update whose record the log could not read back is refused with 413, and the log stays whole', { timeout: 120000 }, async () => {
