@@ -45,7 +45,7 @@ function token(claims) {
 // private channel, one per presence channel (its topic, the relative pattern of its subscription
 // events and API, the member's payload), then one subscribe+publish detail with every whisper
 // topic; a guest (or a user granted nothing) gets no authorization_details at all.
-function subscriberClaims(user, names) {
+function subscriberClaims(user, names, ttl = 300) {
   const now = Math.floor(Date.now() / 1000);
   const granted = names.filter((n) => (n.startsWith('private-') || n.startsWith('presence-')) && ACL[user]?.includes(n));
   const details = [];
@@ -64,7 +64,7 @@ function subscriberClaims(user, names) {
   if (granted.length) details.push({ type: DETAIL, actions: ['subscribe', 'publish'], topics: granted.map((n) => ({ match: whisperTopic(n) })) });
   return {
     iss: APP, client_id: APP, aud: RESOURCE, sub: USERS[user] ? String(USERS[user].id) : 'anonymous', iat: now,
-    jti: crypto.randomUUID(), exp: now + 300, ...(details.length ? { authorization_details: details } : {}),
+    jti: crypto.randomUUID(), exp: now + ttl, ...(details.length ? { authorization_details: details } : {}),
   };
 }
 
@@ -99,25 +99,33 @@ window.echo = {
     const ns = this.prefix + 'channel/';
     return topic.startsWith(ns) ? decodeURIComponent(topic.slice(ns.length)) : null;
   },
-  async authenticate(channels) {
+  async authenticate(channels, ttl) {
     const res = await fetch('/broadcasting/auth', { method: 'POST', credentials: 'include',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({ channel_names: channels, user: this.user }) });
+      body: JSON.stringify({ channel_names: channels, user: this.user, ttl }) });
     const body = await res.json();
     this.prefix = body.topic_prefix;
+    this.auths = (this.auths || 0) + 1;
+    // The cookie is re-minted at 80 % of its life; the hub closes the stream at the old token's
+    // exp and the browser reconnects by itself (Last-Event-ID) with the new cookie.
+    clearTimeout(this.refreshTimer);
+    if (this.es) this.refreshTimer = setTimeout(() => this.authenticate(channels, ttl), body.expires_in * 800);
     return body;
   },
   // Opens the one stream for these channels; resolves once open and every presence snapshot is in.
-  async join(channels, { lastEventId = '' } = {}) {
-    await this.authenticate(channels);
+  async join(channels, { lastEventId = '', ttl } = {}) {
+    this.es = this.es || 'opening';
+    await this.authenticate(channels, ttl);
     const url = new URL(this.hub);
     for (const name of channels) url.searchParams.append('match', this.topic(name));
     for (const name of channels.filter((n) => n.startsWith('presence-')))
       url.searchParams.append('match_urlpattern', this.subscriptionsPath() + '/:match_type/' + enc(this.topic(name)) + '/:subscriber');
     if (lastEventId) url.searchParams.set('last_event_id', lastEventId);
-    this.es?.close();
+    this.es?.close?.();
     const es = new EventSource(url, { withCredentials: true });
     this.es = es;
+    es.addEventListener('open', () => { this.opens = (this.opens || 0) + 1; });
+    es.addEventListener('error', () => { this.drops = (this.drops || 0) + 1; });
     es.onmessage = (e) => {
       this.lastEventId = e.lastEventId;
       const m = JSON.parse(e.data);
@@ -151,7 +159,7 @@ window.echo = {
     }
   },
   memberNames(name) { return [...(this.members[name] || new Map()).values()].map((p) => p.user_info.name).sort(); },
-  leave() { this.es?.close(); this.es = null; },
+  leave() { clearTimeout(this.refreshTimer); this.es?.close(); this.es = null; },
   // A whisper: a plain form POST to the hub with the cookie (a "simple" request, no preflight).
   async whisper(name, event, payload, topic) {
     const res = await fetch(this.hub.origin + this.hub.pathname, { method: 'POST', credentials: 'include',
@@ -180,14 +188,14 @@ function appServer() {
     if (req.method === 'POST' && url.pathname === '/broadcasting/auth') {
       let body = '';
       for await (const chunk of req) body += chunk;
-      const { channel_names: names, user } = JSON.parse(body);
-      const cookie = token(subscriberClaims(user, names));
+      const { channel_names: names, user, ttl = 300 } = JSON.parse(body);
+      const cookie = token(subscriberClaims(user, names, ttl));
       res.writeHead(200, {
         'Content-Type': 'application/json',
-        'Set-Cookie': `${COOKIE}=${cookie}; Path=${HUB}; Max-Age=300; HttpOnly; SameSite=Strict`,
+        'Set-Cookie': `${COOKIE}=${cookie}; Path=${HUB}; Max-Age=${ttl}; HttpOnly; SameSite=Strict`,
       });
       res.end(JSON.stringify({
-        expires_in: 300, topic_prefix: PREFIX, client_events: true,
+        expires_in: ttl, topic_prefix: PREFIX, client_events: true,
         channel_names: names.map((name) => ({ name, denied: !name.startsWith('private-') && !name.startsWith('presence-') ? undefined : !ACL[user]?.includes(name) })),
       }));
       return;
@@ -383,5 +391,21 @@ test('reconnect: the stream reopened with last_event_id gets what it missed, onc
   await broadcast('news', 'Tick', { n: 4 }, { id: 'echo-r4' });
   await waitFor(a.page, () => window.echo.messages.length >= 4);
   assert.deepEqual((await a.page.evaluate(() => window.echo.messages)).map((m) => m.id), ['echo-r1', 'echo-r2', 'echo-r3', 'echo-r4']);
+  await a.context.close();
+});
+
+test('a short-lived cookie: re-minted at 80 %, the hub closes the stream at exp, the browser reconnects with the new one and misses nothing', async () => {
+  const a = await userPage('alice');
+  await a.page.evaluate(() => window.echo.join(['private-orders.1'], { ttl: 3 }));
+  await broadcast('private-orders.1', 'Tick', { n: 1 }, { id: 'echo-exp-1' });
+  await waitFor(a.page, () => window.echo.messages.length >= 1);
+  // The cookie was refreshed (a second auth) and the first stream closed by the hub at exp.
+  await waitFor(a.page, () => window.echo.auths >= 2 && window.echo.drops >= 1);
+  // A private update after the close: it arrives only if the reconnection carried the new
+  // cookie (the old one is gone with its Max-Age, and an anonymous stream gets no private update).
+  await broadcast('private-orders.1', 'Tick', { n: 2 }, { id: 'echo-exp-2' });
+  await waitFor(a.page, () => window.echo.opens >= 2 && window.echo.messages.length >= 2);
+  assert.deepEqual((await a.page.evaluate(() => window.echo.messages)).map((m) => m.id), ['echo-exp-1', 'echo-exp-2']);
+  await a.page.evaluate(() => window.echo.leave());
   await a.context.close();
 });
