@@ -153,6 +153,7 @@ window.echo = {
       const res = await fetch(this.hub.origin + this.subscriptionsPath() + '/exact/' + enc(this.topic(name)), { credentials: 'include' });
       if (!res.ok) throw new Error('snapshot: HTTP ' + res.status);
       const doc = await res.json();
+      doc.link = res.headers.get('Link'); // exposed to this origin, or null
       this.snapshots[name] = doc;
       for (const s of doc.subscriptions)
         if (s.active && s.payload != null) this.members[name].set(s.subscriber, s.payload);
@@ -297,6 +298,7 @@ test('presence: snapshot with payloads, joining and leaving by event: mercure, m
   assert.deepEqual(await a.page.evaluate((r) => window.echo.memberNames(r), room), ['alice'], 'here(): the snapshot includes oneself');
   const snap = await a.page.evaluate((r) => window.echo.snapshots[r], room);
   assert.equal(snap.type, 'subscriptions');
+  assert.match(snap.link, /; rel="mercure"; last-event-id="[^"]+"/, 'the cursor is readable cross-origin');
   assert.deepEqual(snap.subscriptions[0].payload, { user_id: '1', user_info: { id: 1, name: 'alice' } });
 
   const b = await userPage('bob');
