@@ -427,14 +427,14 @@ static int api_route_of(const struct sseb_config *cfg, const char *rest, size_t 
         }
         char *dst = malloc(n + 1);
         if (!dst) return -1;
-        a->seg[a->nseg] = dst;
+        a->seg[a->nseg] = dst; /* owned by a from here on (api_request_free) */
         long len = form_decode(dst, p, n, false);
+        a->seg_len[a->nseg++] = len < 0 ? 0 : len;
+        dst[len < 0 ? 0 : len] = 0;
         if (len < 0) {
             a->route = API_BAD_ENCODING;
             return 0;
         }
-        dst[len] = 0;
-        a->seg_len[a->nseg++] = len;
         if (!slash) break;
         p = slash + 1;
     }

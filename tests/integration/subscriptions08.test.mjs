@@ -280,6 +280,11 @@ test('route collision: /subscriptions/X/Y is 1.0 when X is exact or urlpattern, 
   assert.equal(bad.status, 400);
   assert.match(await bad.text(), /matcher type/);
   assert.equal((await api(`${SUBS}/exact/a/b/c`, auth(token07))).status, 404);
+  for (const bad of [`${SUBS}/exact/%zz`, `${SUBS}/%E/x/y`, `${SUBS}/x%`]) {
+    const res = await api(bad, auth(token07));
+    assert.equal(res.status, 400, bad);
+    assert.match(await res.text(), /percent-encoding/);
+  }
   s07.close();
   sExact.close();
 });
