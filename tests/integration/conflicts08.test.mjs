@@ -3,7 +3,8 @@
 // rule 1 (mixed request) and 3/4 (replay parameters, both response headers) in mercure08.test.mjs;
 // 6 (token in the URL) in tokens08.test.mjs; 8 and 14 (publish status codes, reserved namespace)
 // in mercure08.test.mjs "publish: both drafts' rules"; 9, 10 and 11 (event shapes, route
-// collision, API representation) in subscriptions08.test.mjs; 15 (CORS) in mercure.test.mjs.
+// collision, API representation) in subscriptions08.test.mjs; 15 (CORS) in mercure.test.mjs for
+// draft-07 requests and below for 1.0 ones.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -171,4 +172,22 @@ test('both at once: either dialect publishes, both subscribers get it with one i
   assert.match(r08.headers, new RegExp(`\r\nMercure-Last-Event-ID: ${p07.body}\r\n`));
   r07.close();
   r08.close();
+});
+
+test('rule 15, CORS for 1.0 requests too: credentials only for listed origins, "*" never with credentials', async () => {
+  const hub = await new Broker(['--cors-origin', '* https://app.example', '--resource-identifier', RESOURCE, '--jwt-issuer', ISSUER]).start();
+  try {
+    const head = async (origin) => {
+      const res = await fetch(hub.url('?match=r15'), { method: 'HEAD', headers: { Origin: origin } });
+      return [res.headers.get('access-control-allow-origin'), res.headers.get('access-control-allow-credentials')];
+    };
+    assert.deepEqual(await head('https://app.example'), ['https://app.example', 'true']);
+    assert.deepEqual(await head('https://evil.example'), ['*', null]);
+    // Publish answers follow the same list.
+    const pub = await hub.publish({ topic: 'r15', data: 'x' }, { token: PUB08, headers: { Origin: 'https://evil.example' } });
+    assert.equal(pub.headers.get('access-control-allow-credentials'), null);
+    assert.equal(pub.headers.get('access-control-allow-origin'), '*');
+  } finally {
+    await hub.stop();
+  }
 });
