@@ -556,7 +556,7 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
     (void)w;
     struct subscriptions *s = m->subscriptions;
     if (!s) {
-        conn_respond_text(c, 404, NULL, "Subscriptions API not enabled.", !keep_alive);
+        api_error(m, c, r, 404, NULL, "Subscriptions API not enabled.", keep_alive);
         return;
     }
     struct api_request a;
