@@ -715,11 +715,13 @@ int up_canon_pathname(const char *in, size_t n, struct ustr *out, const char **r
         const char *p = ustr_z(&u.path);
         size_t len = u.path.len;
         if (!leading_slash) {
-            size_t skip = len < 2 ? len : 2;
-            p += skip;
-            len -= skip;
+            /* A ".." in the text removed the "/-" put in front of it: the standard's substring
+             * is then out of range; Chromium throws, and so do we. */
+            if (len < 2 || p[0] != '/' || p[1] != '-') r = URL_FAILURE;
+            p += len < 2 ? len : 2;
+            len -= len < 2 ? len : 2;
         }
-        ustr_putn(out, p, len);
+        if (r == URL_OK) ustr_putn(out, p, len);
     }
     url_release(&u);
     if (r == URL_OOM) out->oom = true;
