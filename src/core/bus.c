@@ -18,6 +18,7 @@ struct bus_slot {
 struct bus_cursor {
     _Atomic uint64_t next; /* next position to read */
     _Atomic int sleeping;
+    _Atomic int wants_room; /* a publish of this consumer's worker waits for room (bus_want_room) */
     int wake_fd;
 } __attribute__((aligned(CACHE_LINE)));
 
@@ -29,6 +30,8 @@ struct bus {
      * Atomic because gauges read claim from other threads. */
     _Alignas(CACHE_LINE) _Atomic uint64_t claim;
     _Atomic uint64_t gate; /* cached minimum of the consumers' cursors (producer only) */
+    /* Some consumer wants room (read by every consumer after it moves on: its own line). */
+    _Alignas(CACHE_LINE) _Atomic int room_wanted;
     _Alignas(CACHE_LINE) struct bus_cursor cursors[];
 };
 
@@ -185,6 +188,26 @@ int bus_wake_fd(struct bus *b, int c)
 void bus_kick(struct bus *b, int c)
 {
     wake(&b->cursors[c]);
+}
+
+/* A Dekker pair with bus_room_made: the asker stores its wish, then retries its publish (which
+ * reads the cursors); a consumer stores its cursor, then reads the wish. Either the retry sees
+ * the room, or the consumer sees the wish and kicks the asker. */
+void bus_want_room(struct bus *b, int c)
+{
+    atomic_store_explicit(&b->cursors[c].wants_room, 1, memory_order_seq_cst);
+    atomic_store_explicit(&b->room_wanted, 1, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+void bus_room_made(struct bus *b)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load_explicit(&b->room_wanted, memory_order_relaxed)) return;
+    atomic_store_explicit(&b->room_wanted, 0, memory_order_seq_cst);
+    for (int i = 0; i < b->nconsumers; i++)
+        if (atomic_exchange_explicit(&b->cursors[i].wants_room, 0, memory_order_seq_cst))
+            wake(&b->cursors[i]);
 }
 
 uint64_t bus_lag(struct bus *b)

@@ -4,10 +4,6 @@
 
 #include "net/conn.h"
 
-/* While bus room is waited for, the loop looks again this often: other workers' progress makes
- * room, and nobody posts it. */
-#define PARK_BUS_POLL_MS 1
-
 void parking_init(struct parking *p)
 {
     for (int i = 0; i < PARK_WAITS; i++)
@@ -70,8 +66,6 @@ int parking_wait_ms(const struct parking *p, int64_t now_ms)
     if (!p->count) return -1;
     if (!list_empty(&p->ready)) return 0;
     int64_t ms = p->next_deadline_ms == INT64_MAX ? -1 : p->next_deadline_ms - now_ms;
-    if (!list_empty(&p->queue[PARK_FOR_BUS_ROOM]) && (ms < 0 || ms > PARK_BUS_POLL_MS))
-        ms = PARK_BUS_POLL_MS;
     if (ms < -1) ms = 0;
     return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }

@@ -4,9 +4,10 @@
  *
  * Waits are resumed, not polled: what a request waits for posts to the worker's completion queue,
  * whose callback calls park_ready; the loop then resumes it in its next pass (Redis's
- * "unblocked clients"). Only bus room is retried, after the worker consumed its bus cursor,
- * because room is made by whichever worker is slowest and nobody posts it. Each kind of wait has
- * its own queue, so no kind ever waits behind another. Owned by one worker: not thread-safe. */
+ * "unblocked clients"). Bus room is made by whichever consumer is slowest: the bus wakes the
+ * worker once consumers moved on (bus_want_room), and its waits are retried oldest first. Each
+ * kind of wait has its own queue, so no kind ever waits behind another. Owned by one worker: not
+ * thread-safe. */
 #ifndef SSEB_SERVER_PARK_H
 #define SSEB_SERVER_PARK_H
 
@@ -20,7 +21,7 @@ struct conn;
 
 enum park_wait {
     PARK_FOR_OUTCOME,  /* a posted outcome (store, archive, sync): resumed by park_ready */
-    PARK_FOR_BUS_ROOM, /* room on the bus: retried oldest first after each bus drain */
+    PARK_FOR_BUS_ROOM, /* room on the bus: retried oldest first when consumers moved on */
     PARK_WAITS,
 };
 
@@ -63,6 +64,13 @@ void park_remove(struct parking *p, struct conn *c);
 void park_rewait(struct parking *p, struct conn *c, enum park_wait wait);
 /* What c waited for has come: resume it in the loop's next pass. */
 void park_ready(struct parking *p, struct conn *c);
+
+/* Whether some request waits for bus room (the loop then asks the bus to wake it: bus_want_room).
+ */
+static inline bool parking_wants_room(const struct parking *p)
+{
+    return !list_empty(&p->queue[PARK_FOR_BUS_ROOM]);
+}
 
 /* How long the loop may sleep, at most, with what is parked (-1: no limit from here). */
 int parking_wait_ms(const struct parking *p, int64_t now_ms);

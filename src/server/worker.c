@@ -464,8 +464,24 @@ static void parked_done(struct worker *w, struct conn *c)
 static void drain_bus(struct worker *w)
 {
     /* Keep latency bounded under a flood: write each batch before taking the next. */
-    for (int i = 0; i < DRAIN_ROUNDS && fanout_drain_bus(&w->fan, FANOUT_BATCH); i++)
+    for (int i = 0; i < DRAIN_ROUNDS; i++) {
+        bool more = fanout_drain_bus(&w->fan, FANOUT_BATCH);
+        bus_room_made(w->srv->bus); /* what this worker took may be the room a publish waits for */
+        if (!more) break;
         worker_flush(w);
+    }
+}
+
+/* Resumes, retries and expires parked requests. Publishes still waiting for bus room ask the bus
+ * to wake this worker when consumers move on, then try once more: room made before the ask is
+ * found by that try, room made after it by the wake-up. */
+static void run_parked(struct worker *w)
+{
+    if (!w->parking.count) return;
+    parking_run(&w->parking, w, w->now_ms, w->draining, parked_done);
+    if (!parking_wants_room(&w->parking)) return;
+    bus_want_room(w->srv->bus, w->id);
+    parking_run(&w->parking, w, w->now_ms, w->draining, parked_done);
 }
 
 /* History broke (the store lost or reset part of the order): end every stream with a retry hint,
@@ -547,14 +563,14 @@ void *worker_main(void *arg)
         w->now_ms = clock_now_ms();
         handle_events(w, evs, n);
         /* Completions ran: what they made ready is answered in this pass. */
-        if (w->parking.count) parking_run(&w->parking, w, w->now_ms, w->draining, parked_done);
+        run_parked(w);
         /* Answers first (publish acknowledgements above all), so that publishers are not kept
          * waiting behind the fan-out of the events they just sent. */
         worker_flush(w);
         bus_woke_quiet(bus, w->id);
         drain_bus(w);
         cut_streams_at_break(w);
-        if (w->parking.count) parking_run(&w->parking, w, w->now_ms, w->draining, parked_done);
+        run_parked(w);
         worker_flush(w);
         if (w->accept_resume_ms && w->now_ms >= w->accept_resume_ms && !w->draining) {
             w->accept_resume_ms = 0;

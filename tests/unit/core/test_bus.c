@@ -97,3 +97,40 @@ Test(bus, sleeping_consumer_is_reported_for_waking_once_idle_only)
     event_unref(bus_next(b, 1));
     bus_free(b);
 }
+
+static bool readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
+}
+
+/* A worker whose publish found the ring full is woken when a consumer moves on, not polled; a
+ * consumer moving on when nobody waits wakes nobody. */
+Test(bus, a_full_ring_wakes_the_worker_that_wants_room_once_a_consumer_moves_on)
+{
+    struct bus *b = bus_new(16, 2);
+    struct bus_wakeups wake = {.n = 0};
+    for (uint64_t i = 1; i <= 16; i++) {
+        struct event *ev = make_event(i);
+        cr_assert(bus_publish(b, ev, &wake));
+        event_unref(ev);
+    }
+    struct event *extra = make_event(17);
+    cr_assert_not(bus_publish(b, extra, &wake), "the ring is full");
+    bus_room_made(b);
+    cr_assert_not(readable(bus_wake_fd(b, 0)), "nobody asked: nobody is woken");
+    bus_want_room(b, 0);
+    for (int c = 0; c < 2; c++) { /* room is there once the slowest consumer moved on */
+        struct event *ev = bus_next(b, c);
+        event_unref(ev);
+        bus_room_made(b);
+    }
+    cr_assert(readable(bus_wake_fd(b, 0)), "the worker that wanted room is woken");
+    cr_assert_not(readable(bus_wake_fd(b, 1)), "the other is not");
+    bus_woke(b, 0);
+    cr_assert(bus_publish(b, extra, &wake));
+    event_unref(extra);
+    bus_room_made(b);
+    cr_assert_not(readable(bus_wake_fd(b, 0)), "a wish is answered once");
+    bus_free(b);
+}
