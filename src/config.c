@@ -118,8 +118,10 @@ static const struct opt options[] = {
      "client reads them (64KiB)",
      1 * KIB, 1 * GIB},
     /* The ring and the id table of history are allocated at start (24 B per event). */
-    {"history-size", OPT_INT, F(history_size), "updates kept for replay (10000)", 1,
-     SSEB_MAX_HISTORY_SIZE},
+    {"history-size", OPT_INT, F(history_size),
+     "updates kept for replay (10000); with --history-dir too, earliest replays at most the newest "
+     "this many",
+     1, SSEB_MAX_HISTORY_SIZE},
     {"history-bytes", OPT_SIZE, F(history_bytes), "bytes kept for replay (64MiB)", 1 * KIB,
      1024 * GIB},
     {"history-dir", OPT_STRING, F(history_dir),
