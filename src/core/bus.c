@@ -190,20 +190,21 @@ void bus_kick(struct bus *b, int c)
     wake(&b->cursors[c]);
 }
 
-/* A Dekker pair with bus_room_made: the asker stores its wish, then retries its publish (which
- * reads the cursors); a consumer stores its cursor, then reads the wish. Either the retry sees
- * the room, or the consumer sees the wish and kicks the asker. */
+/* A Dekker pair with bus_room_made, like sleeping's: the asker stores its wish (seq_cst), then
+ * retries its publish, which reads the cursors; a consumer that moved its cursor stores to its
+ * own line (seq_cst), then reads the wish. Either the retry sees the room, or the consumer sees
+ * the wish and kicks the asker. (No atomic_thread_fence: ThreadSanitizer does not model fences.) */
 void bus_want_room(struct bus *b, int c)
 {
     atomic_store_explicit(&b->cursors[c].wants_room, 1, memory_order_seq_cst);
     atomic_store_explicit(&b->room_wanted, 1, memory_order_seq_cst);
-    atomic_thread_fence(memory_order_seq_cst);
 }
 
-void bus_room_made(struct bus *b)
+void bus_room_made(struct bus *b, int c)
 {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (!atomic_load_explicit(&b->room_wanted, memory_order_relaxed)) return;
+    /* Awake, so its sleeping flag is 0: the store orders the cursor before the load below. */
+    atomic_store_explicit(&b->cursors[c].sleeping, 0, memory_order_seq_cst);
+    if (!atomic_load_explicit(&b->room_wanted, memory_order_seq_cst)) return;
     atomic_store_explicit(&b->room_wanted, 0, memory_order_seq_cst);
     for (int i = 0; i < b->nconsumers; i++)
         if (atomic_exchange_explicit(&b->cursors[i].wants_room, 0, memory_order_seq_cst))

@@ -82,10 +82,10 @@ int bus_wake_fd(struct bus *b, int c);
 void bus_kick(struct bus *b, int c);
 /* Room, without polling: consumer c's worker has a publish that found the ring full; it asks to
  * be woken (kicked) once some consumer has moved on, then retries once more itself (a consumer
- * that moved on before the ask is seen by that retry). Consumers call bus_room_made after they
- * consume: one fence and one load when nobody asks. */
+ * that moved on before the ask is seen by that retry). Consumer c calls bus_room_made after it
+ * consumed: a store to its own cache line and one load when nobody asks. */
 void bus_want_room(struct bus *b, int c);
-void bus_room_made(struct bus *b);
+void bus_room_made(struct bus *b, int c);
 /* Events published but not yet consumed by the slowest consumer / by consumer c (gauges). */
 uint64_t bus_lag(struct bus *b);
 uint64_t bus_consumer_lag(struct bus *b, int c);

@@ -466,7 +466,7 @@ static void drain_bus(struct worker *w)
     /* Keep latency bounded under a flood: write each batch before taking the next. */
     for (int i = 0; i < DRAIN_ROUNDS; i++) {
         bool more = fanout_drain_bus(&w->fan, FANOUT_BATCH);
-        bus_room_made(w->srv->bus); /* what this worker took may be the room a publish waits for */
+        bus_room_made(w->srv->bus, w->id); /* what this worker took may be the room a publish waits for */
         if (!more) break;
         worker_flush(w);
     }

@@ -117,20 +117,20 @@ Test(bus, a_full_ring_wakes_the_worker_that_wants_room_once_a_consumer_moves_on)
     }
     struct event *extra = make_event(17);
     cr_assert_not(bus_publish(b, extra, &wake), "the ring is full");
-    bus_room_made(b);
+    bus_room_made(b, 1);
     cr_assert_not(readable(bus_wake_fd(b, 0)), "nobody asked: nobody is woken");
     bus_want_room(b, 0);
     for (int c = 0; c < 2; c++) { /* room is there once the slowest consumer moved on */
         struct event *ev = bus_next(b, c);
         event_unref(ev);
-        bus_room_made(b);
+        bus_room_made(b, c);
     }
     cr_assert(readable(bus_wake_fd(b, 0)), "the worker that wanted room is woken");
     cr_assert_not(readable(bus_wake_fd(b, 1)), "the other is not");
     bus_woke(b, 0);
     cr_assert(bus_publish(b, extra, &wake));
     event_unref(extra);
-    bus_room_made(b);
+    bus_room_made(b, 1);
     cr_assert_not(readable(bus_wake_fd(b, 0)), "a wish is answered once");
     bus_free(b);
 }
