@@ -53,6 +53,54 @@ soak() { # soak BINARY [soak.mjs options]: bounded churn under load, see tests/s
 }
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+# A group that runs beside the sequential ones: it shares nothing with them (its own processes,
+# free ports, temporary directories, containers), and most of its time is spent waiting (image
+# builds fetching packages, failovers), so running it alongside saves minutes of wall time. Its
+# output is kept and printed whole when it is collected, so the log stays readable.
+bg_pids=()
+bg_names=()
+bg_logs=()
+background_group() { # background_group NAME COMMAND...
+    local name="$1"
+    shift
+    local log
+    log=$(mktemp)
+    (
+        start=$SECONDS
+        "$@"
+        rc=$?
+        echo "$((SECONDS - start))" >"$log.seconds"
+        exit $rc
+    ) >"$log" 2>&1 &
+    bg_pids+=($!)
+    bg_names+=("$name")
+    bg_logs+=("$log")
+    echo
+    echo "=== $name: started beside the groups that follow"
+}
+# Interrupted (CI's time limit, ^C): the groups running beside stop too.
+trap '[ ${#bg_pids[@]} -eq 0 ] || kill "${bg_pids[@]}" 2>/dev/null' INT TERM
+collect_background_groups() {
+    for i in "${!bg_pids[@]}"; do
+        local rc=0 name="${bg_names[$i]}" log="${bg_logs[$i]}"
+        wait "${bg_pids[$i]}" || rc=$?
+        echo
+        echo "=== $name"
+        cat "$log"
+        local took
+        took=$(cat "$log.seconds" 2>/dev/null || echo "?")
+        rm -f "$log" "$log.seconds"
+        if [ "$rc" -eq 0 ]; then
+            passed=$((passed + 1))
+            echo "=== $name: ok ($took s, beside the others)"
+        else
+            failed=$((failed + 1))
+            failures+=("$name")
+            echo "=== $name: FAILED ($took s, beside the others)"
+        fi
+    done
+}
+
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1"
 
@@ -67,6 +115,10 @@ group "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure
 group "integration (ASan+UBSan binary)" integration build-asan/ssebroker
 group "build tsan" bash scripts/build.sh tsan
 group "stress tests (TSan)" ctest --test-dir build-tsan --output-on-failure -R '^stress_'
+background_group "container image and compose services (podman, tests/container/; builds inside the image)" bash -c \
+    'cd tests/container && timeout 1500 node --test --test-concurrency=1 --test-timeout=900000 .'
+background_group "high availability (master, replica, three redis-sentinels, nodes; release binary)" bash -c \
+    'cd tests/ha && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 600 node --test --test-concurrency=1 --test-timeout=180000 .'
 group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs durable.test.mjs cluster.test.mjs
 group "integration (release binary)" integration build/ssebroker
 group "integration (release binary, sendmsg writes)" integration_sendmsg build/ssebroker \
@@ -75,16 +127,13 @@ group "integration (release binary, every broker on an embedded log)" integratio
     core.test.mjs replay.test.mjs multiworker.test.mjs mercure.test.mjs lifecycle.test.mjs validation.test.mjs
 group "cluster harness (redis-server, three nodes, HAProxy; release binary)" bash -c \
     'cd tests/cluster && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 900 node --test --test-concurrency=1 --test-timeout=120000 .'
-group "high availability (master, replica, three redis-sentinels, nodes; release binary)" bash -c \
-    'cd tests/ha && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 600 node --test --test-concurrency=1 --test-timeout=180000 .'
-group "container image and compose services (podman, tests/container/; builds inside the image)" bash -c \
-    'cd tests/container && timeout 1500 node --test --test-concurrency=1 --test-timeout=900000 .'
 group "soak (release: exactly once, heap back to baseline)" soak build/ssebroker --seconds 40 --rounds 2
 group "soak (ASan+UBSan: no leak)" soak build-asan/ssebroker --seconds 30 --subscribers 1000 --rate 1000
 group "soak (TSan: no race)" soak build-tsan/ssebroker --seconds 20 --subscribers 500 --rate 500
 if [ -x scripts/fuzz.sh ]; then
     group "fuzz (short runs)" bash scripts/fuzz.sh "${SSEB_FUZZ_SECONDS:-15}"
 fi
+collect_background_groups
 
 echo
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
