@@ -5,8 +5,8 @@
 #       (default: both parts; BIN default build/ssebroker; the bound is build/bound;
 #        writes bench/out/profile-<date>/results.md)
 #
-# --fanout: the s1 shape of bench/run.sh (PROFILE_SUBS 1,000 subscribers of one topic,
-#   PROFILE_FANOUT_UPDATES 2,000 updates, 8 keep-alive publishers, as fast as their window
+# --fanout: the fanout-1topic shape of bench/run.sh (PROFILE_SUBS 1,000 subscribers of
+#   PROFILE_TOPICS 1 topic, PROFILE_FANOUT_UPDATES 2,000 updates, 8 keep-alive publishers, as fast as their window
 #   allows), PROFILE_REPEAT times per server, alternating. `perf stat` counts, on the server's
 #   threads and only while the updates are published and delivered (the load generator pauses
 #   with --pause-ms so that perf can attach): system calls by kind (tracepoints), sends
@@ -15,12 +15,14 @@
 #   switches (its own sleeps). Per delivery, and per round: a round is one send to every
 #   subscriber, so rounds = (sends - acknowledgement sends) / subscribers, approximately (an
 #   acknowledgement send may carry several answers; counted as one per update here, so rounds are
-#   a lower bound).
+#   a lower bound; with several topics, a round is one send to each stream that had an event).
 # --instructions: callgrind (user space only, stable from run to run), one worker, S subscribers
-#   of one topic and U or 3U updates for S = 1 and S = 100; the difference between the U and 3U
-#   runs removes start-up, connects and shutdown; per publish is the S = 1 difference / 2U (one
-#   delivery included), per delivery the extra of S = 100 over S = 1, / (2U x 99).
-#   PROFILE_UPDATES (U, 500).
+#   of one topic and U or 3U updates, for S = 1 and S = PROFILE_SUBS (1,000); the difference
+#   between the U and 3U runs removes start-up, connects and shutdown. Per publish: the S = 1
+#   difference / 2U (one delivery included). Per delivery, everything included (the publish's
+#   share, the fan-out, the user-space side of the sends): the S difference / (2U x S). (The
+#   extra of S over 1 per further delivery is not a figure any more: with runs, how many events a
+#   send carries, and so the per-round costs, change with S.) PROFILE_UPDATES (U, 300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/need.sh
@@ -35,8 +37,9 @@ for a in "$@"; do
 done
 [ $do_fanout = 1 ] || [ $do_instr = 1 ] || do_fanout=1 do_instr=1
 [ ${#bins[@]} -gt 0 ] || bins=(build/ssebroker)
-updates=${PROFILE_UPDATES:-500}
+updates=${PROFILE_UPDATES:-300}
 subs=${PROFILE_SUBS:-1000}
+topics=${PROFILE_TOPICS:-1}
 fan_updates=${PROFILE_FANOUT_UPDATES:-2000}
 repeat=${PROFILE_REPEAT:-3}
 loadgen=${LOADGEN_BIN:-build/loadgen}
@@ -86,7 +89,7 @@ fanout_run() {
     local name=$1 bin=$2 n=$3 f="$out/fanout.$1.$3"
     start_server "$bin"
     "$loadgen" --target "$mode" --port "$port" --pid "$pid" --jwt-key "$key" --subs "$subs" \
-        --updates "$fan_updates" --pub-conns 8 --warmup-ms 2000 --pause-ms 2500 \
+        --topics "$topics" --updates "$fan_updates" --pub-conns 8 --warmup-ms 2000 --pause-ms 2500 \
         --drain-ms 20000 --timeout 300 --quiet >"$f.loadgen" 2>"$f.stderr" &
     local lg=$!
     for _ in $(seq 600); do
@@ -151,7 +154,7 @@ if [ $do_fanout = 1 ]; then
         fanout_run bound bound "$n"
     done
     {
-        echo "### Fan-out: $subs subscribers of one topic, $fan_updates updates, 8 keep-alive publishers"
+        echo "### Fan-out: $subs subscribers over $topics topic(s), $fan_updates updates, 8 keep-alive publishers"
         echo
         fanout_table
         echo
@@ -177,16 +180,16 @@ if [ $do_instr = 1 ]; then
     {
         echo "### Instructions (callgrind, one worker)"
         echo
-        printf '| binary | instructions per publish (1 delivery) | instructions per further delivery |\n|---|---|---|\n'
+        printf '| binary | instructions per publish (1 subscriber) | instructions per delivery, all included (%s subscribers) |\n|---|---|---|\n' "$subs"
     } >>"$out/results.md"
     for bin in "${bins[@]}" bound; do
         log "callgrind: $bin"
         a1=$(instructions "$bin" 1 "$updates")
         b1=$(instructions "$bin" 1 $((3 * updates)))
-        a100=$(instructions "$bin" 100 "$updates")
-        b100=$(instructions "$bin" 100 $((3 * updates)))
+        aS=$(instructions "$bin" "$subs" "$updates")
+        bS=$(instructions "$bin" "$subs" $((3 * updates)))
         per_pub=$(((b1 - a1) / (2 * updates)))
-        per_del=$((((b100 - a100) - (b1 - a1)) / (2 * updates * 99)))
+        per_del=$(((bS - aS) / (2 * updates * subs)))
         printf '| %s | %s | %s |\n' "$bin" "$per_pub" "$per_del" >>"$out/results.md"
     done
 fi
