@@ -54,7 +54,12 @@ static const struct auth_claims *authenticate(struct mercure *m, struct conn *c,
 {
     size_t tlen;
     bool from_cookie;
-    const char *token = token_find(m, r, qtoken, qlen, &tlen, &from_cookie);
+    const char *malformed;
+    const char *token = token_find(m, r, qtoken, qlen, &tlen, &from_cookie, &malformed);
+    if (malformed) {
+        reply(m, c, 400, TOKEN_INVALID_REQUEST, malformed, keep_alive);
+        return NULL;
+    }
     if (!token) {
         reply(m, c, 401, "WWW-Authenticate: Bearer\r\n", "Authorization required.", keep_alive);
         return NULL;

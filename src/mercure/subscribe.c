@@ -226,7 +226,14 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
 
     size_t tlen;
     bool from_cookie;
-    const char *token = token_find(m, r, query_token, query_token_len, &tlen, &from_cookie);
+    const char *malformed;
+    const char *token =
+        token_find(m, r, query_token, query_token_len, &tlen, &from_cookie, &malformed);
+    if (malformed) {
+        conn_respond(c, 400, "text/plain; charset=utf-8", TOKEN_INVALID_REQUEST, malformed,
+                     strlen(malformed), !keep_alive);
+        goto out;
+    }
     if (token) {
         const char *why;
         claims = calloc(1, sizeof(*claims));

@@ -594,9 +594,16 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
                 qtoken = qp[i].value, qtoken_len = qp[i].value_len;
     size_t tlen;
     bool from_cookie;
-    const char *token = token_find(m, r, qtoken, qtoken_len, &tlen, &from_cookie);
+    const char *malformed;
+    const char *token = token_find(m, r, qtoken, qtoken_len, &tlen, &from_cookie, &malformed);
     struct auth_claims claims = {0};
     const char *why;
+    if (malformed) {
+        api_error(m, c, r, 400, TOKEN_INVALID_REQUEST, malformed, keep_alive);
+        buf_free(&target_copy);
+        api_request_free(&a);
+        return;
+    }
     if (!token || !auth_verify(m->sub_auth, token, tlen, (long long)time(NULL), &claims, &why)) {
         api_error(m, c, r, 401,
                   token ? "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"

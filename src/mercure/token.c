@@ -18,20 +18,28 @@ struct publisher_token {
 };
 
 const char *token_find(const struct mercure *m, const struct http_request *r,
-                       const char *query_token, size_t query_len, size_t *len, bool *from_cookie)
+                       const char *query_token, size_t query_len, size_t *len, bool *from_cookie,
+                       const char **malformed)
 {
     *from_cookie = false;
+    *malformed = NULL;
     size_t alen;
     const char *auth = http_header_value(r, HDR_AUTHORIZATION, &alen);
     if (auth) {
+        size_t skip = 7;
         if (alen > 7 && strncasecmp(auth, "Bearer ", 7) == 0) {
-            *len = alen - 7;
-            return auth + 7;
+            while (skip < alen && auth[skip] == ' ')
+                skip++;
         }
-        *len = alen; /* another scheme: verification fails with a clear invalid_token */
-        return auth;
+        if (skip == alen || alen <= 7 || strncasecmp(auth, "Bearer ", 7) != 0) {
+            *malformed = "The Authorization header must be \"Bearer\" followed by a token.";
+            return NULL;
+        }
+        *len = alen - skip;
+        return auth + skip;
     }
-    /* A token in the URL is draft-07 only: never a 1.0 (at+jwt) one, never with 07 off. */
+    /* A token in the URL is draft-07 only: never a 1.0 (at+jwt) one (Mercure 1.0 hubs do not
+     * accept it: the request is then anonymous), never with 07 off. */
     if (query_token && (m->cfg->dialects & SSEB_DIALECT_07) &&
         auth_token_dialect(query_token, query_len) != AUTH_DIALECT_08) {
         *len = query_len;

@@ -16,9 +16,16 @@ struct publisher_token;
  * (query_token, may be NULL; draft-07 only: ignored when its header says at+jwt or 07 is off),
  * then the 1.0 cookie (--access-token-cookie, while 08 is on), then the draft-07 cookie
  * (--cookie-name, while 07 is on). NULL when none. *from_cookie tells where it came from (a
- * cookie travels with cross-site requests: callers check the origin). */
+ * cookie travels with cross-site requests: callers check the origin). NULL with *malformed set
+ * (a reason) when the token's presentation is wrong (an Authorization header that is not
+ * "Bearer <token>"; a 1.0 token in the URL is not read at all). The caller answers 400 with
+ * `WWW-Authenticate: Bearer error="invalid_request"` (RFC 6750; Mercure 1.0's error rules). */
 const char *token_find(const struct mercure *m, const struct http_request *r,
-                       const char *query_token, size_t query_len, size_t *len, bool *from_cookie);
+                       const char *query_token, size_t query_len, size_t *len, bool *from_cookie,
+                       const char **malformed);
+
+/* The challenge of a 400 for a malformed token presentation. */
+#define TOKEN_INVALID_REQUEST "WWW-Authenticate: Bearer error=\"invalid_request\"\r\n"
 
 /* Verifies a publisher's token, reusing the claims of the last one this connection presented
  * when it is the same and unexpired (publishers send the same token with every update, and

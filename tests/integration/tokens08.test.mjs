@@ -180,3 +180,28 @@ test('bad 1.0 flags stop the start with a message naming the flag', () => {
     assert.match(r.stderr, new RegExp(flag), `${flag} ${value}: ${r.stderr}`);
   }
 });
+
+test('a malformed Authorization header is a 400 invalid_request, not a 401 (publish, subscribe, subscriptions API)', async () => {
+  for (const header of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer    ', 'token-without-scheme']) {
+    const pub = await fetch(broker.url(), {
+      method: 'POST',
+      headers: { Authorization: header, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'topic=t&data=x',
+    });
+    assert.equal(pub.status, 400, header);
+    assert.equal(pub.headers.get('www-authenticate'), 'Bearer error="invalid_request"');
+    assert.match(await pub.text(), /must be "Bearer" followed by a token/);
+    const sub = await fetch(broker.url('?match=t'), { headers: { Authorization: header } });
+    assert.equal(sub.status, 400, header);
+    assert.equal(sub.headers.get('www-authenticate'), 'Bearer error="invalid_request"');
+    await sub.body?.cancel();
+  }
+  // A well-formed header with a bad token stays a 401 invalid_token.
+  const bad = await fetch(broker.url(), {
+    method: 'POST',
+    headers: { Authorization: 'Bearer not.a.token', 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'topic=t&data=x',
+  });
+  assert.equal(bad.status, 401);
+  assert.equal(bad.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+});
