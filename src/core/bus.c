@@ -53,6 +53,7 @@ struct bus *bus_new(uint32_t nslots, int consumers)
     for (int i = 0; i < consumers; i++) {
         atomic_init(&b->cursors[i].next, 0);
         atomic_init(&b->cursors[i].sleeping, 0);
+        atomic_init(&b->cursors[i].wants_room, 0);
         b->cursors[i].wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (b->cursors[i].wake_fd < 0) {
             while (i-- > 0)
