@@ -8,7 +8,7 @@
 
 int completion_queue_init(struct completion_queue *q)
 {
-    q->head = q->tail = NULL;
+    q->posted = (struct ticket_fifo){0};
     q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (q->efd < 0) return -1;
     pthread_mutex_init(&q->lock, NULL);
@@ -28,14 +28,9 @@ void completion_post(struct authority_ticket *t, enum authority_result result)
 {
     struct completion_queue *q = t->queue;
     t->result = result;
-    t->next = NULL;
     pthread_mutex_lock(&q->lock);
-    bool was_empty = !q->head;
-    if (q->tail)
-        q->tail->next = t;
-    else
-        q->head = t;
-    q->tail = t;
+    bool was_empty = ticket_fifo_empty(&q->posted);
+    ticket_fifo_push(&q->posted, t);
     pthread_mutex_unlock(&q->lock);
     if (was_empty) {
         uint64_t one = 1;
@@ -50,8 +45,7 @@ void completion_run(struct completion_queue *q)
     ssize_t r = read(q->efd, &v, sizeof(v));
     (void)r; /* nothing to read is fine: the list is what counts */
     pthread_mutex_lock(&q->lock);
-    struct authority_ticket *t = q->head;
-    q->head = q->tail = NULL;
+    struct authority_ticket *t = ticket_fifo_take_all(&q->posted);
     pthread_mutex_unlock(&q->lock);
     while (t) {
         struct authority_ticket *next = t->next;

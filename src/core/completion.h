@@ -9,10 +9,11 @@
 #include <stdbool.h>
 
 #include "core/authority.h"
+#include "core/ticket_fifo.h"
 
 struct completion_queue {
     pthread_mutex_t lock;
-    struct authority_ticket *head, *tail;
+    struct ticket_fifo posted;
     int efd; /* readable while outcomes wait */
 };
 

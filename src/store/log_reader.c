@@ -11,6 +11,7 @@
 
 #include "core/archive.h"
 #include "core/completion.h"
+#include "core/ticket_fifo.h"
 #include "core/event.h"
 #include "store/log_index.h"
 #include "store/record.h"
@@ -36,8 +37,7 @@ struct log_reader {
     pthread_cond_t wake;
     /* Queued requests, linked through ticket.next: finds (answered first: a subscriber waits
      * for its head on each) and reads. */
-    struct authority_ticket *finds, *finds_tail;
-    struct authority_ticket *reads, *reads_tail;
+    struct ticket_fifo finds, reads;
     bool stop;
     pthread_t thread;
 
@@ -135,16 +135,10 @@ static uint64_t reader_oldest(struct archive *a)
     return oldest;
 }
 
-static void enqueue(struct log_reader *r, struct authority_ticket **head,
-                    struct authority_ticket **tail, struct authority_ticket *t)
+static void enqueue(struct log_reader *r, struct ticket_fifo *q, struct authority_ticket *t)
 {
-    t->next = NULL;
     pthread_mutex_lock(&r->lock);
-    if (*tail)
-        (*tail)->next = t;
-    else
-        *head = t;
-    *tail = t;
+    ticket_fifo_push(q, t);
     pthread_mutex_unlock(&r->lock);
     pthread_cond_signal(&r->wake);
 }
@@ -152,13 +146,13 @@ static void enqueue(struct log_reader *r, struct authority_ticket **head,
 static void reader_find(struct archive *a, struct archive_find *f)
 {
     struct log_reader *r = (struct log_reader *)a;
-    enqueue(r, &r->finds, &r->finds_tail, &f->ticket);
+    enqueue(r, &r->finds, &f->ticket);
 }
 
 static void reader_read(struct archive *a, struct archive_read *req)
 {
     struct log_reader *r = (struct log_reader *)a;
-    enqueue(r, &r->reads, &r->reads_tail, &req->ticket);
+    enqueue(r, &r->reads, &req->ticket);
 }
 
 static int use_file(struct log_reader *r, uint64_t file)
@@ -286,27 +280,16 @@ static void serve_find(struct log_reader *r, struct archive_find *f)
     completion_post(&f->ticket, AUTHORITY_STORED);
 }
 
-static struct authority_ticket *dequeue(struct authority_ticket **head,
-                                        struct authority_ticket **tail)
-{
-    struct authority_ticket *t = *head;
-    if (t) {
-        *head = t->next;
-        if (!*head) *tail = NULL;
-    }
-    return t;
-}
-
 static void *reader_main(void *arg)
 {
     struct log_reader *r = arg;
     pthread_setname_np(pthread_self(), "sseb-log-reader");
     for (;;) {
         pthread_mutex_lock(&r->lock);
-        while (!r->finds && !r->reads && !r->stop)
+        while (ticket_fifo_empty(&r->finds) && ticket_fifo_empty(&r->reads) && !r->stop)
             pthread_cond_wait(&r->wake, &r->lock);
-        struct authority_ticket *find = dequeue(&r->finds, &r->finds_tail);
-        struct authority_ticket *read = find ? NULL : dequeue(&r->reads, &r->reads_tail);
+        struct authority_ticket *find = ticket_fifo_pop(&r->finds);
+        struct authority_ticket *read = find ? NULL : ticket_fifo_pop(&r->reads);
         pthread_mutex_unlock(&r->lock);
         if (find)
             serve_find(r, (struct archive_find *)find);

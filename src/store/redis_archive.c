@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "core/archive.h"
 #include "core/completion.h"
+#include "core/ticket_fifo.h"
 #include "core/event.h"
 #include "store/record.h"
 #include "store/redis_conn.h"
@@ -44,7 +45,7 @@ struct redis_archive {
     /* Requests, linked through ticket.next: finds first (a subscriber waits on each). */
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    struct authority_ticket *finds, *finds_tail, *reads, *reads_tail;
+    struct ticket_fifo finds, reads;
     bool stop;
     pthread_t thread;
 
@@ -145,16 +146,10 @@ static uint64_t archive_oldest_seq(struct archive *base)
     return atomic_load_explicit(&a->oldest, memory_order_acquire);
 }
 
-static void enqueue(struct redis_archive *a, struct authority_ticket **head,
-                    struct authority_ticket **tail, struct authority_ticket *t)
+static void enqueue(struct redis_archive *a, struct ticket_fifo *q, struct authority_ticket *t)
 {
-    t->next = NULL;
     pthread_mutex_lock(&a->lock);
-    if (*tail)
-        (*tail)->next = t;
-    else
-        *head = t;
-    *tail = t;
+    ticket_fifo_push(q, t);
     pthread_mutex_unlock(&a->lock);
     pthread_cond_signal(&a->wake);
 }
@@ -162,13 +157,13 @@ static void enqueue(struct redis_archive *a, struct authority_ticket **head,
 static void archive_find_id(struct archive *base, struct archive_find *f)
 {
     struct redis_archive *a = (struct redis_archive *)base;
-    enqueue(a, &a->finds, &a->finds_tail, &f->ticket);
+    enqueue(a, &a->finds, &f->ticket);
 }
 
 static void archive_read_seqs(struct archive *base, struct archive_read *req)
 {
     struct redis_archive *a = (struct redis_archive *)base;
-    enqueue(a, &a->reads, &a->reads_tail, &req->ticket);
+    enqueue(a, &a->reads, &req->ticket);
 }
 
 /* A connection to the master, made again after a failure or a failover. */
@@ -364,27 +359,16 @@ done:
     completion_post(&req->ticket, result);
 }
 
-static struct authority_ticket *dequeue(struct authority_ticket **head,
-                                        struct authority_ticket **tail)
-{
-    struct authority_ticket *t = *head;
-    if (t) {
-        *head = t->next;
-        if (!*head) *tail = NULL;
-    }
-    return t;
-}
-
 static void *reader_main(void *arg)
 {
     struct redis_archive *a = arg;
     pthread_setname_np(pthread_self(), "sseb-redis-arch");
     for (;;) {
         pthread_mutex_lock(&a->lock);
-        while (!a->finds && !a->reads && !a->stop)
+        while (ticket_fifo_empty(&a->finds) && ticket_fifo_empty(&a->reads) && !a->stop)
             pthread_cond_wait(&a->wake, &a->lock);
-        struct authority_ticket *find = dequeue(&a->finds, &a->finds_tail);
-        struct authority_ticket *read = find ? NULL : dequeue(&a->reads, &a->reads_tail);
+        struct authority_ticket *find = ticket_fifo_pop(&a->finds);
+        struct authority_ticket *read = find ? NULL : ticket_fifo_pop(&a->reads);
         bool stopping = a->stop;
         pthread_mutex_unlock(&a->lock);
         if (stopping && find) { /* the broker stops: answer at once, no I/O */
