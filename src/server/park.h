@@ -65,6 +65,12 @@ void park_rewait(struct parking *p, struct conn *c, enum park_wait wait);
 /* What c waited for has come: resume it in the loop's next pass. */
 void park_ready(struct parking *p, struct conn *c);
 
+/* Whether some parked request was made ready (its outcome came) and waits for the loop. */
+static inline bool park_any_ready(const struct parking *p)
+{
+    return !list_empty(&p->ready);
+}
+
 /* Whether some request waits for bus room (the loop then asks the bus to wake it: bus_want_room).
  */
 static inline bool parking_wants_room(const struct parking *p)

@@ -376,6 +376,7 @@ static void sent(struct worker *w, struct conn *c, const struct io_send_slot *sl
 }
 
 static void handle_events(struct worker *w, const struct io_event *evs, int n);
+static void run_parked(struct worker *w);
 
 /* Reads and answers what arrived since the last wait, without waiting. Returns how many
  * descriptors were ready. */
@@ -397,6 +398,9 @@ static void serve_pending_input(struct worker *w)
 {
     uint64_t requests = atomic_load_explicit(&w->stats.requests, memory_order_relaxed);
     if (io_input(w->io) != IO_INPUT_NO) serve_input(w);
+    /* Outcomes that came meanwhile (a store's, an archive lookup's) are answered now too, not
+     * after the whole flush. */
+    if (park_any_ready(&w->parking)) run_parked(w);
     /* Requests, not any readiness: a publisher closing its connection is no reason to slice. */
     if (atomic_load_explicit(&w->stats.requests, memory_order_relaxed) != requests)
         w->slice = FLUSH_SLICE;
