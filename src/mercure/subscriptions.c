@@ -10,6 +10,7 @@
 
 #include "auth/auth.h"
 #include "common/buf.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "core/authority.h"
@@ -61,7 +62,7 @@ static enum sub_kind kind_of(enum selector_syntax syntax)
  * per record while it builds its answer outside the lock, so a record owns its strings and is
  * freed by whoever drops the last reference. */
 struct sub_record {
-    struct sub_record *prev, *next;
+    struct list_node link; /* in the registry, newest first */
     _Atomic unsigned refs;
     enum sub_kind kind;
     char *id;    /* its events' topic (see enum sub_kind), percent-encoded once */
@@ -75,7 +76,7 @@ struct sub_record {
  * a scan, never across an allocation, a free, JSON building or a publish. */
 struct subscriptions {
     pthread_mutex_t lock;
-    struct sub_record *head;
+    struct list_node records;
     size_t count;
     uint64_t gen; /* bumped by every change: part of the API's ETag (see take_snapshot) */
 };
@@ -93,7 +94,9 @@ static void record_unref(struct sub_record *r)
 struct subscriptions *subscriptions_new(void)
 {
     struct subscriptions *s = calloc(1, sizeof(*s));
-    if (s) pthread_mutex_init(&s->lock, NULL);
+    if (!s) return NULL;
+    pthread_mutex_init(&s->lock, NULL);
+    list_init(&s->records);
     return s;
 }
 
@@ -261,10 +264,7 @@ void subscriptions_stream_started(struct mercure *m, struct worker *w, struct co
     }
     pthread_mutex_lock(&s->lock);
     for (uint32_t i = 0; i < n; i++) {
-        struct sub_record *r = ss->records[i];
-        r->next = s->head;
-        if (s->head) s->head->prev = r;
-        s->head = r;
+        list_push_front(&s->records, &ss->records[i]->link);
         s->count++;
     }
     s->gen++;
@@ -286,11 +286,7 @@ void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn
         for (uint32_t i = 0; i < n; i++) {
             struct sub_record *r = ss->records[i];
             if (!r) continue;
-            if (r->prev)
-                r->prev->next = r->next;
-            else
-                s->head = r->next;
-            if (r->next) r->next->prev = r->prev;
+            list_remove(&r->link);
             s->count--;
         }
         s->gen++;
@@ -360,7 +356,10 @@ static int take_snapshot(struct mercure *m, struct snapshot *snap, const struct 
      * alone could name two different lists, so the generation goes into the ETag too. */
     snap->gen = s->gen;
     history_last_id(m->history, snap->last_id, sizeof(snap->last_id));
-    for (struct sub_record *rec = s->head; rec; rec = rec->next) {
+    struct list_node *n, *tmp;
+    list_for_each_safe(n, tmp, &s->records)
+    {
+        struct sub_record *rec = list_entry(n, struct sub_record, link);
         if (!record_matches(rec, f)) continue;
         atomic_fetch_add_explicit(&rec->refs, 1, memory_order_relaxed);
         snap->recs[snap->n++] = rec;

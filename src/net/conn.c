@@ -7,6 +7,12 @@
 #include "http/http.h"
 #include "http/response.h"
 
+void conn_list_init(struct conn_list *list, size_t extra_bytes)
+{
+    *list = (struct conn_list){.extra_bytes = extra_bytes};
+    list_init(&list->all);
+}
+
 struct conn *conn_new(struct conn_list *list, int fd)
 {
     struct conn *c = calloc(1, sizeof(*c) + list->extra_bytes);
@@ -14,9 +20,7 @@ struct conn *conn_new(struct conn_list *list, int fd)
     c->fd = fd;
     c->state = CONN_HTTP;
     c->list = list;
-    c->next = list->head;
-    if (list->head) list->head->prev = c;
-    list->head = c;
+    list_push_back(&list->all, &c->link);
     list->count++;
     return c;
 }
@@ -28,13 +32,8 @@ void conn_free(struct conn *c)
         free(c->req);
     }
     close(c->fd);
-    struct conn_list *list = c->list;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        list->head = c->next;
-    if (c->next) c->next->prev = c->prev;
-    list->count--;
+    list_remove(&c->link);
+    c->list->count--;
     free(c);
 }
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/list.h"
 #include "common/wheel.h"
 #include "net/outq.h"
 
@@ -43,20 +44,29 @@ struct conn {
     struct conn_list *list;   /* the owning worker's connections */
     void *session;            /* the protocol's per-connection state, or NULL */
     struct park *park;        /* while parked: the loop's state for it (server/park.h) */
-    struct conn *prev, *next; /* the list's connections */
+    struct list_node link;    /* in the list's connections */
     struct conn *dirty_next;
     struct wheel_node timer; /* the worker's timers (server/timer.h) */
 };
 
 /* One worker's connections and those waiting to be written. */
 struct conn_list {
-    struct conn *head;
+    struct list_node all; /* every connection (conn_list_init) */
     uint32_t count;
     struct conn *dirty;
     bool closing;       /* draining: every answer closes its connection */
     size_t extra_bytes; /* room allocated after each struct conn for the layer above (its stream
                          * state), so a delivery touches one allocation, not two */
 };
+
+/* An empty list whose connections get extra_bytes of room each (conn_extra). */
+void conn_list_init(struct conn_list *list, size_t extra_bytes);
+/* The list's connection after c (NULL: c is the last; c NULL: the first). */
+static inline struct conn *conn_list_next(const struct conn_list *list, const struct conn *c)
+{
+    const struct list_node *n = c ? c->link.next : list->all.next;
+    return n == &list->all ? NULL : list_entry(n, struct conn, link);
+}
 
 /* A new connection on fd, linked into list, with list->extra_bytes of zeroed room after it
  * (conn_extra). NULL when out of memory; fd is not closed. */

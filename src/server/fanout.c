@@ -28,6 +28,7 @@ int fanout_init(struct fanout *f, int consumer, struct bus *bus, struct history 
                          .cfg = cfg,
                          .stats = stats,
                          .completions = completions};
+    list_init(&f->cold_reads);
     /* History loaded before start (the embedded log) is behind the bus already: replays read it
      * from history, never from the bus. */
     f->bus_seq = history_last_seq(history);

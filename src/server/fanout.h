@@ -39,8 +39,8 @@ struct fanout {
     struct worker_stats *stats;
     struct topic_index index;
     struct shared_pool pool;
-    uint64_t bus_seq;             /* seq of the newest event taken from the bus */
-    struct cold_read *cold_reads; /* reads of the archive in flight for this worker's streams */
+    uint64_t bus_seq;            /* seq of the newest event taken from the bus */
+    struct list_node cold_reads; /* reads of the archive in flight for this worker's streams */
     struct completion_queue *completions; /* the worker's: where those reads come back */
     char retry_hint[48];
     uint32_t retry_hint_len;

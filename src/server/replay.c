@@ -25,8 +25,8 @@
 struct cold_read {
     struct archive_read r;
     struct fanout *f;
-    struct conn *conn; /* NULL once the stream is gone: the answer is then only released */
-    struct cold_read *prev, *next;
+    struct conn *conn;     /* NULL once the stream is gone: the answer is then only released */
+    struct list_node link; /* in the worker's reads in flight (fanout.cold_reads) */
 };
 
 static bool stream_matches(const struct stream *s, const struct event *ev)
@@ -41,8 +41,12 @@ static bool stream_matches(const struct stream *s, const struct event *ev)
 void replay_detach(struct fanout *f, struct conn *c)
 {
     if (!conn_stream(c)->cold_pending) return;
-    for (struct cold_read *cr = f->cold_reads; cr; cr = cr->next)
+    struct list_node *n, *tmp;
+    list_for_each_safe(n, tmp, &f->cold_reads)
+    {
+        struct cold_read *cr = list_entry(n, struct cold_read, link);
         if (cr->conn == c) cr->conn = NULL;
+    }
 }
 
 void stream_written(struct conn *c, size_t written)
@@ -121,10 +125,7 @@ static bool cold_read_start(struct fanout *f, struct conn *c, uint64_t hot_oldes
     cr->r.max_bytes = COLD_HIGH_WATER;
     cr->f = f;
     cr->conn = c;
-    cr->prev = NULL;
-    cr->next = f->cold_reads;
-    if (cr->next) cr->next->prev = cr;
-    f->cold_reads = cr;
+    list_push_back(&f->cold_reads, &cr->link);
     s->cold_pending = true;
     STAT_ADD(f->stats, archive_reads, 1);
     archive_read(a, &cr->r);
@@ -135,11 +136,7 @@ void fanout_cold_done(struct authority_ticket *t)
 {
     struct cold_read *cr = (struct cold_read *)t;
     struct fanout *f = cr->f;
-    if (cr->prev)
-        cr->prev->next = cr->next;
-    else
-        f->cold_reads = cr->next;
-    if (cr->next) cr->next->prev = cr->prev;
+    list_remove(&cr->link);
     struct conn *c = cr->conn;
     struct archive_read *r = &cr->r;
     size_t taken = 0;

@@ -61,7 +61,7 @@ struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_ur
     w->srv = srv;
     w->completions.efd = -1; /* not set up yet: worker_free leaves it alone */
     w->listen_fd = listen_fd;
-    w->conns.extra_bytes = sizeof(struct stream);
+    conn_list_init(&w->conns, sizeof(struct stream));
     parking_init(&w->parking);
     w->slice = FLUSH_SLICE;
     w->io = io_loop_new(use_uring);
@@ -474,7 +474,8 @@ static void drain_bus(struct worker *w)
     /* Keep latency bounded under a flood: write each batch before taking the next. */
     for (int i = 0; i < DRAIN_ROUNDS; i++) {
         bool more = fanout_drain_bus(&w->fan, FANOUT_BATCH);
-        bus_room_made(w->srv->bus, w->id); /* what this worker took may be the room a publish waits for */
+        bus_room_made(w->srv->bus,
+                      w->id); /* what this worker took may be the room a publish waits for */
         if (!more) break;
         worker_flush(w);
     }
@@ -499,7 +500,7 @@ static void cut_streams_at_break(struct worker *w)
     uint64_t breaks = history_breaks(w->srv->history);
     if (breaks == w->seen_breaks) return;
     w->seen_breaks = breaks;
-    for (struct conn *c = w->conns.head; c; c = c->next)
+    for (struct conn *c = conn_list_next(&w->conns, NULL); c; c = conn_list_next(&w->conns, c))
         if (c->state == CONN_STREAM) stream_close(&w->fan, c);
 }
 
@@ -514,7 +515,7 @@ static void start_drain(struct worker *w)
     w->accept_resume_ms = 0;
     close(w->listen_fd);
     w->listen_fd = -1;
-    for (struct conn *c = w->conns.head; c; c = c->next) {
+    for (struct conn *c = conn_list_next(&w->conns, NULL); c; c = conn_list_next(&w->conns, c)) {
         if (c->state == CONN_STREAM)
             stream_close(&w->fan, c);
         else if ((!c->req || !c->req->started) && !c->out.bytes && !c->parked)
@@ -600,8 +601,8 @@ void *worker_main(void *arg)
             if (!w->conns.count) break;
             if (w->now_ms >= w->drain_deadline_ms) {
                 w->conns.dirty = NULL;
-                while (w->conns.head)
-                    worker_close(w, w->conns.head);
+                while (w->conns.count)
+                    worker_close(w, conn_list_next(&w->conns, NULL));
                 break;
             }
             if (w->next_tick_ms > w->now_ms + 50) w->next_tick_ms = w->now_ms + 50;

@@ -102,7 +102,7 @@ static void setup_with(uint32_t memory_events, bool with_archive)
     cr_assert_not_null(hist);
     if (with_archive) history_set_archive(hist, &fake);
     cr_assert_eq(fanout_init(&fan, 0, NULL, hist, &cfg, &stats, NULL), 0);
-    list = (struct conn_list){.extra_bytes = sizeof(struct stream)};
+    conn_list_init(&list, sizeof(struct stream));
     conn = conn_new(&list, -1);
     cr_assert_not_null(conn);
     memset(all, 0, sizeof(all));
