@@ -34,7 +34,8 @@
 #   BENCH_S4_RATE      topics-fixed's rate when nchan did not run topics (5000/s)
 #   BENCH_S4R_SECS 4/1
 #   BENCH_S5_SUBS 10000/500       BENCH_S5_TOPICS 1  BENCH_S5_RATE 10/100  BENCH_S5_SECS 5/1
-#   BENCH_SPARSE_STREAMS 500/200  BENCH_SPARSE_UPDATES 200/50  BENCH_SPARSE_IDLE 1  (sparse)
+#   BENCH_SPARSE_STREAMS 500/200  BENCH_SPARSE_UPDATES 400/80  BENCH_SPARSE_IDLE 1  (sparse)
+#   BENCH_SPARSE_ALTERNATE 4      (sparse: phases without and with the idle connections, in turn)
 #   BENCH_SWEEP_SUBS "100 1000 5000 10000 19000"/"100 1000"  BENCH_SWEEP_DELIVERIES 1000000/50000
 #   BENCH_OUT          output directory (bench/out/<date>)
 #   LOADGEN_BIN        use this load generator instead of compiling bench/loadgen/
@@ -79,8 +80,9 @@ s5_secs=${BENCH_S5_SECS:-$(q 5 1)}
 sweep_subs=${BENCH_SWEEP_SUBS:-$(q "100 1000 5000 10000 19000" "100 1000")}
 sweep_deliveries=${BENCH_SWEEP_DELIVERIES:-$(q 1000000 50000)}
 sparse_streams=${BENCH_SPARSE_STREAMS:-$(q 500 200)}
-sparse_updates=${BENCH_SPARSE_UPDATES:-$(q 200 50)}
+sparse_updates=${BENCH_SPARSE_UPDATES:-$(q 400 80)}
 sparse_idle=${BENCH_SPARSE_IDLE:-1}
+sparse_alternate=${BENCH_SPARSE_ALTERNATE:-4}
 # The scenarios' names, with the numbers they once had.
 canon() {
     case $1 in
@@ -291,12 +293,12 @@ run_case() {
     fi
 }
 
-# run_sparse TARGET fresh|keepalive IDLE: fresh server, one bench/sparse.mjs run, one JSON line
+# run_sparse TARGET fresh|keepalive: fresh server, one bench/sparse.mjs run that alternates phases
+# without and with the idle connections, two JSON lines (sparse-HOW and sparse-HOW-idle)
 run_sparse() {
-    local name=$1 how=$2 idle=$3 mode=mercure
+    local name=$1 how=$2 mode=mercure
     [ "$name" = bound ] && mode=node
     local label="sparse-$how"
-    [ "$idle" = 0 ] || label="$label-idle"
     local llog="$out/logs/$label-$name.log"
     if ! start_server "$name" "$out/logs/$label-$name.server.log"; then
         echo "{\"label\":\"$label\",\"server\":\"$name\",\"ok\":false,\"error\":\"server did not start\"}" \
@@ -307,10 +309,10 @@ run_sparse() {
     log "[$case_no/$total_cases, $(($(date +%s) - started)) s] $label $name"
     node bench/sparse.mjs --port "$server_port" --pid "$server_pid" --target "$mode" --name "$name" \
         --label "$label" --streams "$sparse_streams" --updates "$sparse_updates" --publish "$how" \
-        --idle "$idle" --jwt-key "$jwt_key" >"$llog" 2>&1 || true
+        --idle "$sparse_idle" --alternate "$sparse_alternate" --jwt-key "$jwt_key" >"$llog" 2>&1 || true
     stop_server
     if grep -q '^{' "$llog"; then
-        grep '^{' "$llog" | tail -n 1 >>"$results"
+        grep '^{' "$llog" >>"$results"
     else
         log "$label $name: no result, see $llog"
         echo "{\"label\":\"$label\",\"server\":\"$name\",\"ok\":false,\"error\":\"no result\"}" \
@@ -330,7 +332,7 @@ count_cases() {
         fanout | idle | topics | topics-fixed) n=$((n + nt)) ;;
         fixed-rate) n=$((n + nt * $(wc -w <<<"$s2_rates"))) ;;
         template) for t in $active; do [ "$t" = nchan ] || n=$((n + 1)); done ;;
-        sparse) for t in $active; do case $t in ssebroker | bound) n=$((n + 4)) ;; esac; done ;;
+        sparse) for t in $active; do case $t in ssebroker | bound) n=$((n + 2)) ;; esac; done ;;
         scale) case "$active" in *ssebroker*) n=$((n + 2)) ;; esac ;;
         sweep) n=$((n + nt * $(wc -w <<<"$sweep_subs"))) ;;
         esac
@@ -416,9 +418,7 @@ for sc in $scenarios; do
         for t in $active; do
             case $t in ssebroker | bound) ;; *) continue ;; esac
             for how in fresh keepalive; do
-                for idle in 0 "$sparse_idle"; do
-                    run_sparse "$t" "$how" "$idle"
-                done
+                run_sparse "$t" "$how"
             done
         done
         ;;
@@ -501,9 +501,10 @@ JQ
         echo "## Sparse fan-outs: with and without idle keep-alive connections"
         echo
         echo "$sparse_streams streams of one topic, $sparse_updates publishes one at a time (fresh: each on a new"
-        echo "connection; keep-alive: all on one), with none or $sparse_idle idle keep-alive connection(s) open."
-        echo "System calls: perf stat tracepoints on the server's threads while publishing and delivering;"
-        echo "CPU: its threads' run time (schedstat). idle ÷ none: the same server and way of publishing."
+        echo "connection; keep-alive: all on one), on one server in $((2 * sparse_alternate)) phases: without and with"
+        echo "$sparse_idle idle keep-alive connection(s) open, in turn. System calls: perf stat tracepoints on the"
+        echo "server's threads while publishing and delivering; CPU: its threads' run time (schedstat)."
+        echo "idle ÷ none: the same server, the same way of publishing, phases interleaved."
         echo
         jq -r -s -f /dev/stdin "$results" <<'JQ'
 def r(d): if . == null then "-" else ((. * d | round) / d | tostring) end;

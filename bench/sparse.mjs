@@ -5,14 +5,18 @@
 //
 //   node bench/sparse.mjs --port P --pid PID [--target mercure|node] [--label L] [--name N]
 //        [--streams 500] [--updates 200] [--interval-ms 5] [--publish fresh|keepalive]
-//        [--idle 0] [--jwt-key K]
+//        [--idle 0] [--alternate 0] [--jwt-key K]
 //
 // --publish fresh: every publish on a new connection (Connection: close); keepalive: all on one.
-// --idle N: N keep-alive connections that asked GET /healthz once and then say nothing.
-// Prints one JSON line (the fields of bench/loadgen's where they mean the same: label, server,
-// subs, updates, deliveries, lost, server_cpu_publish_s, ok) plus syscalls (by kind, whole
-// publish phase), syscalls_per_delivery and cpu_us_per_delivery. Exit status 0 when every
-// stream got every update once and in order, 1 otherwise.
+// --idle N: N keep-alive connections that asked GET /healthz once and then say nothing, open
+// while publishing. --alternate K: on the same server, K phases without the idle connections and
+// K with them, in turn (none, idle, none, idle...), updates/2K publishes each, so that both
+// figures see the same server and the same moments of a noisy machine; two JSON lines then, the
+// label and the label + "-idle".
+// Prints a JSON line (the fields of bench/loadgen's where they mean the same: label, server,
+// subs, updates, deliveries, lost, server_cpu_publish_s, ok) plus syscalls (by kind, over the
+// publishing and delivering), syscalls_per_delivery and cpu_us_per_delivery. Exit status 0 when
+// every stream got every update once and in order, 1 otherwise.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -29,8 +33,9 @@ const updates = Number(args.updates ?? 200);
 const intervalMs = Number(args['interval-ms'] ?? 5);
 const mode = args.publish ?? 'fresh';
 const idle = Number(args.idle ?? 0);
+const alternate = Number(args.alternate ?? 0);
 const key = args['jwt-key'] ?? '!ChangeThisMercureHubJWTSecretKey!';
-const label = args.label ?? `sparse-${mode}${idle ? '-idle' : ''}`;
+const label = args.label ?? `sparse-${mode}${idle && !alternate ? '-idle' : ''}`;
 const host = '127.0.0.1';
 const topic = 'https://example.com/sparse';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -130,55 +135,91 @@ const kinds = ['io_uring_enter', 'epoll_wait', 'epoll_pwait', 'read', 'write', '
 
 const subs = [];
 for (let i = 0; i < streams; i++) subs.push(await openStream());
-const idles = [];
-for (let i = 0; i < idle; i++) {
-  const s = await connect();
-  await request(s, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-  idles.push(s);
-}
 const keep = mode === 'keepalive' ? await connect() : null;
-await sleep(300);
+const delivered = () => subs.reduce((a, st) => a + st.got, 0);
 
-const perfOut = `/tmp/sparse-perf-${process.pid}.csv`;
-const perf = spawn('perf', ['stat', '-x,', '-o', perfOut, '-p', String(pid),
-  '-e', kinds.map((k) => `syscalls:sys_enter_${k}`).join(',')], { stdio: 'ignore' });
-await sleep(1500); // perf attaches to every thread before the first publish
-const cpu0 = cpuNs();
-let failed = 0;
-for (let n = 0; n < updates; n++) {
-  const s = keep ?? (await connect());
-  const status = await request(s, publishText(n, !keep));
-  if (!/^HTTP\/1\.1 20\d/.test(status)) failed++;
-  if (!keep) s.destroy();
-  if (intervalMs) await sleep(intervalMs);
+// One phase: `count` publishes from number `first` on, with `nIdle` idle connections open.
+async function phase(nIdle, first, count) {
+  const idles = [];
+  for (let i = 0; i < nIdle; i++) {
+    const s = await connect();
+    await request(s, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+    idles.push(s);
+  }
+  await sleep(300);
+  const perfOut = `/tmp/sparse-perf-${process.pid}.csv`;
+  const perf = spawn('perf', ['stat', '-x,', '-o', perfOut, '-p', String(pid),
+    '-e', kinds.map((k) => `syscalls:sys_enter_${k}`).join(',')], { stdio: 'ignore' });
+  await sleep(1500); // perf attaches to every thread before the first publish
+  const got0 = delivered();
+  const cpu0 = cpuNs();
+  let failed = 0;
+  for (let n = first; n < first + count; n++) {
+    const s = keep ?? (await connect());
+    const status = await request(s, publishText(n, !keep));
+    if (!/^HTTP\/1\.1 20\d/.test(status)) failed++;
+    if (!keep) s.destroy();
+    if (intervalMs) await sleep(intervalMs);
+  }
+  const until = Date.now() + 10000;
+  while (Date.now() < until && subs.some((st) => st.got < first + count)) await sleep(5);
+  const cpu1 = cpuNs();
+  perf.kill('SIGINT');
+  await new Promise((r) => perf.once('exit', r));
+  const syscalls = {};
+  for (const line of fs.readFileSync(perfOut, 'utf8').split('\n')) {
+    const f = line.split(',');
+    if (f.length < 3 || !f[2].startsWith('syscalls:')) continue;
+    const v = Number(f[0]);
+    if (v > 0) syscalls[f[2].replace('syscalls:sys_enter_', '')] = v;
+  }
+  fs.rmSync(perfOut, { force: true });
+  for (const s of idles) s.destroy();
+  return { count, failed, deliveries: delivered() - got0, cpuNs: cpu1 - cpu0, syscalls };
 }
-const until = Date.now() + 10000;
-while (Date.now() < until && subs.some((st) => st.got < updates)) await sleep(5);
-const cpu1 = cpuNs();
-perf.kill('SIGINT');
-await new Promise((r) => perf.once('exit', r));
-const syscalls = {};
-for (const line of fs.readFileSync(perfOut, 'utf8').split('\n')) {
-  const f = line.split(',');
-  if (f.length < 3 || !f[2].startsWith('syscalls:')) continue;
-  const v = Number(f[0]);
-  if (v > 0) syscalls[f[2].replace('syscalls:sys_enter_', '')] = v;
+
+function report(lbl, nIdle, phases) {
+  const sum = (f) => phases.reduce((a, p) => a + f(p), 0);
+  const deliveries = sum((p) => p.deliveries);
+  const count = sum((p) => p.count);
+  const failed = sum((p) => p.failed);
+  const cpu = sum((p) => p.cpuNs);
+  const syscalls = {};
+  for (const p of phases) for (const [k, v] of Object.entries(p.syscalls)) syscalls[k] = (syscalls[k] ?? 0) + v;
+  const total = Object.values(syscalls).reduce((a, v) => a + v, 0);
+  const expected = streams * (count - failed);
+  const res = {
+    label: lbl, server: args.name ?? target, subs: streams, updates: count, idle_conns: nIdle, publish: mode,
+    phases: phases.length, deliveries, lost: Math.max(0, expected - deliveries), reordered,
+    pub_failed: failed, server_cpu_publish_s: cpu / 1e9,
+    cpu_us_per_delivery: deliveries ? cpu / 1e3 / deliveries : null,
+    syscalls, syscalls_per_delivery: deliveries ? total / deliveries : null,
+    load: Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+  };
+  res.ok = failed === 0 && res.lost === 0 && reordered === 0 && deliveries === expected;
+  console.log(JSON.stringify(res));
+  return res.ok;
 }
-fs.rmSync(perfOut, { force: true });
-const deliveries = subs.reduce((a, st) => a + st.got, 0);
-const expected = streams * (updates - failed);
-const total = Object.values(syscalls).reduce((a, v) => a + v, 0);
-const res = {
-  label, server: args.name ?? target, subs: streams, updates, idle_conns: idle, publish: mode,
-  deliveries, lost: Math.max(0, expected - deliveries), reordered: subs.reduce((a, st) => a + st.bad, 0),
-  pub_failed: failed, server_cpu_publish_s: (cpu1 - cpu0) / 1e9,
-  cpu_us_per_delivery: deliveries ? (cpu1 - cpu0) / 1e3 / deliveries : null,
-  syscalls, syscalls_per_delivery: deliveries ? total / deliveries : null,
-  load: Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
-};
-res.ok = failed === 0 && res.lost === 0 && res.reordered === 0 && deliveries === expected;
-console.log(JSON.stringify(res));
+
+let reordered = 0;
+let ok;
+if (alternate > 0) {
+  const per = Math.max(1, Math.floor(updates / (2 * alternate)));
+  const none = [], with_ = [];
+  let n = 0;
+  for (let k = 0; k < alternate; k++) {
+    none.push(await phase(0, n, per));
+    n += per;
+    with_.push(await phase(idle, n, per));
+    n += per;
+  }
+  reordered = subs.reduce((a, st) => a + st.bad, 0);
+  ok = report(label, 0, none) & report(`${label}-idle`, idle, with_);
+} else {
+  const p = await phase(idle, 0, updates);
+  reordered = subs.reduce((a, st) => a + st.bad, 0);
+  ok = report(label, idle, [p]);
+}
 for (const st of subs) st.sock.destroy();
-for (const s of idles) s.destroy();
 keep?.destroy();
-process.exit(res.ok ? 0 : 1);
+process.exit(ok ? 0 : 1);
