@@ -389,22 +389,28 @@ static int serve_input(struct worker *w)
 }
 
 /* Between two send batches of a long flush: serve what arrived meanwhile, if anything did. The
- * batches stay small (FLUSH_SLICE sends) while input keeps arriving, so that publishers are
+ * batches stay small (FLUSH_SLICE sends) while requests keep arriving, so that publishers are
  * answered within a slice rather than after the whole fan-out round, and what they publish
- * meanwhile rides in the next round's gathered writes; they double while none arrives, up to a
- * whole io_uring batch, so that a sparse fan-out costs the same system calls with idle
- * keep-alive connections open as without (REVIEW D7). */
-static void serve_pending_input(struct worker *w)
+ * meanwhile rides in the next round's gathered writes; they double while none has arrived in
+ * this flush, up to a whole io_uring batch, so that a sparse fan-out costs the same system calls
+ * with idle keep-alive connections open as without (REVIEW D7). Once one has arrived during the
+ * flush, the publishers are busy: a check that finds nothing new keeps the small batches (each
+ * one waits for its answer, one round trip; doubling then held every ack behind up to 256 sends,
+ * and fanout-topics' publishers at half the bound's rate). requests_at_start: the count when
+ * the flush began. */
+static void serve_pending_input(struct worker *w, uint64_t requests_at_start)
 {
     uint64_t requests = atomic_load_explicit(&w->stats.requests, memory_order_relaxed);
     if (io_input(w->io) != IO_INPUT_NO) serve_input(w);
     /* Outcomes that came meanwhile (a store's, an archive lookup's) are answered now too, not
      * after the whole flush. */
     if (park_any_ready(&w->parking)) run_parked(w);
-    /* Requests, not any readiness: a publisher closing its connection is no reason to slice. */
-    if (atomic_load_explicit(&w->stats.requests, memory_order_relaxed) != requests)
+    /* Requests, not any readiness: a publisher closing its connection, or a stream's socket
+     * taking more (an edge after every send to it), is no reason to slice. */
+    uint64_t now = atomic_load_explicit(&w->stats.requests, memory_order_relaxed);
+    if (now != requests)
         w->slice = FLUSH_SLICE;
-    else if (w->slice < IO_SEND_BATCH)
+    else if (now == requests_at_start && w->slice < IO_SEND_BATCH)
         w->slice = w->slice * 2 < IO_SEND_BATCH ? w->slice * 2 : IO_SEND_BATCH;
 }
 
@@ -416,9 +422,10 @@ void worker_flush(struct worker *w)
     struct io_send_slot *slots = io_send_slots(w->io);
     struct conn *batch[IO_SEND_BATCH];
     bool sliced = false;
+    uint64_t requests_at_start = atomic_load_explicit(&w->stats.requests, memory_order_relaxed);
     io_input_watch(w->io);
     while (w->conns.dirty) {
-        if (sliced && !w->draining) serve_pending_input(w);
+        if (sliced && !w->draining) serve_pending_input(w, requests_at_start);
         int n = 0, max = w->draining ? IO_SEND_BATCH : w->slice;
         while (w->conns.dirty && n < max) {
             struct conn *c = w->conns.dirty;
