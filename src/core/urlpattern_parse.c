@@ -605,6 +605,16 @@ static int dummy_url(struct url *u)
     return u->scheme.oom || u->host.oom || u->path.oom ? -1 : 0;
 }
 
+/* A canonicalizer's answer from the URL parser's: out of memory is flagged on out, a failure is
+ * -1 with why as the reason. */
+static int canon_outcome(enum url_result r, struct ustr *out, const char **reason, const char *why)
+{
+    if (r == URL_OOM) out->oom = true;
+    if (r != URL_FAILURE) return 0;
+    *reason = why;
+    return -1;
+}
+
 int up_canon_protocol(const char *in, size_t n, struct ustr *out, const char **reason)
 {
     struct ustr s = {0};
@@ -616,12 +626,7 @@ int up_canon_protocol(const char *in, size_t n, struct ustr *out, const char **r
     ustr_free(&s);
     if (r == URL_OK) ustr_putn(out, ustr_z(&u.scheme), u.scheme.len);
     url_release(&u);
-    if (r == URL_OOM) out->oom = true;
-    if (r == URL_FAILURE) {
-        *reason = "invalid protocol";
-        return -1;
-    }
-    return 0;
+    return canon_outcome(r, out, reason, "invalid protocol");
 }
 
 int up_canon_username(const char *in, size_t n, struct ustr *out, const char **reason)
@@ -647,12 +652,7 @@ int up_canon_hostname(const char *in, size_t n, struct ustr *out, const char **r
     enum url_result r = url_parse(&u, in, n, NULL, URL_STATE_HOSTNAME);
     if (r == URL_OK && u.has_host) ustr_putn(out, ustr_z(&u.host), u.host.len);
     url_release(&u);
-    if (r == URL_OOM) out->oom = true;
-    if (r == URL_FAILURE) {
-        *reason = "invalid hostname";
-        return -1;
-    }
-    return 0;
+    return canon_outcome(r, out, reason, "invalid hostname");
 }
 
 int up_canon_ipv6_hostname(const char *in, size_t n, struct ustr *out, const char **reason)
@@ -687,12 +687,7 @@ int up_canon_port(const char *in, size_t n, struct ustr *out, const char **reaso
             ustr_putc(out, tmp[--k]);
     }
     url_release(&u);
-    if (r == URL_OOM) out->oom = true;
-    if (r == URL_FAILURE) {
-        *reason = "invalid port";
-        return -1;
-    }
-    return 0;
+    return canon_outcome(r, out, reason, "invalid port");
 }
 
 int up_canon_pathname(const char *in, size_t n, struct ustr *out, const char **reason)
@@ -724,12 +719,7 @@ int up_canon_pathname(const char *in, size_t n, struct ustr *out, const char **r
         if (r == URL_OK) ustr_putn(out, p, len);
     }
     url_release(&u);
-    if (r == URL_OOM) out->oom = true;
-    if (r == URL_FAILURE) {
-        *reason = "invalid pathname";
-        return -1;
-    }
-    return 0;
+    return canon_outcome(r, out, reason, "invalid pathname");
 }
 
 int up_canon_opaque_pathname(const char *in, size_t n, struct ustr *out, const char **reason)
@@ -745,12 +735,7 @@ int up_canon_opaque_pathname(const char *in, size_t n, struct ustr *out, const c
     enum url_result r = url_parse(&u, in, n, NULL, URL_STATE_OPAQUE_PATH);
     if (r == URL_OK) ustr_putn(out, ustr_z(&u.path), u.path.len);
     url_release(&u);
-    if (r == URL_OOM) out->oom = true;
-    if (r == URL_FAILURE) {
-        *reason = "invalid pathname";
-        return -1;
-    }
-    return 0;
+    return canon_outcome(r, out, reason, "invalid pathname");
 }
 
 static int canon_query_or_fragment(const char *in, size_t n, struct ustr *out, bool query)
