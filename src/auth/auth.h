@@ -41,6 +41,7 @@ struct auth_claims {
     size_t nsubscribe;
     char *payload_json; /* 07: mercure.payload serialised as compact JSON; NULL when absent */
     long long exp;      /* "exp" in seconds since the epoch; 0 when absent (07 only) */
+    long long nbf;      /* "nbf" in seconds since the epoch; 0 when absent */
     enum auth_dialect dialect;
     struct auth_details *details; /* 08: authorization_details; NULL for 07 tokens */
 };
@@ -56,6 +57,11 @@ struct auth_verifier;
 struct auth_verifier *auth_verifier_new(const char *key, const char *algs, const char *jwks_path,
                                         char *err, size_t errlen);
 void auth_verifier_free(struct auth_verifier *v);
+
+/* A number no other verifier of this process has had: what a cache of verified tokens binds its
+ * entries to, so that a new key set (another verifier, a reload) never answers from them. It also
+ * changes with auth_verifier_set_dialects (other issuers, another audience). */
+unsigned long long auth_verifier_generation(const struct auth_verifier *v);
 
 #define AUTH_ACCEPT_07 1u /* draft-07 tokens (any "typ" but at+jwt) */
 #define AUTH_ACCEPT_08 2u /* Mercure 1.0 tokens (at+jwt) */
@@ -85,6 +91,12 @@ const char *auth_issuers_problem(const char *list);
 bool auth_verify(const struct auth_verifier *v, const char *token, size_t len, long long now,
                  struct auth_claims *out, const char **why);
 void auth_claims_free(struct auth_claims *c);
+
+/* The time-dependent part of auth_verify for claims it accepted earlier: false once "exp" has
+ * passed or while "nbf" is still ahead (a clock set back). Everything else auth_verify checks
+ * depends only on the token's bytes and the verifier, so a cache may reuse it for the same bytes
+ * and the same verifier generation. */
+bool auth_claims_current(const struct auth_claims *c, long long now);
 
 /* The dialect a token's header names ("typ"), read without verifying anything: where a token was
  * found decides whether it may be used before it is verified (a 1.0 token is never taken from

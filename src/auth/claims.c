@@ -80,6 +80,7 @@ bool claims_read(json_t *payload, long long now, struct auth_claims *out, const 
         return false;
     }
     out->exp = exp ? exp_at : 0;
+    out->nbf = nbf ? nbf_at : 0;
 
     json_t *mercure = json_object_get(payload, "mercure");
     if (!mercure || json_is_null(mercure)) return true;
@@ -103,6 +104,11 @@ bool claims_read(json_t *payload, long long now, struct auth_claims *out, const 
         return false;
     }
     return true;
+}
+
+bool auth_claims_current(const struct auth_claims *c, long long now)
+{
+    return (!c->exp || now < c->exp) && now >= c->nbf;
 }
 
 static bool any_match(struct selector *const *sels, size_t n, const char *topic, size_t len)

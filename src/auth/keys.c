@@ -379,6 +379,17 @@ static int load_jwks(struct auth_verifier *v, const char *path, char *err, size_
     return 0;
 }
 
+unsigned long long verifier_generation_next(void)
+{
+    static _Atomic unsigned long long last;
+    return ++last;
+}
+
+unsigned long long auth_verifier_generation(const struct auth_verifier *v)
+{
+    return v->generation;
+}
+
 struct auth_verifier *auth_verifier_new(const char *key, const char *alg_list,
                                         const char *jwks_path, char *err, size_t errlen)
 {
@@ -388,6 +399,7 @@ struct auth_verifier *auth_verifier_new(const char *key, const char *alg_list,
         return NULL;
     }
     v->accept = AUTH_ACCEPT_07;
+    v->generation = verifier_generation_next();
     /* Seed jansson's hash tables now, on the configuring thread, not in a worker's first call. */
     json_object_seed(0);
     for (size_t i = 0; i < 3; i++)

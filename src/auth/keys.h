@@ -53,7 +53,11 @@ struct auth_verifier {
     size_t resource_len;
     struct issuer *issuers; /* 1.0: the trusted issuers */
     size_t nissuers;
+    unsigned long long generation; /* auth_verifier_generation */
 };
+
+/* A fresh verifier generation (process-wide counter, thread-safe). */
+unsigned long long verifier_generation_next(void);
 
 /* The index in algs of the algorithm named name[0..n), or -1. */
 int alg_index(const char *name, size_t n);

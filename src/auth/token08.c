@@ -97,6 +97,7 @@ int auth_verifier_set_dialects(struct auth_verifier *v, unsigned accept,
         return -1;
     }
     v->accept = accept & (AUTH_ACCEPT_07 | AUTH_ACCEPT_08);
+    v->generation = verifier_generation_next(); /* other rules: cached verdicts no longer hold */
     free(v->resource);
     v->resource = NULL;
     v->resource_len = 0;
@@ -186,6 +187,7 @@ bool token08_read(const struct auth_verifier *v, json_t *payload, long long now,
     }
     /* An exp of 0 or before would read as "no expiry" to the callers: it has passed anyway. */
     out->exp = exp_at;
+    out->nbf = nbf ? nbf_at : 0;
     if ((*why = check_audience(v, json_object_get(payload, "aud")))) return false;
     /* Only authorization_details grant anything: a "mercure" claim is not read. */
     *why = details_read(json_object_get(payload, "authorization_details"), v->resource,

@@ -70,7 +70,7 @@ static const struct auth_claims *authenticate(struct mercure *m, struct conn *c,
         return NULL;
     }
     const struct auth_claims *claims =
-        token_verify_publisher(m->pub_auth, &s->pub_token, token, tlen);
+        token_verify_publisher(m->pub_auth, &s->pub_token, token, tlen, (long long)time(NULL));
     if (!claims) {
         reply(m, c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "Invalid token.",
               keep_alive);

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "auth/auth.h"
 #include "http/cookie.h"
@@ -11,9 +10,12 @@
 #include "mercure/context.h"
 #include "ssebroker/config.h"
 
+/* The last token a connection published with, verified: its bytes (compared whole, never by a
+ * hash alone), the generation of the verifier that accepted it, and its claims. */
 struct publisher_token {
     char *token;
     size_t len;
+    unsigned long long generation;
     struct auth_claims claims;
 };
 
@@ -73,13 +75,14 @@ void token_cache_free(struct publisher_token *pt)
 
 const struct auth_claims *token_verify_publisher(const struct auth_verifier *v,
                                                  struct publisher_token **cache, const char *token,
-                                                 size_t len)
+                                                 size_t len, long long now)
 {
-    long long now = (long long)time(NULL);
     struct publisher_token *pt = *cache;
-    if (pt && pt->len == len && memcmp(pt->token, token, len) == 0 &&
-        (!pt->claims.exp || now < pt->claims.exp))
-        return &pt->claims;
+    if (pt && pt->len == len && pt->generation == auth_verifier_generation(v) &&
+        memcmp(pt->token, token, len) == 0) {
+        /* The same bytes under the same keys and rules: only exp and nbf can have changed. */
+        if (auth_claims_current(&pt->claims, now)) return &pt->claims;
+    }
     token_cache_free(pt);
     *cache = NULL;
     pt = calloc(1, sizeof(*pt));
@@ -93,6 +96,7 @@ const struct auth_claims *token_verify_publisher(const struct auth_verifier *v,
         memcpy(pt->token, token, len);
         pt->len = len;
     }
+    pt->generation = auth_verifier_generation(v);
     *cache = pt;
     return &pt->claims;
 }

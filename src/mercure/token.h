@@ -27,13 +27,16 @@ const char *token_find(const struct mercure *m, const struct http_request *r,
 /* The challenge of a 400 for a malformed token presentation. */
 #define TOKEN_INVALID_REQUEST "WWW-Authenticate: Bearer error=\"invalid_request\"\r\n"
 
-/* Verifies a publisher's token, reusing the claims of the last one this connection presented
- * when it is the same and unexpired (publishers send the same token with every update, and
- * verifying it costs more than the rest of a publish). Returns the claims, owned by *cache, or
- * NULL when the token is invalid. */
+/* Verifies a publisher's token at now (seconds since the epoch), reusing the claims of the last
+ * one this connection presented when it has the same bytes and the verifier the same generation
+ * (publishers send the same token with every update, and verifying it costs more than the rest
+ * of a publish): then only exp and nbf are checked again. Any other token is verified whole and
+ * replaces the cached one; a refused token empties the cache. Returns the claims, owned by
+ * *cache, or NULL when the token is invalid. */
 const struct auth_claims *token_verify_publisher(const struct auth_verifier *v,
                                                  struct publisher_token **cache, const char *token,
-                                                 size_t len);
+                                                 size_t len, long long now);
+/* Frees a cache (NULL: nothing); the connection's session does when it closes. */
 void token_cache_free(struct publisher_token *cache);
 
 #endif

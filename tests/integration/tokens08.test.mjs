@@ -7,7 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { BIN, Broker, RawSubscriber, jwt, DEV_KEY, PUBLISH_ALL } from './lib/broker.mjs';
+import net from 'node:net';
+import { BIN, Broker, RawSubscriber, jwt, DEV_KEY, PUBLISH_ALL, HUB, sleep } from './lib/broker.mjs';
 
 const RESOURCE = 'https://hub.example/.well-known/mercure';
 const ISSUER = 'https://app.example';
@@ -126,6 +127,71 @@ test('a 1.0 subscriber\'s stream closes at its token\'s exp', async () => {
   assert.match(s.headers, /^HTTP\/1.1 200/);
   await s.waitFor((x) => x.closed, 6000);
   assert.ok(Date.now() >= (exp - 1) * 1000, 'not closed before exp');
+});
+
+// One keep-alive connection, requests one at a time: resolves each answer's status and headers
+// once its body (Content-Length) has arrived; `closed` tells whether the broker hung up.
+function keepAliveConnection(port) {
+  const sock = net.connect(port, '127.0.0.1');
+  let data = Buffer.alloc(0), waiting = null;
+  const conn = { closed: false };
+  const answer = () => {
+    const end = data.indexOf('\r\n\r\n');
+    if (!waiting || end < 0) return;
+    const head = data.subarray(0, end).toString('latin1');
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    if (data.length < end + 4 + length) return;
+    const body = data.subarray(end + 4, end + 4 + length).toString();
+    data = data.subarray(end + 4 + length);
+    const w = waiting;
+    waiting = null;
+    w.resolve({ status: Number(head.split(' ')[1]), head, body });
+  };
+  sock.on('data', (d) => { data = Buffer.concat([data, d]); answer(); });
+  sock.on('close', () => { conn.closed = true; waiting?.reject(new Error('connection closed')); });
+  sock.on('error', () => {});
+  const ready = new Promise((resolve) => sock.once('connect', resolve));
+  conn.publish = async (token, form) => {
+    await ready;
+    const body = new URLSearchParams(form).toString();
+    return new Promise((resolve, reject) => {
+      waiting = { resolve, reject };
+      sock.write(`POST ${HUB} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+  };
+  conn.close = () => sock.destroy();
+  return conn;
+}
+
+test('a keep-alive publisher whose token expires while its connection stays open gets 401 on its next publish (both dialects)', async () => {
+  // Each connection caches its verified token: the expiry must still hold on the same bytes.
+  const exp = Math.floor(Date.now() / 1000) + 2;
+  const tokens = {
+    'draft-07': jwt({ exp, mercure: { publish: ['*'] } }),
+    '1.0': at([grant(['publish'], '*')], { exp }),
+  };
+  const conns = Object.fromEntries(Object.keys(tokens).map((d) => [d, keepAliveConnection(broker.port)]));
+  try {
+    for (const [d, token] of Object.entries(tokens)) {
+      for (const n of [1, 2]) {
+        const r = await conns[d].publish(token, { topic: 'https://expiry.example/t', data: `${d} ${n}` });
+        assert.equal(r.status, 200, `${d} publish ${n} before exp`);
+      }
+    }
+    await sleep(exp * 1000 - Date.now() + 50);
+    for (const [d, token] of Object.entries(tokens)) {
+      const r = await conns[d].publish(token, { topic: 'https://expiry.example/t', data: `${d} late` });
+      assert.equal(r.status, 401, `${d} publish after exp`);
+      assert.match(r.head, /www-authenticate: Bearer error="invalid_token"/i, d);
+      assert.equal(conns[d].closed, false, `${d}: the 401 kept the connection (it is keep-alive)`);
+      // A fresh token on the same connection publishes again.
+      const fresh = d === '1.0' ? at([grant(['publish'], '*')]) : PUBLISH_ALL;
+      assert.equal((await conns[d].publish(fresh, { topic: 'https://expiry.example/t', data: 'x' })).status, 200, d);
+    }
+  } finally {
+    for (const c of Object.values(conns)) c.close();
+  }
 });
 
 test('a 1.0 token in the URL is never used; a draft-07 one still is', async () => {
