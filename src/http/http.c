@@ -1,6 +1,5 @@
 #include "http/http.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,8 @@ static const char *const header_names[HDR_COUNT] = {
     [HDR_IF_NONE_MATCH] = "if-none-match",
     [HDR_ACCEPT] = "accept",
 };
+/* Their lengths (settings_setup), so that a name is compared only with those of its length. */
+static size_t header_lens[HDR_COUNT];
 
 static struct http_request *req_of(llhttp_t *p)
 {
@@ -57,12 +58,23 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct http_request *r = req_of(p);
     if (count_header_bytes(r, len)) return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (r->field_len < sizeof(r->field) - 1)
-            r->field[r->field_len] = (char)tolower((unsigned char)at[i]);
-        r->field_len++;
-    }
+    /* Kept as sent (compared case-insensitively once complete); names longer than the buffer
+     * are none of ours: only their length is kept. */
+    if (r->field_len < sizeof(r->field))
+        memcpy(r->field + r->field_len, at,
+               len < sizeof(r->field) - r->field_len ? len : sizeof(r->field) - r->field_len);
+    r->field_len += len;
     return 0;
+}
+
+/* True when name (lowercase) is field[0..len) in any case. */
+static bool field_is(const char *field, const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)field[i];
+        if ((char)((unsigned)(c - 'A') < 26u ? c + ('a' - 'A') : c) != name[i]) return false;
+    }
+    return true;
 }
 
 static int on_header_field_complete(llhttp_t *p)
@@ -71,10 +83,10 @@ static int on_header_field_complete(llhttp_t *p)
     if (++r->nheaders > r->cfg->max_headers) return fail(r, 431, "Too many header fields.");
     r->current = HDR_NONE;
     if (r->field_len < sizeof(r->field)) {
-        r->field[r->field_len] = 0;
         for (int h = 0; h < HDR_COUNT; h++) {
             /* The first occurrence wins; repeated ones are ignored. */
-            if (strcmp(r->field, header_names[h]) == 0 && !r->hdr[h].present) {
+            if (header_lens[h] == r->field_len &&
+                field_is(r->field, header_names[h], r->field_len) && !r->hdr[h].present) {
                 r->current = (enum http_header)h;
                 r->hdr[h].present = true;
                 r->hdr[h].off = (uint32_t)r->headers.len;
@@ -132,6 +144,8 @@ static void settings_setup(void)
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
+    for (int h = 0; h < HDR_COUNT; h++)
+        header_lens[h] = strlen(header_names[h]);
     done = 1;
 }
 

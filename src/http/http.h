@@ -39,7 +39,7 @@ struct http_request {
     struct buf target;  /* request-target as sent: path and query */
     struct buf headers; /* values of the headers the broker reads, at spans */
     struct buf body;
-    char field[40]; /* current header name, lowercased; longer names are irrelevant */
+    char field[40]; /* current header name as sent; longer names are irrelevant */
     size_t field_len;
     enum http_header current;
     struct http_span hdr[HDR_COUNT];
