@@ -21,6 +21,7 @@
 #include "core/hub.h"
 #include "mercure/context.h"
 #include "mercure/mercure.h"
+#include "mercure/resource_metadata.h"
 #include "mercure/subscriptions.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -39,6 +40,7 @@ struct sseb_broker {
     struct authority *authority;
     struct auth_verifier *pub_auth, *sub_auth;
     struct subscriptions *subscriptions;
+    struct resource_metadata *metadata; /* NULL: none published */
     struct server srv;
     struct mercure mercure;
     pthread_t *threads;
@@ -234,12 +236,19 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    const char *why;
+    b->metadata = resource_metadata_new(&b->cfg, &why);
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        goto fail;
+    }
     b->mercure = (struct mercure){.cfg = &b->cfg,
                                   .authority = b->authority,
                                   .history = b->history,
                                   .pub_auth = b->pub_auth,
                                   .sub_auth = b->sub_auth,
                                   .subscriptions = b->subscriptions,
+                                  .metadata = b->metadata,
                                   .srv = &b->srv};
     b->srv.cfg = &b->cfg;
     b->srv.bus = b->bus;
@@ -333,6 +342,7 @@ void sseb_broker_free(struct sseb_broker *b)
     bus_free(b->bus);
     history_free(b->history);
     subscriptions_free(b->subscriptions);
+    resource_metadata_free(b->metadata);
     auth_verifier_free(b->pub_auth);
     auth_verifier_free(b->sub_auth);
     free(b);

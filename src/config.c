@@ -64,8 +64,9 @@ static const struct opt options[] = {
      0, 0},
     {"resource-identifier", OPT_STRING, F(resource_identifier),
      "Mercure 1.0: the hub's public URL, e.g. https://example.com/.well-known/mercure (the "
-     "audience of 1.0 tokens, the base of relative URL patterns; 1.0 tokens are refused without "
-     "it)",
+     "audience of 1.0 tokens, the base of relative URL patterns, the resource of the RFC 9728 "
+     "metadata served at /.well-known/oauth-protected-resource<its path>; 1.0 tokens are refused "
+     "without it)",
      0, 0},
     {"jwt-issuer", OPT_STRING, F(jwt_issuers),
      "Mercure 1.0: trusted token issuers (iss), comma separated, verified with the publisher and "

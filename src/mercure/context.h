@@ -9,6 +9,7 @@ struct history;
 struct auth_verifier;
 struct subscriptions;
 struct server;
+struct resource_metadata;
 
 struct mercure {
     const struct sseb_config *cfg;
@@ -17,6 +18,8 @@ struct mercure {
     struct auth_verifier *pub_auth, *sub_auth;
     struct subscriptions *subscriptions; /* NULL unless --subscriptions */
     struct server *srv;                  /* workers' stats, bus lag, the drain flag */
+    /* the RFC 9728 document and the challenges that point to it; NULL: none published */
+    const struct resource_metadata *metadata;
 };
 
 #endif

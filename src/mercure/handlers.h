@@ -22,6 +22,10 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
 void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
                           struct http_request *r, const char *rest, size_t rest_len, char *query,
                           size_t query_len, bool keep_alive);
+/* GET and HEAD of the protected resource metadata (resource_metadata.c), while m->metadata is
+ * published and the path is its own (resource_metadata_path_is). */
+void resource_metadata_handle(struct mercure *m, struct conn *c, struct http_request *r,
+                              bool keep_alive);
 /* GET /metrics (metrics.c). */
 void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive);
 /* GET / (page.c): the page to try the hub in a browser. */

@@ -17,6 +17,7 @@
 #include "http/http.h"
 #include "mercure/handlers.h"
 #include "mercure/publish_parse.h"
+#include "mercure/resource_metadata.h"
 #include "mercure/context.h"
 #include "mercure/session.h"
 #include "mercure/token.h"
@@ -31,7 +32,7 @@
 static void respond(struct mercure *m, struct conn *c, int status, const char *extra,
                     const char *body, size_t len, bool close)
 {
-    char headers[1024];
+    char headers[700 + BEARER_CHALLENGE_MAX];
     size_t n = 0;
     /* The common case (no list, or a publisher that is not a browser) formats nothing. */
     if (m->cfg->cors_origins && c->req)
@@ -57,11 +58,12 @@ static const struct auth_claims *authenticate(struct mercure *m, struct conn *c,
     const char *malformed;
     const char *token = token_find(m, r, qtoken, qlen, &tlen, &from_cookie, &malformed);
     if (malformed) {
-        reply(m, c, 400, TOKEN_INVALID_REQUEST, malformed, keep_alive);
+        reply(m, c, 400, bearer_challenge(m, BEARER_INVALID_REQUEST), malformed, keep_alive);
         return NULL;
     }
     if (!token) {
-        reply(m, c, 401, "WWW-Authenticate: Bearer\r\n", "Authorization required.", keep_alive);
+        reply(m, c, 401, bearer_challenge(m, BEARER_UNAUTHORIZED), "Authorization required.",
+              keep_alive);
         return NULL;
     }
     struct session *s = session_of(c);
@@ -72,8 +74,7 @@ static const struct auth_claims *authenticate(struct mercure *m, struct conn *c,
     const struct auth_claims *claims =
         token_verify_publisher(m->pub_auth, &s->pub_token, token, tlen, (long long)time(NULL));
     if (!claims) {
-        reply(m, c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "Invalid token.",
-              keep_alive);
+        reply(m, c, 401, bearer_challenge(m, BEARER_INVALID_TOKEN), "Invalid token.", keep_alive);
         return NULL;
     }
     if (from_cookie) {
@@ -204,8 +205,10 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
     struct publish_parsed req;
     struct parse_error err;
     if (!publish_parse(r->body.p, r->body.len, ct, ct_len, m->cfg, claims, &req, &err)) {
-        respond(m, c, err.status, err.header, err.reason, strlen(err.reason),
-                err.close || !keep_alive);
+        respond(m, c, err.status,
+                err.insufficient_scope ? bearer_challenge(m, BEARER_INSUFFICIENT_SCOPE)
+                                       : err.header,
+                err.reason, strlen(err.reason), err.close || !keep_alive);
         goto out;
     }
 

@@ -232,9 +232,11 @@ bool publish_parse(char *body, size_t len, const char *content_type, size_t cont
             topic_reserved_resolved(topics[i].p, topics[i].len, hub))
             return fail(err, d08 ? 400 : 403, NULL,
                         "Topics under /.well-known/mercure are reserved.");
-        if (!auth_can_publish(claims, topics[i].p, topics[i].len))
-            return fail(err, 403, "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
-                        "This token may not publish to this topic.");
+        if (!auth_can_publish(claims, topics[i].p, topics[i].len)) {
+            fail(err, 403, NULL, "This token may not publish to this topic.");
+            err->insufficient_scope = true;
+            return false;
+        }
     }
     out->update = u;
     return true;

@@ -8,6 +8,7 @@
 #include "http/http.h"
 #include "mercure/handlers.h"
 #include "mercure/context.h"
+#include "mercure/resource_metadata.h"
 #include "net/conn.h"
 #include "server/server.h"
 #include "ssebroker/config.h"
@@ -55,6 +56,16 @@ void routes_dispatch(struct mercure *m, struct worker *w, struct conn *c, struct
             subscriptions_handle(m, w, c, r, target + sl, plen - sl, query, qlen, keep_alive);
         else if (method == HTTP_OPTIONS)
             preflight(m, c, r, keep_alive); /* a cross-origin reader sending Authorization */
+        else
+            conn_respond_text(c, 405, "Allow: GET, HEAD, OPTIONS\r\n", "Method not allowed.",
+                              !keep_alive);
+        return;
+    }
+    if (resource_metadata_path_is(m->metadata, target, plen)) {
+        if (get)
+            resource_metadata_handle(m, c, r, keep_alive);
+        else if (method == HTTP_OPTIONS)
+            preflight(m, c, r, keep_alive);
         else
             conn_respond_text(c, 405, "Allow: GET, HEAD, OPTIONS\r\n", "Method not allowed.",
                               !keep_alive);

@@ -16,6 +16,7 @@
 #include "mercure/handlers.h"
 #include "mercure/subscribe_parse.h"
 #include "mercure/context.h"
+#include "mercure/resource_metadata.h"
 #include "mercure/routes.h"
 #include "mercure/session.h"
 #include "mercure/subscriptions.h"
@@ -230,8 +231,9 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
     const char *token =
         token_find(m, r, query_token, query_token_len, &tlen, &from_cookie, &malformed);
     if (malformed) {
-        conn_respond(c, 400, "text/plain; charset=utf-8", TOKEN_INVALID_REQUEST, malformed,
-                     strlen(malformed), !keep_alive);
+        conn_respond(c, 400, "text/plain; charset=utf-8",
+                     bearer_challenge(m, BEARER_INVALID_REQUEST), malformed, strlen(malformed),
+                     !keep_alive);
         goto out;
     }
     if (token) {
@@ -242,12 +244,12 @@ void subscribe_handle(struct mercure *m, struct worker *w, struct conn *c, struc
             free(claims);
             claims = NULL;
             conn_respond(c, 401, "text/plain; charset=utf-8",
-                         "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", "Invalid token.",
-                         14, !keep_alive);
+                         bearer_challenge(m, BEARER_INVALID_TOKEN), "Invalid token.", 14,
+                         !keep_alive);
             goto out;
         }
     } else if (cfg->require_subscriber_token) {
-        conn_respond(c, 401, "text/plain; charset=utf-8", "WWW-Authenticate: Bearer\r\n",
+        conn_respond(c, 401, "text/plain; charset=utf-8", bearer_challenge(m, BEARER_UNAUTHORIZED),
                      "Authorization required.", 23, !keep_alive);
         goto out;
     }

@@ -21,6 +21,7 @@
 #include "http/http.h"
 #include "mercure/handlers.h"
 #include "mercure/context.h"
+#include "mercure/resource_metadata.h"
 #include "mercure/session.h"
 #include "mercure/token.h"
 #include "net/conn.h"
@@ -541,7 +542,7 @@ static bool not_modified(struct http_request *r, const struct buf *h)
 static void api_error(struct mercure *m, struct conn *c, struct http_request *r, int status,
                       const char *extra, const char *text, bool keep_alive)
 {
-    char headers[1024];
+    char headers[700 + BEARER_CHALLENGE_MAX];
     size_t n;
     cors_headers(m->cfg->cors_origins, r, headers, 700, &n);
     snprintf(headers + n, sizeof(headers) - n, "%s", extra ? extra : "");
@@ -598,15 +599,14 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
     struct auth_claims claims = {0};
     const char *why;
     if (malformed) {
-        api_error(m, c, r, 400, TOKEN_INVALID_REQUEST, malformed, keep_alive);
+        api_error(m, c, r, 400, bearer_challenge(m, BEARER_INVALID_REQUEST), malformed, keep_alive);
         buf_free(&target_copy);
         api_request_free(&a);
         return;
     }
     if (!token || !auth_verify(m->sub_auth, token, tlen, (long long)time(NULL), &claims, &why)) {
         api_error(m, c, r, 401,
-                  token ? "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
-                        : "WWW-Authenticate: Bearer\r\n",
+                  bearer_challenge(m, token ? BEARER_INVALID_TOKEN : BEARER_UNAUTHORIZED),
                   "Unauthorized.", keep_alive);
         buf_free(&target_copy);
         api_request_free(&a);
@@ -623,8 +623,8 @@ void subscriptions_handle(struct mercure *m, struct worker *w, struct conn *c,
                     (!v08_token && auth_can_subscribe(&claims, target_copy.p, target_copy.len)));
     auth_claims_free(&claims);
     if (!allowed) {
-        api_error(m, c, r, 403, "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
-                  "Forbidden.", keep_alive);
+        api_error(m, c, r, 403, bearer_challenge(m, BEARER_INSUFFICIENT_SCOPE), "Forbidden.",
+                  keep_alive);
         buf_free(&target_copy);
         api_request_free(&a);
         return;

@@ -19,13 +19,10 @@ struct publisher_token;
  * cookie travels with cross-site requests: callers check the origin). NULL with *malformed set
  * (a reason) when the token's presentation is wrong (an Authorization header that is not
  * "Bearer <token>"; a 1.0 token in the URL is not read at all). The caller answers 400 with
- * `WWW-Authenticate: Bearer error="invalid_request"` (RFC 6750; Mercure 1.0's error rules). */
+ * bearer_challenge(m, BEARER_INVALID_REQUEST) (RFC 6750; Mercure 1.0's error rules). */
 const char *token_find(const struct mercure *m, const struct http_request *r,
                        const char *query_token, size_t query_len, size_t *len, bool *from_cookie,
                        const char **malformed);
-
-/* The challenge of a 400 for a malformed token presentation. */
-#define TOKEN_INVALID_REQUEST "WWW-Authenticate: Bearer error=\"invalid_request\"\r\n"
 
 /* Verifies a publisher's token at now (seconds since the epoch), reusing the claims of the last
  * one this connection presented when it has the same bytes and the verifier the same generation

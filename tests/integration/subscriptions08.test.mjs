@@ -243,7 +243,8 @@ test('1.0 API authorization: the path alone against subscribe grants, 401 bare o
   assert.equal((await api(path, auth(at([grant(['subscribe'], [exact(topic)])])))).status, 403);
   const none = await api(path);
   assert.equal(none.status, 401);
-  assert.equal(none.headers.get('www-authenticate'), 'Bearer');
+  assert.equal(none.headers.get('www-authenticate'),
+    'Bearer resource_metadata="https://hub.example/.well-known/oauth-protected-resource/.well-known/mercure"');
   const expired = await api(path, auth(at([grant(['subscribe'], [exact('*')])], { exp: 1000 })));
   assert.equal(expired.status, 401);
   assert.match(expired.headers.get('www-authenticate'), /invalid_token/);

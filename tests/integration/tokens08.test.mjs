@@ -27,6 +27,8 @@ function at(details, claims = {}, { key = DEV_KEY, typ = 'at+jwt' } = {}) {
 }
 const grant = (actions, ...match) => ({ type: DETAIL, actions, topics: match.map((m) => ({ match: m })) });
 
+// The challenges' resource_metadata parameter (resource_metadata08.test.mjs covers it).
+const METADATA = 'resource_metadata="https://hub.example/.well-known/oauth-protected-resource/.well-known/mercure"';
 const ARGS = ['--resource-identifier', RESOURCE, '--jwt-issuer', `https://other.example,${ISSUER}`];
 let broker;
 before(async () => { broker = await new Broker(ARGS).start(); });
@@ -255,11 +257,11 @@ test('a malformed Authorization header is a 400 invalid_request, not a 401 (publ
       body: 'topic=t&data=x',
     });
     assert.equal(pub.status, 400, header);
-    assert.equal(pub.headers.get('www-authenticate'), 'Bearer error="invalid_request"');
+    assert.equal(pub.headers.get('www-authenticate'), `Bearer error="invalid_request", ${METADATA}`);
     assert.match(await pub.text(), /must be "Bearer" followed by a token/);
     const sub = await fetch(broker.url('?match=t'), { headers: { Authorization: header } });
     assert.equal(sub.status, 400, header);
-    assert.equal(sub.headers.get('www-authenticate'), 'Bearer error="invalid_request"');
+    assert.equal(sub.headers.get('www-authenticate'), `Bearer error="invalid_request", ${METADATA}`);
     await sub.body?.cancel();
   }
   // A well-formed header with a bad token stays a 401 invalid_token.
@@ -269,5 +271,5 @@ test('a malformed Authorization header is a 400 invalid_request, not a 401 (publ
     body: 'topic=t&data=x',
   });
   assert.equal(bad.status, 401);
-  assert.equal(bad.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+  assert.equal(bad.headers.get('www-authenticate'), `Bearer error="invalid_token", ${METADATA}`);
 });
