@@ -119,7 +119,7 @@ background_group "container image and compose services (podman, tests/container/
     'cd tests/container && timeout 1500 node --test --test-concurrency=1 --test-timeout=900000 .'
 background_group "high availability (master, replica, three redis-sentinels, nodes; release binary)" bash -c \
     'cd tests/ha && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 600 node --test --test-concurrency=1 --test-timeout=180000 .'
-group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs durable.test.mjs cluster.test.mjs
+group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs durable.test.mjs cluster.test.mjs presence_cluster.test.mjs
 group "integration (release binary)" integration build/ssebroker
 group "integration (release binary, sendmsg writes)" integration_sendmsg build/ssebroker \
     core.test.mjs multiworker.test.mjs lifecycle.test.mjs replay.test.mjs bad_input.test.mjs

@@ -250,6 +250,7 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
                                   .subscriptions = b->subscriptions,
                                   .metadata = b->metadata,
                                   .srv = &b->srv};
+    if (b->subscriptions) subscriptions_attach(b->subscriptions, &b->mercure);
     b->srv.cfg = &b->cfg;
     b->srv.bus = b->bus;
     b->srv.history = b->history;

@@ -71,6 +71,28 @@ struct authority_stats {
     uint64_t errors_unreplicated; /* stored, not confirmed on enough replicas in time */
 };
 
+/* Cluster presence: with the subscriptions feature, a shared store (Redis) keeps what each node
+ * announced (EVENT_PRESENCE_* events) so that every node can list the subscriptions held by the
+ * others, and ends those of a node that died. The layer above (mercure/subscriptions.c) keeps
+ * the registry; the store calls these on its own threads, never on a worker. */
+struct authority_presence {
+    void *ctx;
+    /* Forget every other node's subscription: the registry is read again (announcements follow).
+     * Reader thread. */
+    void (*reset)(void *ctx);
+    /* A subscription announced or withdrawn in the shared order (or, after reset, one that is
+     * announced now). own: this node appended it. Reader thread, before the event reaches
+     * history, so the list is never older than the events a client has seen. */
+    void (*event)(void *ctx, const struct event *ev, bool announce, bool own);
+    /* A subscription of a node that stopped answering, taken over by this node: publish its
+     * end. Writer thread. */
+    void (*orphaned)(void *ctx, const struct event *ev);
+    /* What the store holds as this node's announcements (stored[0..n)): it may have lost some
+     * (an outage dropped events, a reset, a failover, this node was taken for dead); announce
+     * what is missing, withdraw what is stale. Writer thread. */
+    void (*reconcile)(void *ctx, struct event *const *stored, size_t n);
+};
+
 struct authority_ops {
     const char *name; /* "memory", ... (logged at start, shown in /metrics) */
     /* Fills *out; may be NULL (nothing to report). Any thread. */
@@ -87,6 +109,9 @@ struct authority_ops {
      * it had stored before the call is in history, or AUTHORITY_FAILED when it stops first.
      * NULL: history is always current. Any worker. */
     void (*sync)(struct authority *a, struct authority_ticket *t);
+    /* Registers the presence callbacks (p outlives the authority). NULL: one node sees only its
+     * own subscriptions, which then are all there are. */
+    void (*set_presence)(struct authority *a, const struct authority_presence *p);
     void (*free)(struct authority *a);
 };
 
@@ -124,6 +149,11 @@ static inline bool authority_can_sync(const struct authority *a)
 static inline void authority_sync(struct authority *a, struct authority_ticket *t)
 {
     a->ops->sync(a, t);
+}
+
+static inline void authority_set_presence(struct authority *a, const struct authority_presence *p)
+{
+    if (a->ops->set_presence) a->ops->set_presence(a, p);
 }
 
 static inline void authority_free(struct authority *a)

@@ -23,6 +23,7 @@ static struct event *alloc_event(const struct sseb_str *topics, size_t ntopics, 
     if (!ev) return NULL;
     atomic_init(&ev->refs, 1);
     ev->private_ = private_;
+    ev->presence = EVENT_PRESENCE_NONE;
     ev->ntopics = (uint16_t)ntopics;
     ev->seq = 0;
     ev->mem = total;

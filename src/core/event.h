@@ -16,9 +16,19 @@ struct event_topic {
     uint32_t hash;
 };
 
+/* What an event says about the subscriptions registry (the subscriptions feature): a shared
+ * store keeps each node's announced subscriptions beside its order, so that every node can list
+ * the others' (see struct authority_presence). */
+enum event_presence {
+    EVENT_PRESENCE_NONE,     /* an update */
+    EVENT_PRESENCE_ANNOUNCE, /* a subscription event with active: true */
+    EVENT_PRESENCE_WITHDRAW, /* a subscription event with active: false */
+};
+
 struct event {
     _Atomic uint32_t refs;
     bool private_;
+    uint8_t presence; /* enum event_presence (0 from event_new) */
     uint16_t ntopics;
     uint64_t seq; /* total order, assigned by history_append */
     const char *id;

@@ -10,6 +10,7 @@
 
 #include "auth/auth.h"
 #include "common/buf.h"
+#include "common/hash.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/rand.h"
@@ -66,8 +67,11 @@ struct sub_record {
     struct list_node link; /* in the registry, newest first */
     _Atomic unsigned refs;
     enum sub_kind kind;
-    char *id;    /* its events' topic (see enum sub_kind), percent-encoded once */
-    char *match; /* the selector or matcher text, as the subscriber gave it */
+    bool remote;              /* another node's (cluster presence), also in the remote table */
+    struct sub_record *hnext; /* the remote table's chain */
+    uint32_t hash;            /* of id, for the remote table */
+    char *id;                 /* its events' topic (see enum sub_kind), percent-encoded once */
+    char *match;              /* the selector or matcher text, as the subscriber gave it */
     size_t match_len;
     char *subscriber;
     char *payload; /* compact JSON, or NULL */
@@ -77,9 +81,14 @@ struct sub_record {
  * a scan, never across an allocation, a free, JSON building or a publish. */
 struct subscriptions {
     pthread_mutex_t lock;
-    struct list_node records;
+    struct list_node records; /* this node's and, in cluster mode, the others' */
     size_t count;
     uint64_t gen; /* bumped by every change: part of the API's ETag (see take_snapshot) */
+    /* The other nodes' records by id (cluster presence): chained, a power of two of buckets. */
+    struct sub_record **remote;
+    size_t remote_buckets, nremote;
+    struct mercure *m; /* for the store's presence callbacks */
+    struct authority_presence presence;
 };
 
 static void record_unref(struct sub_record *r)
@@ -104,6 +113,15 @@ struct subscriptions *subscriptions_new(void)
 void subscriptions_free(struct subscriptions *s)
 {
     if (!s) return;
+    /* Only other nodes' records are left: this node's went with their streams. */
+    struct list_node *n, *tmp;
+    list_for_each_safe(n, tmp, &s->records)
+    {
+        struct sub_record *r = list_entry(n, struct sub_record, link);
+        list_remove(&r->link);
+        record_unref(r);
+    }
+    free(s->remote);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -185,10 +203,12 @@ static struct event *record_event(const struct sub_record *r, bool active)
     if (r->kind != SUB_TOPIC) u.type = (struct sseb_str){"mercure", 7};
     struct event *ev = event_new(&u);
     free(data);
+    if (ev) ev->presence = active ? EVENT_PRESENCE_ANNOUNCE : EVENT_PRESENCE_WITHDRAW;
     return ev;
 }
 
-/* Publishes the subscription events[0..n) (NULL: could not be built) and releases them. Called
+/* Publishes the subscription events[0..n) (NULL: could not be built) and releases them (w:
+ * the worker publishing, NULL on the store's threads). Called
  * after the registry changed, outside its lock: an API answer taken in between lists the change
  * with a lastEventID before its event, so a client that follows on from it sees the event once
  * more (idempotent), never misses one. */
@@ -202,8 +222,8 @@ static void publish_events(struct mercure *m, struct worker *w, struct event **e
         enum authority_result res =
             ev ? authority_submit(m->authority, ev, NULL) : AUTHORITY_FAILED;
         if (res != AUTHORITY_STORED && res != AUTHORITY_PENDING) {
-            STAT_ADD(&w->stats, subscription_events_dropped, 1);
-            log_warn("subscription event dropped", "worker=%d reason=%s", w->id,
+            if (w) STAT_ADD(&w->stats, subscription_events_dropped, 1);
+            log_warn("subscription event dropped", "worker=%d reason=%s", w ? w->id : -1,
                      !ev                     ? "out_of_memory"
                      : res == AUTHORITY_FULL ? "bus_full"
                                              : "store_refused");
@@ -407,6 +427,247 @@ static int kind_named(const char *s, long len)
     if (len == 5 && !memcmp(s, "exact", 5)) return SUB_EXACT;
     if (len == 10 && !memcmp(s, "urlpattern", 10)) return SUB_URLPATTERN;
     return SUB_ANY;
+}
+
+/* ---- Other nodes' subscriptions (cluster presence: core/authority.h) --------------------------
+ */
+
+/* The record a subscription event describes (its topic is the record's id), or NULL when it is
+ * not one of ours or out of memory. */
+static struct sub_record *record_of_event(const struct event *ev)
+{
+    if (!ev->ntopics || ev->topics[0].len < sizeof(SUBS_PATH)) return NULL;
+    const char *data = memmem(ev->wire, ev->wire_len, "\ndata: ", 7);
+    if (!data) return NULL;
+    data += 7;
+    const char *end = memchr(data, '\n', (size_t)(ev->wire + ev->wire_len - data));
+    if (!end) return NULL;
+    json_t *o = json_loadb(data, (size_t)(end - data), 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    const char *type = json_string_value(json_object_get(o, "match_type"));
+    json_t *match = json_object_get(o, type ? "match" : "topic");
+    const char *subscriber = json_string_value(json_object_get(o, "subscriber"));
+    json_t *payload = json_object_get(o, "payload");
+    int kind = !type ? SUB_TOPIC : kind_named(type, (long)strlen(type));
+    char *payload_text = payload ? json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    struct sub_record *r = NULL;
+    if (kind != SUB_ANY && json_is_string(match) && subscriber && (!payload || payload_text))
+        r = record_new((enum sub_kind)kind, json_string_value(match), json_string_length(match),
+                       subscriber, payload_text);
+    free(payload_text);
+    json_decref(o);
+    /* Its id is made from its parts again: it must name the same subscription as the event. */
+    if (r &&
+        (strlen(r->id) != ev->topics[0].len || memcmp(r->id, ev->topics[0].s, ev->topics[0].len))) {
+        record_unref(r);
+        return NULL;
+    }
+    return r;
+}
+
+static struct sub_record **remote_slot(struct subscriptions *s, const char *id, size_t len,
+                                       uint32_t hash)
+{
+    struct sub_record **p = &s->remote[hash & (s->remote_buckets - 1)];
+    for (; *p; p = &(*p)->hnext)
+        if ((*p)->hash == hash && strlen((*p)->id) == len && !memcmp((*p)->id, id, len)) break;
+    return p;
+}
+
+/* Takes the remote record named id out of the registry (under the lock); NULL when none. */
+static struct sub_record *remote_take(struct subscriptions *s, const char *id, size_t len)
+{
+    if (!s->nremote) return NULL;
+    struct sub_record **p = remote_slot(s, id, len, hash_fnv1a(id, len)), *r = *p;
+    if (!r) return NULL;
+    *p = r->hnext;
+    list_remove(&r->link);
+    s->nremote--;
+    s->count--;
+    return r;
+}
+
+/* Moves the remote records into a table of size buckets (under the lock, with the array
+ * allocated before it); returns the old array, to be freed after the lock. */
+static struct sub_record **remote_rehash(struct subscriptions *s, struct sub_record **bigger,
+                                         size_t size)
+{
+    for (size_t i = 0; i < s->remote_buckets; i++)
+        for (struct sub_record *r = s->remote[i], *next; r; r = next) {
+            next = r->hnext;
+            r->hnext = bigger[r->hash & (size - 1)];
+            bigger[r->hash & (size - 1)] = r;
+        }
+    struct sub_record **old = s->remote;
+    s->remote = bigger;
+    s->remote_buckets = size;
+    return old;
+}
+
+static void presence_reset(void *ctx)
+{
+    struct subscriptions *s = ctx;
+    struct list_node gone;
+    list_init(&gone);
+    pthread_mutex_lock(&s->lock);
+    struct list_node *n, *tmp;
+    list_for_each_safe(n, tmp, &s->records)
+    {
+        struct sub_record *r = list_entry(n, struct sub_record, link);
+        if (!r->remote) continue;
+        list_remove(&r->link);
+        list_push_front(&gone, &r->link);
+        s->count--;
+    }
+    if (s->remote) memset(s->remote, 0, s->remote_buckets * sizeof(*s->remote));
+    s->nremote = 0;
+    s->gen++;
+    pthread_mutex_unlock(&s->lock);
+    list_for_each_safe(n, tmp, &gone)
+    {
+        list_remove(n);
+        record_unref(list_entry(n, struct sub_record, link));
+    }
+}
+
+static void presence_event(void *ctx, const struct event *ev, bool announce, bool own)
+{
+    struct subscriptions *s = ctx;
+    if (own && announce) return; /* this node's records are its streams' */
+    if (!ev->ntopics) return;
+    const char *id = ev->topics[0].s;
+    size_t id_len = ev->topics[0].len;
+    struct sub_record *add = NULL;
+    struct sub_record **bigger = NULL;
+    size_t bigger_size = 0;
+    if (announce) {
+        if (!(add = record_of_event(ev))) {
+            log_warn("subscription event from another node not understood; not listed",
+                     "topic=%.*s", (int)(id_len > 200 ? 200 : id_len), id);
+            return;
+        }
+        add->remote = true;
+        add->hash = hash_fnv1a(id, id_len);
+        pthread_mutex_lock(&s->lock);
+        size_t want = s->nremote + 1 > s->remote_buckets
+                          ? (s->remote_buckets ? s->remote_buckets * 2 : 64)
+                          : 0;
+        pthread_mutex_unlock(&s->lock);
+        if (want && (bigger = calloc(want, sizeof(*bigger)))) bigger_size = want;
+    }
+    pthread_mutex_lock(&s->lock);
+    struct sub_record *old = remote_take(s, id, id_len);
+    if (bigger && bigger_size > s->remote_buckets) /* the table doubles when as full as wide */
+        bigger = remote_rehash(s, bigger, bigger_size);
+    if (add && s->remote_buckets) {
+        struct sub_record **slot = &s->remote[add->hash & (s->remote_buckets - 1)];
+        add->hnext = *slot;
+        *slot = add;
+        list_push_front(&s->records, &add->link);
+        s->nremote++;
+        s->count++;
+        add = NULL;
+    }
+    s->gen++;
+    pthread_mutex_unlock(&s->lock);
+    free(bigger);
+    record_unref(old);
+    if (add) { /* no table: out of memory */
+        log_warn("out of memory listing another node's subscription", "topic=%.*s",
+                 (int)(id_len > 200 ? 200 : id_len), id);
+        record_unref(add);
+    }
+}
+
+static void presence_orphaned(void *ctx, const struct event *ev)
+{
+    struct subscriptions *s = ctx;
+    struct sub_record *r = record_of_event(ev);
+    struct event *end = r ? record_event(r, false) : NULL;
+    record_unref(r);
+    publish_events(s->m, NULL, &end, 1);
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Announces this node's records that Redis lacks and withdraws those it holds that are gone. */
+static void presence_reconcile(void *ctx, struct event *const *stored, size_t nstored)
+{
+    struct subscriptions *s = ctx;
+    size_t cap = 0;
+    struct sub_record **mine = NULL;
+    for (;;) { /* the room is allocated outside the lock, as take_snapshot does */
+        pthread_mutex_lock(&s->lock);
+        if (s->count - s->nremote <= cap) break;
+        size_t want = s->count - s->nremote + 16;
+        pthread_mutex_unlock(&s->lock);
+        free(mine);
+        if (!(mine = malloc(want * sizeof(*mine)))) return;
+        cap = want;
+    }
+    size_t nmine = 0;
+    struct list_node *n, *tmp;
+    list_for_each_safe(n, tmp, &s->records)
+    {
+        struct sub_record *r = list_entry(n, struct sub_record, link);
+        if (r->remote) continue;
+        atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+        mine[nmine++] = r;
+    }
+    pthread_mutex_unlock(&s->lock);
+    /* Both sides sorted by id, then merged. */
+    const char **have = malloc((nstored ? nstored : 1) * sizeof(*have));
+    const char **want_ids = malloc((nmine ? nmine : 1) * sizeof(*want_ids));
+    struct event **events = calloc(nmine + nstored + 1, sizeof(*events));
+    size_t nev = 0, announced = 0, withdrawn = 0;
+    if (have && want_ids && events) {
+        for (size_t i = 0; i < nstored; i++)
+            have[i] = stored[i]->topics[0].s;
+        qsort(have, nstored, sizeof(*have), compare_ids);
+        for (size_t i = 0; i < nmine; i++) {
+            want_ids[i] = mine[i]->id;
+            if (!bsearch(&mine[i]->id, have, nstored, sizeof(*have), compare_ids)) {
+                events[nev++] = record_event(mine[i], true);
+                announced++;
+            }
+        }
+        qsort(want_ids, nmine, sizeof(*want_ids), compare_ids);
+        for (size_t i = 0; i < nstored; i++) {
+            const char *id = stored[i]->topics[0].s;
+            if (bsearch(&id, want_ids, nmine, sizeof(*want_ids), compare_ids)) continue;
+            struct sub_record *r = record_of_event(stored[i]);
+            events[nev++] = r ? record_event(r, false) : NULL;
+            record_unref(r);
+            withdrawn++;
+        }
+    }
+    for (size_t i = 0; i < nmine; i++)
+        record_unref(mine[i]);
+    free(mine);
+    free(have);
+    free(want_ids);
+    if (announced || withdrawn)
+        log_info("redis presence: this node's subscriptions announced again",
+                 "announced=%zu withdrawn=%zu", announced, withdrawn);
+    if (events) publish_events(s->m, NULL, events, nev);
+    free(events);
+}
+
+void subscriptions_attach(struct subscriptions *s, struct mercure *m)
+{
+    s->m = m;
+    s->presence = (struct authority_presence){.ctx = s,
+                                              .reset = presence_reset,
+                                              .event = presence_event,
+                                              .orphaned = presence_orphaned,
+                                              .reconcile = presence_reconcile};
+    authority_set_presence(m->authority, &s->presence);
 }
 
 /* Reads rest ("" or "/seg[/seg...]", each segment percent-encoded) into a route. Returns -1 when

@@ -19,6 +19,10 @@ struct http_request;
 struct subscriptions;
 
 struct subscriptions *subscriptions_new(void);
+/* Ties the registry to m's order authority: in cluster mode, the others nodes' subscriptions are
+ * listed too, and a dead node's are ended (core/authority.h struct authority_presence). Once,
+ * before the workers start. */
+void subscriptions_attach(struct subscriptions *s, struct mercure *m);
 void subscriptions_free(struct subscriptions *s);
 
 /* Registers the selectors of c's new stream and publishes one "active" event per selector

@@ -21,6 +21,7 @@
 #include "store/redis_archive.h"
 #include "store/redis_conn.h"
 #include "store/redis_internal.h"
+#include "store/redis_presence.h"
 #include "store/redis_sentinel.h"
 
 void redis_pause(struct redis *r, uint32_t ms)
@@ -179,9 +180,17 @@ static void redis_free(struct authority *a)
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->wake);
     pthread_cond_destroy(&r->pause);
+    redis_presence_free_keys(r);
     free(r->stream);
     free(r->index);
     free(r);
+}
+
+static void redis_set_presence(struct authority *a, const struct authority_presence *p)
+{
+    struct redis *r = (struct redis *)a;
+    atomic_store_explicit(&r->presence, p, memory_order_release);
+    atomic_store(&r->presence_reload, true); /* the bridge may have connected already */
 }
 
 static const struct authority_ops redis_ops = {
@@ -190,6 +199,7 @@ static const struct authority_ops redis_ops = {
     .submit = redis_submit,
     .ready = redis_ready,
     .sync = redis_sync,
+    .set_presence = redis_set_presence,
     .free = redis_free,
 };
 
@@ -235,6 +245,11 @@ struct authority *authority_redis_open(struct hub *hub, const struct redis_optio
     char uuid[RAND_URN_UUID_LEN + 1];
     rand_urn_uuid(uuid);
     snprintf(r->tag, sizeof(r->tag), "%s", uuid + 9); /* without "urn:uuid:" */
+    if (redis_presence_keys(r)) {
+        snprintf(err, errlen, "out of memory");
+        redis_free(&r->base);
+        return NULL;
+    }
     r->archive = redis_archive_start(r);
     if (!r->archive) {
         snprintf(err, errlen, "cannot start the redis archive reader thread");

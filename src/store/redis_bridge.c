@@ -17,6 +17,7 @@
 #include "store/redis_archive.h"
 #include "store/redis_conn.h"
 #include "store/redis_internal.h"
+#include "store/redis_presence.h"
 #include "store/redis_sentinel.h"
 
 #define READ_PAGE     1000 /* entries per XREAD */
@@ -28,6 +29,7 @@ struct bridge {
     struct stream_id cursor; /* the newest entry read ("0-0": none yet) */
     uint64_t last_n;         /* its position number (0: none, anything may follow) */
     struct sseb_str *topics; /* record_decode's scratch */
+    uint64_t presence_from;  /* presence entries up to this position are in the registry already */
     bool ever_up, said_down, said_held;
     struct redis_target at; /* where it is connected */
     int next_sentinel;      /* redis_connect_master's cursor */
@@ -36,6 +38,8 @@ struct bridge {
 
 static void mark_break(struct bridge *b, const char *why, uint64_t expected, uint64_t found)
 {
+    /* Positions may start again: the presence registry is read again, not followed across. */
+    atomic_store(&b->r->presence_reload, true);
     history_mark_break(b->r->hub->history);
     redis_archive_break(b->r->archive);
     atomic_fetch_add_explicit(&b->r->n_discontinuities, 1, memory_order_relaxed);
@@ -144,6 +148,8 @@ static bool bridge_connect(struct bridge *b)
              "role=bridge host=%s port=%d stream=%s", b->at.host, b->at.port, b->r->stream);
     b->ever_up = true;
     b->said_down = false;
+    /* Announcements made while this connection was down (or lost by a failover) are read whole. */
+    atomic_store(&b->r->presence_reload, true);
     atomic_store(&b->r->bridge_up, true);
     return true;
 }
@@ -183,6 +189,16 @@ static void take_entry(struct bridge *b, const redisReply *e)
     if (!ev) {
         log_error("out of memory reading the redis stream; update skipped", "stream=%s", r->stream);
         return;
+    }
+    /* A subscription announced or withdrawn: the registry learns it before history does. */
+    const redisReply *op = stream_entry_field(fields, "p");
+    const struct authority_presence *p = atomic_load_explicit(&r->presence, memory_order_acquire);
+    if (op && p && n > b->presence_from && op->type == REDIS_REPLY_STRING && op->len == 1) {
+        const redisReply *token = stream_entry_field(fields, "t");
+        size_t tag_len = strlen(r->tag);
+        bool own = token && token->type == REDIS_REPLY_STRING && token->len > tag_len &&
+                   !memcmp(token->str, r->tag, tag_len) && token->str[tag_len] == '-';
+        p->event(p->ctx, ev, op->str[0] == '+', own);
     }
     /* The bridge is not a worker: waiting for bus room here is a short pause, never a loss. */
     struct timespec pause = {0, 100000};
@@ -281,6 +297,12 @@ void *redis_bridge_main(void *arg)
                 continue;
             }
             backoff = REDIS_BACKOFF_MIN_MS;
+        }
+        if (atomic_exchange(&b.r->presence_reload, false) &&
+            redis_presence_load(b.r, b.c, &b.presence_from)) {
+            atomic_store(&b.r->presence_reload, true);
+            lost(&b, b.c->err ? b.c->errstr : "presence registry unreadable");
+            continue;
         }
         if (read_once(&b))
             lost(&b, b.c->err ? b.c->errstr

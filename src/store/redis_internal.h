@@ -65,6 +65,12 @@ struct redis {
 
     struct redis_archive *archive; /* replay older than memory, from the Stream */
 
+    /* Presence (store/redis_presence.h): the callbacks once registered, and whether the bridge
+     * must read the registry again before its next read. */
+    _Atomic(const struct authority_presence *) presence;
+    _Atomic bool presence_reload;
+    char *presence_key, *nodes_key, *alive_key;
+
     pthread_t writer, bridge, watcher;
     bool writer_started, bridge_started, watcher_started;
 };

@@ -17,6 +17,7 @@
 #include "store/record.h"
 #include "store/redis_conn.h"
 #include "store/redis_internal.h"
+#include "store/redis_presence.h"
 #include "store/redis_sentinel.h"
 
 #define PIPELINE_MAX   512  /* appends sent before their replies are read */
@@ -31,7 +32,10 @@
  * both are trimmed to the retention (an index entry only while it still names the trimmed
  * entry: ids may repeat). The submission's token makes a resend after a lost connection
  * harmless: an entry with the same id and token is answered, not appended again.
- * KEYS: stream, index. ARGV: id, record, retain, token. Entry fields: n, i, t, r. */
+ * A subscription event (ARGV[5] "+" announce, "-" withdraw) also updates this node's presence
+ * hash with it (store/redis_presence.h) and is marked (field p) for the bridges.
+ * KEYS: stream, index, presence hash, presence nodes. ARGV: id, record, retain, token, presence
+ * ("" for an update), its subscription's key, the node's tag. Entry fields: n, i, t, r[, p]. */
 static const char append_script[] =
     "local prev = redis.call('HGET', KEYS[2], ARGV[1])\n"
     "if prev then\n"
@@ -43,8 +47,19 @@ static const char append_script[] =
     "local n = 1\n"
     "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
     "if #last > 0 and last[1][2][1] == 'n' then n = tonumber(last[1][2][2]) + 1 end\n"
-    "local sid = redis.call('XADD', KEYS[1], '*', 'n', n, 'i', ARGV[1], 't', ARGV[4], 'r', "
-    "ARGV[2])\n"
+    "local sid\n"
+    "if ARGV[5] == '' then\n"
+    "  sid = redis.call('XADD', KEYS[1], '*', 'n', n, 'i', ARGV[1], 't', ARGV[4], 'r', ARGV[2])\n"
+    "else\n"
+    "  sid = redis.call('XADD', KEYS[1], '*', 'n', n, 'i', ARGV[1], 't', ARGV[4], 'r', ARGV[2], "
+    "'p', ARGV[5])\n"
+    "  if ARGV[5] == '+' then\n"
+    "    redis.call('HSET', KEYS[3], ARGV[6], ARGV[2])\n"
+    "    redis.call('SADD', KEYS[4], ARGV[7])\n"
+    "  else\n"
+    "    redis.call('HDEL', KEYS[3], ARGV[6])\n"
+    "  end\n"
+    "end\n"
     "redis.call('HSET', KEYS[2], ARGV[1], sid)\n"
     "local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[3])\n"
     "if excess > 0 then\n"
@@ -97,6 +112,7 @@ struct writer_conn {
     int next_sentinel;      /* redis_connect_master's cursor */
     uint64_t epoch;         /* the master epoch it was connected in */
     char checked[264];      /* the master whose min-replicas-to-write was looked at */
+    struct presence_beat beat;
 };
 
 static void writer_disconnect(struct redis *r, struct writer_conn *w, const char *reason)
@@ -176,6 +192,9 @@ static bool writer_connect(struct redis *r, struct writer_conn *w)
     pthread_mutex_unlock(&r->lock);
     w->ever_up = true;
     w->said_down = false;
+    /* What Redis holds for this node may be older than the registry (events dropped while it was
+     * unreachable, a failover): compare them first thing. */
+    w->beat = (struct presence_beat){.reconcile = true};
     atomic_fetch_add_explicit(&r->n_reconnects, 1, memory_order_relaxed);
     atomic_store(&r->writer_up, true);
     return true;
@@ -246,13 +265,32 @@ static struct redis_item *send_batch(struct redis *r, struct writer_conn *w,
         size_t len = record_encode(*buf, it->ev, (uint64_t)clock_wall_ms());
         char token[80];
         int tlen = snprintf(token, sizeof(token), "%s-%llu", r->tag, (unsigned long long)it->token);
-        const char *argv[] = {"EVALSHA",          w->sha, "2",  r->stream, r->index, it->ev->id,
-                              (const char *)*buf, retain, token};
-        size_t lens[] = {
-            7,   strlen(w->sha), 1,           strlen(r->stream), strlen(r->index), it->ev->id_len,
-            len, strlen(retain), (size_t)tlen};
+        const struct event *ev = it->ev;
+        const char *op = ev->presence == EVENT_PRESENCE_ANNOUNCE   ? "+"
+                         : ev->presence == EVENT_PRESENCE_WITHDRAW ? "-"
+                                                                   : "";
+        const char *sub = ev->presence && ev->ntopics ? ev->topics[0].s : "";
+        const char *argv[] = {"EVALSHA",    w->sha,   "4",
+                              r->stream,    r->index, r->presence_key,
+                              r->nodes_key, ev->id,   (const char *)*buf,
+                              retain,       token,    op,
+                              sub,          r->tag};
+        size_t lens[] = {7,
+                         strlen(w->sha),
+                         1,
+                         strlen(r->stream),
+                         strlen(r->index),
+                         strlen(r->presence_key),
+                         strlen(r->nodes_key),
+                         ev->id_len,
+                         len,
+                         strlen(retain),
+                         (size_t)tlen,
+                         strlen(op),
+                         strlen(sub),
+                         strlen(r->tag)};
         /* hiredis copies the arguments into its output buffer. */
-        if (redisAppendCommandArgv(w->c, 9, argv, lens) != REDIS_OK) return items;
+        if (redisAppendCommandArgv(w->c, 14, argv, lens) != REDIS_OK) return items;
     }
     /* Replies must come before the oldest item's deadline; WAIT gives up just then, and answers
      * within the margin. */
@@ -435,8 +473,11 @@ void *redis_writer_main(void *arg)
             write_batch(r, &w, batch, &buf, &bufcap);
         else if (!stop && w.c)
             writer_ping(r, &w);
+        if (!stop && w.c && redis_presence_tick(r, w.c, &w.beat))
+            writer_disconnect(r, &w, w.c->errstr);
         if (stop) break;
     }
+    if (w.c) redis_presence_leave(r, w.c);
     if (w.c) redisFree(w.c);
     free(buf);
     return NULL;

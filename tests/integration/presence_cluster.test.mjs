@@ -1,0 +1,150 @@
+// Presence across a cluster (issue 19, Laravel presence channels behind a load balancer): the
+// subscriptions API of every node lists the subscriptions held by every node, a node that
+// starts later lists those made before it started, a node that dies (kill -9) has its members
+// leave (one "inactive" event each, from exactly one surviving node), and a node taken for dead
+// that comes back announces its members again.
+// Real brokers, a real redis-server on loopback, raw sockets and fetch.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { Broker, RawSubscriber, HUB, jwt, sleep } from './lib/broker.mjs';
+import { RedisServer } from './lib/redis.mjs';
+
+const RESOURCE = 'https://hub.example/.well-known/mercure';
+const ISSUER = 'https://app.example';
+const DETAIL = 'https://mercure.rocks/authorization-detail';
+const SUBS = `${HUB}/subscriptions`;
+const enc = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+
+function at(details, claims = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return jwt({
+    iss: ISSUER, client_id: ISSUER, aud: RESOURCE, sub: '1', iat: now, jti: crypto.randomUUID(),
+    exp: now + 600, authorization_details: details, ...claims,
+  }, { header: { typ: 'at+jwt' } });
+}
+const grant = (actions, topics, payload) => ({ type: DETAIL, actions, topics, ...(payload === undefined ? {} : { payload }) });
+// Laravel's presence grant: the room and the relative pattern of its subscription events and API.
+const presenceGrant = (room, payload) => grant(['subscribe'],
+  [{ match: room }, { match: `${SUBS}/:match_type/${enc(room)}{/:subscriber}?`, match_type: 'urlpattern' }], payload);
+
+let redis;
+const started = [];
+const node = async () => {
+  const b = await new Broker(['--redis', redis.url, '--workers', '2', '--subscriptions',
+    '--resource-identifier', RESOURCE, '--jwt-issuer', ISSUER]).start();
+  started.push(b);
+  return b;
+};
+before(async () => { redis = await new RedisServer({ aof: false }).start(); });
+after(async () => {
+  for (const b of started) if (b.proc && b.proc.exitCode === null && b.proc.signalCode === null) { b.proc.kill('SIGCONT'); await b.stop(); }
+  await redis.stop();
+});
+
+async function until(pred, what, timeout = 10000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+// The presence snapshot Echo reads: GET /subscriptions/exact/<room>, authorized by the path.
+async function members(b, room, token) {
+  const res = await fetch(`${b.base}${SUBS}/exact/${enc(room)}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200);
+  const doc = await res.json();
+  return doc.subscriptions.map((s) => s.payload?.name).sort();
+}
+
+const mercureEvents = (s) => s.events.filter((e) => e.event === 'mercure').map((e) => JSON.parse(e.data));
+const join = (b, room, name) => new RawSubscriber(b.port, `?match=${enc(room)}`,
+  { Cookie: `__Secure-mercure_access_token=${at([presenceGrant(room, { name })])}` });
+
+test('every node lists every node\'s members; a node started later lists those already there', async () => {
+  const room = 'https://laravel.alt/echo/channel/presence-lobby';
+  const reader = at([presenceGrant(room, { name: 'reader' })]);
+  const [a, b] = [await node(), await node()];
+  const alice = join(a, room, 'alice');
+  const bob = join(b, room, 'bob');
+  await Promise.all([alice.ready(), bob.ready()]);
+  for (const n of [a, b]) await until(async () => (await members(n, room, reader)).join() === 'alice,bob', `both members on :${n.port}`);
+
+  // Started after both joined: it reads the registry of the others from Redis.
+  const c = await node();
+  await until(async () => (await members(c, room, reader)).join() === 'alice,bob', 'members on the late node');
+  const carol = join(c, room, 'carol');
+  await carol.ready();
+  for (const n of [a, b, c]) await until(async () => (await members(n, room, reader)).join() === 'alice,bob,carol', `three members on :${n.port}`);
+
+  // Leaving is seen everywhere, whichever node held the stream.
+  alice.close();
+  for (const n of [a, b, c]) await until(async () => (await members(n, room, reader)).join() === 'bob,carol', `alice gone on :${n.port}`);
+  // The draft-07 collection lists other nodes' subscriptions too.
+  const d07 = jwt({ mercure: { subscribe: ['*'] } });
+  const all = await (await fetch(`${c.base}${SUBS}`, { headers: { Authorization: `Bearer ${d07}`, Accept: 'application/ld+json' } })).json();
+  assert.ok(all.subscriptions.some((s) => s.match === room && s.payload?.name === 'bob'), JSON.stringify(all));
+  bob.close();
+  carol.close();
+  for (const n of [a, b, c]) await until(async () => (await members(n, room, reader)).length === 0, `room empty on :${n.port}`);
+  await Promise.all([a, b, c].map((n) => n.stop()));
+});
+
+test('a node killed with members connected: each member leaves once, announced by one survivor', async (t) => {
+  const room = 'https://laravel.alt/echo/channel/presence-crash';
+  const reader = at([presenceGrant(room, { name: 'reader' })]);
+  const [a, b, c] = [await node(), await node(), await node()];
+  // Watchers on both survivors: one inactive event per member in the shared order, not one per
+  // surviving node.
+  const pattern = `${SUBS}/:match_type/${enc(room)}{/:subscriber}?`;
+  const watchers = [b, c].map((n) => new RawSubscriber(n.port, `?match_urlpattern=${enc(pattern)}`,
+    { Authorization: `Bearer ${reader}` }));
+  await Promise.all(watchers.map((w) => w.ready()));
+  const doomed = [join(a, room, 'dora'), join(a, room, 'dan')];
+  const survivor = join(b, room, 'sam');
+  await Promise.all([...doomed, survivor].map((s) => s.ready()));
+  await until(async () => (await members(c, room, reader)).join() === 'dan,dora,sam', 'three members');
+
+  const killedAt = Date.now();
+  a.proc.kill('SIGKILL');
+  await a.exited;
+  for (const n of [b, c]) await until(async () => (await members(n, room, reader)).join() === 'sam', `the dead node's members gone on :${n.port}`, 30000);
+  const took = Date.now() - killedAt;
+  for (const w of watchers) {
+    await w.waitFor((x) => mercureEvents(x).filter((e) => !e.active).length >= 2, 15000);
+    await sleep(500);
+    const left = mercureEvents(w).filter((e) => !e.active).map((e) => e.payload.name).sort();
+    assert.deepEqual(left, ['dan', 'dora'], 'one inactive event per member of the dead node, from one survivor');
+  }
+  // The heartbeat lives 10 s and survivors look every 2 s: about 12 s, not minutes (the wait
+  // above allows 30 s for sanitizer builds on a loaded machine).
+  t.diagnostic(`members left ${took} ms after the kill`);
+  survivor.close();
+  watchers.forEach((w) => w.close());
+  doomed.forEach((s) => s.close());
+  await Promise.all([b, c].map((n) => n.stop()));
+});
+
+test('a node taken for dead (stopped past its heartbeat) comes back and announces its members again', async () => {
+  const room = 'https://laravel.alt/echo/channel/presence-pause';
+  const reader = at([presenceGrant(room, { name: 'reader' })]);
+  const [a, b] = [await node(), await node()];
+  const paula = join(a, room, 'paula');
+  await paula.ready();
+  await until(async () => (await members(b, room, reader)).join() === 'paula', 'paula listed on b');
+  a.proc.kill('SIGSTOP');
+  try {
+    await until(async () => (await members(b, room, reader)).length === 0, 'paula taken for gone', 30000);
+  } finally {
+    a.proc.kill('SIGCONT');
+  }
+  // Her stream never ended: once running again, her node finds its heartbeat gone and says so.
+  await until(async () => (await members(b, room, reader)).join() === 'paula', 'paula announced again', 15000);
+  assert.deepEqual(await members(a, room, reader), ['paula']);
+  paula.close();
+  await until(async () => (await members(b, room, reader)).length === 0, 'paula left');
+  await Promise.all([a, b].map((n) => n.stop()));
+});
