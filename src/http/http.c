@@ -17,8 +17,11 @@ static const char *const header_names[HDR_COUNT] = {
     [HDR_IF_NONE_MATCH] = "if-none-match",
     [HDR_ACCEPT] = "accept",
 };
-/* Their lengths (settings_setup), so that a name is compared only with those of its length. */
-static size_t header_lens[HDR_COUNT];
+/* The known names by length (settings_setup): a name is compared only with those of its length.
+ * At most four share one (cookie, origin, expect, accept). */
+#define MAX_SAME_LENGTH 4
+static uint8_t by_length[sizeof(((struct http_request *)0)->field)][MAX_SAME_LENGTH];
+static uint8_t n_by_length[sizeof(((struct http_request *)0)->field)];
 
 static struct http_request *req_of(llhttp_t *p)
 {
@@ -67,12 +70,12 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
-/* True when name (lowercase) is field[0..len) in any case. */
+/* True when field[0..len) is name (lowercase letters and '-') in any case. */
 static bool field_is(const char *field, const char *name, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)field[i];
-        if ((char)((unsigned)(c - 'A') < 26u ? c + ('a' - 'A') : c) != name[i]) return false;
+        char c = field[i], n = name[i];
+        if (c != n && ((c | 0x20) != n || n == '-')) return false;
     }
     return true;
 }
@@ -83,15 +86,16 @@ static int on_header_field_complete(llhttp_t *p)
     if (++r->nheaders > r->cfg->max_headers) return fail(r, 431, "Too many header fields.");
     r->current = HDR_NONE;
     if (r->field_len < sizeof(r->field)) {
-        for (int h = 0; h < HDR_COUNT; h++) {
-            /* The first occurrence wins; repeated ones are ignored. */
-            if (header_lens[h] == r->field_len &&
-                field_is(r->field, header_names[h], r->field_len) && !r->hdr[h].present) {
-                r->current = (enum http_header)h;
+        for (size_t i = 0; i < n_by_length[r->field_len]; i++) {
+            enum http_header h = by_length[r->field_len][i];
+            if (!field_is(r->field, header_names[h], r->field_len)) continue;
+            if (!r->hdr[h].present) { /* the first occurrence wins; repeated ones are ignored */
+                r->current = h;
                 r->hdr[h].present = true;
                 r->hdr[h].off = (uint32_t)r->headers.len;
                 r->hdr[h].len = 0;
             }
+            break;
         }
     }
     r->field_len = 0;
@@ -144,8 +148,11 @@ static void settings_setup(void)
     settings.on_headers_complete = on_headers_complete;
     settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
-    for (int h = 0; h < HDR_COUNT; h++)
-        header_lens[h] = strlen(header_names[h]);
+    for (int h = 0; h < HDR_COUNT; h++) {
+        size_t len = strlen(header_names[h]);
+        if (len >= sizeof(n_by_length) || n_by_length[len] == MAX_SAME_LENGTH) abort();
+        by_length[len][n_by_length[len]++] = (uint8_t)h;
+    }
     done = 1;
 }
 
