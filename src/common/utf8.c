@@ -2,11 +2,17 @@
 
 #include <stdint.h>
 
+#include "common/swar.h"
+
 bool utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
+        if (len - i >= 8 && swar_ascii(swar_load(s + i))) { /* the common case: ASCII */
+            i += 8;
+            continue;
+        }
         unsigned char c = s[i];
         if (c < 0x80) {
             i++;
@@ -62,6 +68,13 @@ bool utf8_protocol_text(const char *str, size_t len)
     if (!utf8_valid(str, len)) return false;
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < len;) {
+        if (len - i >= 8) { /* eight printable ASCII characters at once */
+            uint64_t w = swar_load(s + i);
+            if (swar_ascii(w) && !swar_has_less(w, 0x20) && !swar_has(w, 0x7f)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         if (c < 0x80) {
             if (c < 0x20 || c == 0x7f) return false;

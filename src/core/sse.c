@@ -2,16 +2,16 @@
 
 #include <string.h>
 
+#include "common/swar.h"
+
 static size_t data_lines(const struct sseb_str *d)
 {
     size_t lines = 1;
-    for (size_t i = 0; i < d->len; i++) {
-        if (d->p[i] == '\n')
-            lines++;
-        else if (d->p[i] == '\r') {
-            lines++;
-            if (i + 1 < d->len && d->p[i + 1] == '\n') i++;
-        }
+    if (!d->len) return lines;
+    const char *p = d->p, *end = p + d->len;
+    while ((p = swar_find2(p, end, '\n', '\r')) < end) {
+        lines++;
+        if (*p++ == '\r' && p < end && *p == '\n') p++;
     }
     return lines;
 }
@@ -50,9 +50,7 @@ size_t sse_encode(char *out, const struct sseb_update *u, const char *id, size_t
     /* No data field at all is {NULL, 0}: NULL + 0 is undefined in C. */
     const char *d = u->data.len ? u->data.p : "", *end = d + u->data.len;
     for (;;) {
-        const char *eol = d;
-        while (eol < end && *eol != '\n' && *eol != '\r')
-            eol++;
+        const char *eol = swar_find2(d, end, '\n', '\r');
         o = put(o, "data: ", 6);
         o = put(o, d, (size_t)(eol - d));
         *o++ = '\n';

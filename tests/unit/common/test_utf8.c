@@ -1,6 +1,8 @@
 /* UTF-8 checks: what may reach an event stream. */
 #include <criterion/criterion.h>
 
+#include <string.h>
+
 #include "common/utf8.h"
 
 Test(utf8, well_formed_and_not)
@@ -46,4 +48,38 @@ Test(utf8, protocol_text_refuses_c0_c1_del_and_format_characters)
     cr_assert_not(utf8_protocol_text("\xf3\xa0\x80\x81", 4), "U+E0001 language tag (Cf)");
     cr_assert(utf8_protocol_text("\xe2\x80\xaf", 3), "U+202F (Zs), next to the Cf run");
     cr_assert_not(utf8_protocol_text("\xc3", 1), "not UTF-8");
+}
+
+/* The checks look at 8 bytes at a time: a bad byte is found at every offset of a longer text,
+ * and a good multi-byte character at every offset is accepted. */
+Test(utf8, every_offset_of_a_long_text)
+{
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t at = 0; at < len; at++) {
+            char s[48];
+            memset(s, 'a', len);
+            const unsigned char bad[] = {0x00, 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff};
+            for (size_t b = 0; b < sizeof(bad); b++) {
+                s[at] = (char)bad[b];
+                bool valid = bad[b] < 0x80;
+                cr_assert_eq(utf8_valid(s, len), valid, "byte %02x at %zu of %zu", bad[b], at, len);
+                cr_assert_not(utf8_protocol_text(s, len), "byte %02x at %zu of %zu", bad[b], at,
+                              len);
+                cr_assert_eq(utf8_printable(s, len), false, "byte %02x at %zu of %zu", bad[b], at,
+                             len);
+            }
+            s[at] = ' ';
+            cr_assert(utf8_protocol_text(s, len));
+            if (at + 2 <= len) { /* U+00E9 */
+                memcpy(s + at, "\xc3\xa9", 2);
+                cr_assert(utf8_valid(s, len));
+                cr_assert(utf8_protocol_text(s, len));
+            }
+            if (at + 3 <= len) { /* U+200B, a format character */
+                memcpy(s + at, "\xe2\x80\x8b", 3);
+                cr_assert(utf8_valid(s, len));
+                cr_assert_not(utf8_protocol_text(s, len));
+            }
+        }
+    }
 }

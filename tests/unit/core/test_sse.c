@@ -1,5 +1,6 @@
 /* SSE encoding: exact bytes on the wire, and no payload can break the framing. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/event.h"
@@ -69,4 +70,25 @@ Test(sse, event_keeps_topics_and_sizes)
     cr_assert(ev->private_);
     cr_assert_eq(ev->wire_len, sse_encoded_size(&u, 1));
     event_unref(ev);
+}
+
+/* Line breaks are found 8 bytes at a time: a break at every offset of a longer text. */
+Test(sse, a_line_break_at_every_offset)
+{
+    const char *breaks[] = {"\n", "\r", "\r\n"};
+    for (size_t len = 1; len <= 30; len++) {
+        for (size_t at = 0; at < len; at++) {
+            for (size_t b = 0; b < 3; b++) {
+                char data[40], want[128];
+                memset(data, 'x', len);
+                size_t bl = strlen(breaks[b]);
+                if (at + bl > len) continue;
+                memcpy(data + at, breaks[b], bl);
+                data[len] = 0;
+                snprintf(want, sizeof(want), "id: id-1\ndata: %.*s\ndata: %.*s\n\n", (int)at, data,
+                         (int)(len - at - bl), data + at + bl);
+                expect_wire(encode(data, NULL, NULL), want);
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 /* Form decoding (publish bodies, query strings) and UTF-8 validation. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http/form.h"
@@ -80,4 +81,51 @@ Test(form, plain_uri_decoding_keeps_plus)
     cr_assert(memcmp(out, "a+b+c", 5) == 0);
     cr_assert_eq(form_decode(out, "a+b", 3, true), 3);
     cr_assert(memcmp(out, "a b", 3) == 0);
+}
+
+/* A reference decoder, byte by byte, to compare with: escapes are looked for 8 bytes at a time
+ * and the runs between them moved whole, so every offset and mix is tried. */
+static long reference_decode(char *dst, const char *src, size_t len, bool plus)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (src[i] == '%') {
+            unsigned v;
+            if (i + 2 >= len || !strchr("0123456789abcdefABCDEF", src[i + 1]) || !src[i + 1] ||
+                !strchr("0123456789abcdefABCDEF", src[i + 2]) || !src[i + 2] ||
+                sscanf(src + i + 1, "%2x", &v) != 1)
+                return -1;
+            dst[o++] = (char)v;
+            i += 2;
+        } else {
+            dst[o++] = plus && src[i] == '+' ? ' ' : src[i];
+        }
+    }
+    return (long)o;
+}
+
+Test(form, decoding_matches_a_byte_by_byte_reference_at_every_offset)
+{
+    const char *inserts[] = {"%41", "%e9", "+", "%2B", "%", "%4", "%zz", "%0A%0d", "++", "%%41"};
+    for (size_t len = 0; len <= 24; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            for (size_t k = 0; k < sizeof(inserts) / sizeof(*inserts); k++) {
+                for (int plus = 0; plus < 2; plus++) {
+                    char src[64], in_place[64], ref[64];
+                    size_t il = strlen(inserts[k]);
+                    memset(src, 'a', len);
+                    memmove(src + at + il, src + at, len - at);
+                    memcpy(src + at, inserts[k], il);
+                    size_t n = len + il;
+                    memcpy(in_place, src, n);
+                    long want = reference_decode(ref, src, n, plus);
+                    long got = form_decode(in_place, in_place, n, plus);
+                    cr_assert_eq(got, want, "%.*s (plus %d): %ld, want %ld", (int)n, src, plus, got,
+                                 want);
+                    if (want >= 0)
+                        cr_assert(memcmp(in_place, ref, (size_t)want) == 0, "%.*s", (int)n, src);
+                }
+            }
+        }
+    }
 }
