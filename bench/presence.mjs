@@ -1,13 +1,14 @@
 // Presence across a cluster at scale: N members of one presence room join on node A; how long
 // until node B's subscriptions API lists them all, what B's snapshot answer costs with N members,
 // what the registry costs B in memory, and how long after A is killed (SIGKILL) B lists none.
+// The snapshot's cost is curl's time to its first and last byte (the server's side).
 //
 //   node bench/presence.mjs [BIN] [N]        (defaults: build/ssebroker, 5000)
 //
 // Starts its own redis-server and two nodes on free loopback ports; stops them all.
 import net from 'node:net';
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { Broker, HUB, jwt, sleep } from '../tests/integration/lib/broker.mjs';
 import { RedisServer } from '../tests/integration/lib/redis.mjs';
 
@@ -60,13 +61,18 @@ try {
   const listed = await until(async () => { const k = await count(b); if (process.env.DEBUG) console.error('listed', k); return k === N; }, 120000);
   const joinMs = Date.now() - t0;
   const rss1 = rssKiB(b.proc.pid);
-  const lat = [];
+  // The server's side of the snapshot: curl's time to the first and the last byte.
+  const ttfb = [], total = [];
+  let bytes = 0;
   for (let i = 0; i < 20; i++) {
-    const t = process.hrtime.bigint();
-    await count(b);
-    lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+    const out = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{time_starttransfer} %{time_total} %{size_download}',
+      '-H', `Authorization: Bearer ${token('reader')}`, `${b.base}${SUBS}/exact/${enc(ROOM)}`]).toString().split(' ');
+    ttfb.push(Number(out[0]) * 1000);
+    total.push(Number(out[1]) * 1000);
+    bytes = Number(out[2]);
   }
-  lat.sort((x, y) => x - y);
+  ttfb.sort((x, y) => x - y);
+  total.sort((x, y) => x - y);
   const killed = Date.now();
   a.proc.ref(); // its exit must keep this process waiting once the sockets are gone
   a.proc.kill('SIGKILL');
@@ -79,8 +85,10 @@ try {
     listed_after_last_join_ms: listed,
     b_rss_growth_kib: rss1 - rss0,
     b_rss_per_member_bytes: Math.round(((rss1 - rss0) * 1024) / N),
-    snapshot_ms_p50: +lat[10].toFixed(2),
-    snapshot_ms_max: +lat[19].toFixed(2),
+    snapshot_bytes: bytes,
+    snapshot_first_byte_ms_p50: +ttfb[10].toFixed(2),
+    snapshot_last_byte_ms_p50: +total[10].toFixed(2),
+    snapshot_last_byte_ms_max: +total[19].toFixed(2),
     all_gone_on_b_after_kill_ms: reapMs,
   }));
 } finally {

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "core/selector.h"
 
 struct mercure;
@@ -33,5 +35,31 @@ void subscriptions_stream_started(struct mercure *m, struct worker *w, struct co
                                   const enum selector_syntax *syntax);
 /* Unregisters them and publishes the matching "inactive" events. */
 void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn *c);
+
+struct sub_record;
+/* Which records an API request asks for. */
+struct sub_filter {
+    int kind; /* enum sub_kind, or SUB_ANY */
+    const char *match;
+    long match_len; /* -1: any */
+    const char *subscriber;
+    long sub_len; /* -1: any */
+};
+
+/* The records the API answers with, each with a reference of its own, and the last event id
+ * and registry generation they are consistent with: taken under the lock, with the room
+ * allocated before it. */
+struct sub_snapshot {
+    struct sub_record **recs;
+    size_t n;
+    uint64_t gen;
+    char last_id[1100]; /* ids are at most 1024 bytes (publish_parse.c) */
+};
+
+/* Fills snap with the records f asks for (each with a reference) and the last event id and
+ * registry generation they are consistent with. Returns -1 when out of memory. */
+int subscriptions_snapshot(struct mercure *m, struct sub_snapshot *snap,
+                           const struct sub_filter *f);
+void sub_snapshot_free(struct sub_snapshot *snap);
 
 #endif
