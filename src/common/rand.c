@@ -1,5 +1,6 @@
 #include "common/rand.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
@@ -25,6 +26,24 @@ static uint64_t rng_next(void)
     return rng_state[1] + s0;
 }
 
+/* Two hex digits of b at o. */
+static char *hex_byte(char *o, uint8_t b)
+{
+    static const char hex[] = "0123456789abcdef";
+    o[0] = hex[b >> 4];
+    o[1] = hex[b & 15];
+    return o + 2;
+}
+
+/* n bytes of b in hex at o, then a '-' unless last. */
+static char *hex_group(char *o, const uint8_t *b, int n, bool last)
+{
+    for (int i = 0; i < n; i++)
+        o = hex_byte(o, b[i]);
+    if (!last) *o++ = '-';
+    return o;
+}
+
 void rand_urn_uuid(char out[RAND_URN_UUID_LEN + 1])
 {
     uint8_t b[16];
@@ -33,14 +52,14 @@ void rand_urn_uuid(char out[RAND_URN_UUID_LEN + 1])
     memcpy(b + 8, &c, 8);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    static const char hex[] = "0123456789abcdef";
     char *o = out;
     memcpy(o, "urn:uuid:", 9);
     o += 9;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
-        *o++ = hex[b[i] >> 4];
-        *o++ = hex[b[i] & 15];
-    }
+    /* 8-4-4-4-12 hex digits: groups of 4, 2, 2, 2 and 6 bytes, unrolled by the compiler. */
+    o = hex_group(o, b, 4, false);
+    o = hex_group(o, b + 4, 2, false);
+    o = hex_group(o, b + 6, 2, false);
+    o = hex_group(o, b + 8, 2, false);
+    o = hex_group(o, b + 10, 6, true);
     *o = 0;
 }

@@ -84,7 +84,7 @@ void history_unlock(struct history *h)
 
 static size_t id_home(const struct history *h, const char *id, size_t len)
 {
-    return hash_fnv1a(id, len) & h->ids_mask;
+    return hash_words(id, len) & h->ids_mask;
 }
 
 /* The slot holding id, or the empty slot where it would go. */
