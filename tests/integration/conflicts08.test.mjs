@@ -7,22 +7,12 @@
 // draft-07 requests and below for 1.0 ones.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { Broker, RawSubscriber, HUB, jwt } from './lib/broker.mjs';
+import { Broker, RawSubscriber, jwt } from './lib/broker.mjs';
+import { RESOURCE, ISSUER, SUBS, accessToken, grant, bearer } from './lib/mercure08.mjs';
 
-const RESOURCE = 'https://hub.example/.well-known/mercure';
-const ISSUER = 'https://app.example';
-const DETAIL = 'https://mercure.rocks/authorization-detail';
-const SUBS = `${HUB}/subscriptions`;
 const enc = encodeURIComponent;
-
-function at(details, claims = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return jwt({ iss: ISSUER, aud: RESOURCE, sub: 's', iat: now, jti: crypto.randomUUID(), exp: now + 300,
-    authorization_details: details, ...claims }, { header: { typ: 'at+jwt' } });
-}
-const grant = (actions, topics, payload) => ({ type: DETAIL, actions, topics, ...(payload === undefined ? {} : { payload }) });
-const auth = (t) => ({ Authorization: `Bearer ${t}` });
+const at = (details, claims = {}) => accessToken(details, { sub: 's', client_id: undefined, ...claims });
+const auth = bearer;
 const PUB07 = jwt({ mercure: { publish: ['*'], subscribe: ['*'] } });
 const PUB08 = at([grant(['publish', 'subscribe'], [{ match: '*' }])]);
 

@@ -6,27 +6,11 @@
 // Real brokers, a real redis-server on loopback, raw sockets and fetch.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { Broker, RawSubscriber, HUB, jwt, sleep } from './lib/broker.mjs';
+import { Broker, RawSubscriber, jwt, sleep } from './lib/broker.mjs';
+import { RESOURCE, ISSUER, SUBS, enc, accessToken, presenceGrant } from './lib/mercure08.mjs';
 import { RedisServer } from './lib/redis.mjs';
 
-const RESOURCE = 'https://hub.example/.well-known/mercure';
-const ISSUER = 'https://app.example';
-const DETAIL = 'https://mercure.rocks/authorization-detail';
-const SUBS = `${HUB}/subscriptions`;
-const enc = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-
-function at(details, claims = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return jwt({
-    iss: ISSUER, client_id: ISSUER, aud: RESOURCE, sub: '1', iat: now, jti: crypto.randomUUID(),
-    exp: now + 600, authorization_details: details, ...claims,
-  }, { header: { typ: 'at+jwt' } });
-}
-const grant = (actions, topics, payload) => ({ type: DETAIL, actions, topics, ...(payload === undefined ? {} : { payload }) });
-// Laravel's presence grant: the room and the relative pattern of its subscription events and API.
-const presenceGrant = (room, payload) => grant(['subscribe'],
-  [{ match: room }, { match: `${SUBS}/:match_type/${enc(room)}{/:subscriber}?`, match_type: 'urlpattern' }], payload);
+const at = (details, claims = {}) => accessToken(details, { exp: Math.floor(Date.now() / 1000) + 600, ...claims });
 
 let redis;
 const started = [];

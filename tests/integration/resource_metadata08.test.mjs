@@ -7,25 +7,18 @@
 // bearererror_test.go and caddy/caddy_test.go of dunglas/mercure.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import { Broker, HUB, jwt } from './lib/broker.mjs';
+import { DETAIL, accessToken, grantExact } from './lib/mercure08.mjs';
 
 const RESOURCE = 'https://example.com/.well-known/mercure';
 const METADATA_PATH = '/.well-known/oauth-protected-resource/.well-known/mercure';
 const METADATA_URL = `https://example.com${METADATA_PATH}`;
 const ISSUER = 'https://app.example';
 const ORIGIN = 'https://app.example';
-const DETAIL = 'https://mercure.rocks/authorization-detail';
 const T = 'https://example.com/books/';
 
-function at(details, claims = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return jwt({
-    iss: ISSUER, client_id: ISSUER, aud: RESOURCE, sub: '1', iat: now, jti: crypto.randomUUID(),
-    exp: now + 300, authorization_details: details, ...claims,
-  }, { header: { typ: 'at+jwt' } });
-}
-const grant = (actions, ...match) => ({ type: DETAIL, actions, topics: match.map((m) => ({ match: m })) });
+const at = (details, claims = {}) => accessToken(details, { aud: RESOURCE, ...claims });
+const grant = grantExact;
 const auth = (token) => ({ Authorization: `Bearer ${token}` });
 const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
 // The challenge each outcome carries while the document is published.

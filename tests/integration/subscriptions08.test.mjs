@@ -7,34 +7,13 @@
 // rules 9-13). Real binary, raw sockets and fetch.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { Broker, RawSubscriber, HUB, jwt, rawRequest } from './lib/broker.mjs';
+import { Broker, RawSubscriber, jwt, rawRequest } from './lib/broker.mjs';
+import { RESOURCE, ISSUER, SUBS, enc, accessToken, grant, exact, pattern, presenceGrant, bearer } from './lib/mercure08.mjs';
 
-const RESOURCE = 'https://hub.example/.well-known/mercure';
-const ISSUER = 'https://app.example';
 const ORIGIN = 'https://app.example';
-const DETAIL = 'https://mercure.rocks/authorization-detail';
 const T = 'https://laravel.alt/echo/channel/';
-const SUBS = `${HUB}/subscriptions`;
-
-// What Laravel's broadcaster and Echo encode with (rawurlencode / encodeURIComponent plus !'()*).
-const enc = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-
-function at(details, claims = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return jwt({
-    iss: ISSUER, client_id: ISSUER, aud: RESOURCE, sub: '1', iat: now, jti: crypto.randomUUID(),
-    exp: now + 300, authorization_details: details, ...claims,
-  }, { header: { typ: 'at+jwt' } });
-}
-const grant = (actions, topics, payload) => ({ type: DETAIL, actions, topics, ...(payload === undefined ? {} : { payload }) });
-const exact = (match) => ({ match });
-const pattern = (match) => ({ match, match_type: 'urlpattern' });
-// Laravel's presence grant: the room's topic and the relative pattern of its subscription events
-// and API, with the member's payload.
-const presenceGrant = (topic, payload) => grant(['subscribe'],
-  [exact(topic), pattern(`${SUBS}/:match_type/${enc(topic)}{/:subscriber}?`)], payload);
-const auth = (token) => ({ Authorization: `Bearer ${token}` });
+const at = accessToken;
+const auth = bearer;
 
 let broker;
 before(async () => {

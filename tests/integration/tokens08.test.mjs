@@ -6,26 +6,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import net from 'node:net';
-import { BIN, Broker, RawSubscriber, jwt, DEV_KEY, PUBLISH_ALL, HUB, sleep } from './lib/broker.mjs';
+import { BIN, Broker, RawSubscriber, jwt, PUBLISH_ALL, HUB, sleep } from './lib/broker.mjs';
+import { RESOURCE, ISSUER, DETAIL, accessToken, grantExact } from './lib/mercure08.mjs';
 
-const RESOURCE = 'https://hub.example/.well-known/mercure';
-const ISSUER = 'https://app.example';
-const DETAIL = 'https://mercure.rocks/authorization-detail';
 const T = 'https://laravel.alt/echo/channel/';
-
 // An HS256 at+jwt token with the claims a Laravel-shaped issuer sends, overridable.
-function at(details, claims = {}, { key = DEV_KEY, typ = 'at+jwt' } = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  const body = {
-    iss: ISSUER, client_id: ISSUER, aud: RESOURCE, sub: '1', iat: now, jti: crypto.randomUUID(),
-    exp: now + 300, authorization_details: details, ...claims,
-  };
-  for (const [k, v] of Object.entries(body)) if (v === undefined) delete body[k];
-  return jwt(body, { key, header: { typ } });
-}
-const grant = (actions, ...match) => ({ type: DETAIL, actions, topics: match.map((m) => ({ match: m })) });
+const at = accessToken;
+const grant = grantExact;
 
 // The challenges' resource_metadata parameter (resource_metadata08.test.mjs covers it).
 const METADATA = 'resource_metadata="https://hub.example/.well-known/oauth-protected-resource/.well-known/mercure"';
