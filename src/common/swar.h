@@ -39,14 +39,41 @@ static inline bool swar_ascii(uint64_t w)
     return (w & SWAR_HIGH) == 0;
 }
 
+/* The bytes of w equal to c, as their high bits: the lowest one set is the first such byte
+ * (bits above it may be set by a borrow where there is none). */
+static inline uint64_t swar_eq_mask(uint64_t w, unsigned char c)
+{
+    uint64_t x = w ^ (SWAR_ONES * c);
+    return (x - SWAR_ONES) & ~x & SWAR_HIGH;
+}
+
 /* The first a or b in [p, end), or end. */
 static inline const char *swar_find2(const char *p, const char *end, char a, char b)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (end - p >= 8) {
+        for (;;) {
+            uint64_t w = swar_load(p);
+            uint64_t m = swar_eq_mask(w, (unsigned char)a) | swar_eq_mask(w, (unsigned char)b);
+            if (m) return p + (__builtin_ctzll(m) >> 3); /* the first byte in memory order */
+            p += 8;
+            if (p == end) return end;
+            if (end - p < 8) {
+                /* The last 8 bytes: those before p are known to hold neither a nor b. */
+                p = end - 8;
+                w = swar_load(p);
+                m = swar_eq_mask(w, (unsigned char)a) | swar_eq_mask(w, (unsigned char)b);
+                return m ? p + (__builtin_ctzll(m) >> 3) : end;
+            }
+        }
+    }
+#else
     while (end - p >= 8) {
         uint64_t w = swar_load(p);
         if (swar_has(w, (unsigned char)a) || swar_has(w, (unsigned char)b)) break;
         p += 8;
     }
+#endif
     while (p < end && *p != a && *p != b)
         p++;
     return p;
