@@ -9,9 +9,13 @@ bool utf8_valid(const char *str, size_t len)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
-        if (len - i >= 8 && swar_ascii(swar_load(s + i))) { /* the common case: ASCII */
-            i += 8;
-            continue;
+        if (len - i >= 8) { /* the common case: ASCII */
+            if (swar_ascii(swar_load(s + i))) {
+                i += 8;
+                continue;
+            }
+        } else if (len >= 8 && swar_ascii(swar_load(s + len - 8))) {
+            return true; /* the last 8 bytes, [i, len) among them, are ASCII */
         }
         unsigned char c = s[i];
         if (c < 0x80) {
@@ -63,17 +67,29 @@ static bool is_format_char(uint32_t cp)
     return false;
 }
 
+static bool printable_ascii(uint64_t w)
+{
+    return swar_ascii(w) && !swar_has_less(w, 0x20) && !swar_has(w, 0x7f);
+}
+
 bool utf8_protocol_text(const char *str, size_t len)
 {
-    if (!utf8_valid(str, len)) return false;
     const unsigned char *s = (const unsigned char *)str;
+    /* Printable ASCII, the common case, is valid UTF-8 as it is: eight characters at once, the
+     * last eight overlapping those before. */
+    size_t start = 0;
+    while (len - start >= 8 && printable_ascii(swar_load(s + start)))
+        start += 8;
+    if (start == len || (len - start < 8 && len >= 8 && printable_ascii(swar_load(s + len - 8))))
+        return true;
+    /* From the first word that is not, both checks (start is a character boundary). */
+    s += start;
+    len -= start;
+    if (!utf8_valid((const char *)s, len)) return false;
     for (size_t i = 0; i < len;) {
-        if (len - i >= 8) { /* eight printable ASCII characters at once */
-            uint64_t w = swar_load(s + i);
-            if (swar_ascii(w) && !swar_has_less(w, 0x20) && !swar_has(w, 0x7f)) {
-                i += 8;
-                continue;
-            }
+        if (len - i >= 8 && printable_ascii(swar_load(s + i))) {
+            i += 8;
+            continue;
         }
         unsigned char c = s[i];
         if (c < 0x80) {
