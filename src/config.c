@@ -154,7 +154,9 @@ static const struct opt options[] = {
      "redis://[[user]:password@]host[:port][/db] (default: single node)",
      0, 0},
     {"redis-stream", OPT_STRING, F(redis_stream),
-     "with --redis, the Stream's key (ssebroker; its id index is KEY:ids)", 0, 0},
+     "with --redis, the Stream's key (ssebroker; its id index is KEY:ids, presence with "
+     "--subscriptions KEY:presence:* and KEY:alive:*)",
+     0, 0},
     {"redis-timeout", OPT_DURATION, F(redis_timeout_ms),
      "with --redis, a publish Redis has not answered by then gets 503 (1s)", 10, 60000},
     {"redis-retain", OPT_INT, F(redis_retain),

@@ -11,6 +11,7 @@
 #include "core/history.h"
 #include "mercure/handlers.h"
 #include "mercure/context.h"
+#include "mercure/subscriptions.h"
 #include "net/conn.h"
 #include "server/server.h"
 #include "server/stats.h"
@@ -55,6 +56,29 @@ static void family(struct text *t, const struct worker_stats_snapshot *snaps, in
 
 /* Live heap bytes and the allocator's resident pages: a leak shows in the first, fragmentation
  * or retained free pages in the gap between the two. */
+/* The subscriptions registry (--subscriptions): this node's and, in cluster mode, the others'. */
+static void registry_stats(struct text *t, struct subscriptions *s)
+{
+    struct subscriptions_counts sc;
+    subscriptions_counts(s, &sc);
+    put(t,
+        "# HELP ssebroker_subscriptions_listed Subscriptions the subscriptions API lists, by the "
+        "node holding their stream.\n"
+        "# TYPE ssebroker_subscriptions_listed gauge\n"
+        "ssebroker_subscriptions_listed{node=\"this\"} %llu\n"
+        "ssebroker_subscriptions_listed{node=\"others\"} %llu\n"
+        "# HELP ssebroker_presence_orphans_ended_total Subscriptions of nodes that stopped "
+        "answering, ended by this node (their inactive events published).\n"
+        "# TYPE ssebroker_presence_orphans_ended_total counter\n"
+        "ssebroker_presence_orphans_ended_total %llu\n"
+        "# HELP ssebroker_presence_reconciled_total This node's subscriptions announced again or "
+        "withdrawn in Redis after a lapse or an outage.\n"
+        "# TYPE ssebroker_presence_reconciled_total counter\n"
+        "ssebroker_presence_reconciled_total %llu\n",
+        (unsigned long long)sc.local, (unsigned long long)sc.remote,
+        (unsigned long long)sc.orphans_ended, (unsigned long long)sc.reconciled);
+}
+
 static void heap_stats(struct text *t)
 {
     if (!mallctl) return;
@@ -233,6 +257,7 @@ void metrics_handle(struct mercure *m, struct conn *c, bool keep_alive)
         (unsigned long long)as.archive_reads, (unsigned long long)as.archive_events,
         (unsigned long long)as.archive_finds);
     if (as.shared) shared_store_stats(&t, &as);
+    if (m->subscriptions) registry_stats(&t, m->subscriptions);
     heap_stats(&t);
     if (t.failed) {
         buf_free(&t.b);

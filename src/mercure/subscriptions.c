@@ -32,6 +32,7 @@ struct subscriptions {
     struct sub_record **remote;
     size_t remote_buckets, nremote;
     struct mercure *m; /* for the store's presence callbacks */
+    _Atomic uint64_t orphans_ended, reconciled;
     struct authority_presence presence;
 };
 
@@ -284,6 +285,7 @@ static void presence_orphaned(void *ctx, const struct event *ev)
     struct sub_record *r = sub_record_of_event(ev);
     struct event *end = r ? sub_record_event(r, false) : NULL;
     sub_record_unref(r);
+    atomic_fetch_add_explicit(&s->orphans_ended, 1, memory_order_relaxed);
     publish_events(s->m, NULL, &end, 1);
 }
 
@@ -348,11 +350,22 @@ static void presence_reconcile(void *ctx, struct event *const *stored, size_t ns
     free(mine);
     free(have);
     free(want_ids);
+    atomic_fetch_add_explicit(&s->reconciled, announced + withdrawn, memory_order_relaxed);
     if (announced || withdrawn)
         log_info("redis presence: this node's subscriptions announced again",
                  "announced=%zu withdrawn=%zu", announced, withdrawn);
     if (events) publish_events(s->m, NULL, events, nev);
     free(events);
+}
+
+void subscriptions_counts(struct subscriptions *s, struct subscriptions_counts *out)
+{
+    pthread_mutex_lock(&s->lock);
+    out->local = s->count - s->nremote;
+    out->remote = s->nremote;
+    pthread_mutex_unlock(&s->lock);
+    out->orphans_ended = atomic_load_explicit(&s->orphans_ended, memory_order_relaxed);
+    out->reconciled = atomic_load_explicit(&s->reconciled, memory_order_relaxed);
 }
 
 void subscriptions_attach(struct subscriptions *s, struct mercure *m)

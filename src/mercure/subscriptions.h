@@ -56,6 +56,14 @@ struct sub_snapshot {
     char last_id[1100]; /* ids are at most 1024 bytes (publish_parse.c) */
 };
 
+/* What /metrics says of the registry. */
+struct subscriptions_counts {
+    uint64_t local, remote; /* records of this node's streams, and of other nodes' (cluster) */
+    uint64_t orphans_ended; /* dead nodes' subscriptions this node ended (their inactive events) */
+    uint64_t reconciled; /* this node's announcements repaired in Redis (announced or withdrawn) */
+};
+void subscriptions_counts(struct subscriptions *s, struct subscriptions_counts *out);
+
 /* Fills snap with the records f asks for (each with a reference) and the last event id and
  * registry generation they are consistent with. Returns -1 when out of memory. */
 int subscriptions_snapshot(struct mercure *m, struct sub_snapshot *snap,

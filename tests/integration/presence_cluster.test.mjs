@@ -4,8 +4,9 @@
 // leave (one "inactive" event each, from exactly one surviving node), and a node taken for dead
 // that comes back announces its members again.
 // Real brokers, a real redis-server on loopback, raw sockets and fetch.
-import { test, before, after } from 'node:test';
+import { test, before, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { Broker, RawSubscriber, jwt, sleep } from './lib/broker.mjs';
 import { RESOURCE, ISSUER, SUBS, enc, accessToken, presenceGrant } from './lib/mercure08.mjs';
 import { RedisServer } from './lib/redis.mjs';
@@ -14,13 +15,17 @@ const at = (details, claims = {}) => accessToken(details, { exp: Math.floor(Date
 
 let redis;
 const started = [];
+// Each test has a Stream (and presence keys) of its own: nothing of one test's nodes, alive or
+// dead, reaches another's.
+let stream;
 const node = async () => {
-  const b = await new Broker(['--redis', redis.url, '--workers', '2', '--subscriptions',
+  const b = await new Broker(['--redis', redis.url, '--redis-stream', stream, '--workers', '2', '--subscriptions',
     '--resource-identifier', RESOURCE, '--jwt-issuer', ISSUER]).start();
   started.push(b);
   return b;
 };
 before(async () => { redis = await new RedisServer({ aof: false }).start(); });
+beforeEach(() => { stream = `presence-${crypto.randomUUID()}`; });
 after(async () => {
   for (const b of started) if (b.proc && b.proc.exitCode === null && b.proc.signalCode === null) { b.proc.kill('SIGCONT'); await b.stop(); }
   await redis.stop();
@@ -103,6 +108,14 @@ test('a node killed with members connected: each member leaves once, announced b
     const left = mercureEvents(w).filter((e) => !e.active).map((e) => e.payload.name).sort();
     assert.deepEqual(left, ['dan', 'dora'], 'one inactive event per member of the dead node, from one survivor');
   }
+  // Exactly one survivor ended them, and says so; each lists the other's subscriptions only (b:
+  // c's watcher; c: sam and b's watcher).
+  const ended = await Promise.all([b, c].map((n) => n.metric('ssebroker_presence_orphans_ended_total')));
+  const logs = [b, c].map((n) => n.stderr.split('\n').filter((l) => /presence|redis/.test(l)).join('\n')).join('\n---\n');
+  assert.deepEqual(ended.sort(), [0, 2], `orphans ended per survivor: ${ended}\n${logs}`);
+  assert.equal(await b.metric('ssebroker_subscriptions_listed{node="others"}'), 1);
+  assert.equal(await c.metric('ssebroker_subscriptions_listed{node="others"}'), 2);
+  assert.equal(await b.metric('ssebroker_subscriptions_listed{node="this"}'), 2);
   // The heartbeat lives 10 s and survivors look every 2 s: about 12 s, not minutes (the wait
   // above allows 30 s for sanitizer builds on a loaded machine).
   t.diagnostic(`members left ${took} ms after the kill`);
@@ -127,6 +140,7 @@ test('a node taken for dead (stopped past its heartbeat) comes back and announce
   }
   // Her stream never ended: once running again, her node finds its heartbeat gone and says so.
   await until(async () => (await members(b, room, reader)).join() === 'paula', 'paula announced again', 15000);
+  assert.equal(await a.metric('ssebroker_presence_reconciled_total'), 1);
   assert.deepEqual(await members(a, room, reader), ['paula']);
   paula.close();
   await until(async () => (await members(b, room, reader)).length === 0, 'paula left');
