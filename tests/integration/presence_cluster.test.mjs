@@ -1,8 +1,9 @@
 // Presence across a cluster (issue 19, Laravel presence channels behind a load balancer): the
 // subscriptions API of every node lists the subscriptions held by every node, a node that
 // starts later lists those made before it started, a node that dies (kill -9) has its members
-// leave (one "inactive" event each, from exactly one surviving node), and a node taken for dead
-// that comes back announces its members again.
+// leave (one "inactive" event each, from exactly one surviving node), a node taken for dead
+// that comes back announces its members again, and joins and leaves that a Redis outage dropped
+// are put right once it is back.
 // Real brokers, a real redis-server on loopback, raw sockets and fetch.
 import { test, before, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,4 +146,36 @@ test('a node taken for dead (stopped past its heartbeat) comes back and announce
   paula.close();
   await until(async () => (await members(b, room, reader)).length === 0, 'paula left');
   await Promise.all([a, b].map((n) => n.stop()));
+});
+
+test('Redis killed and restarted (AOF): who joined and who left during the outage is put right', async () => {
+  const room = 'https://laravel.alt/echo/channel/presence-outage';
+  const reader = at([presenceGrant(room, { name: 'reader' })]);
+  const own = await new RedisServer().start();
+  const on = (r) => new Broker(['--redis', r.url, '--redis-stream', stream, '--workers', '2',
+    '--subscriptions', '--resource-identifier', RESOURCE, '--jwt-issuer', ISSUER]).start();
+  const [a, b] = [await on(own), await on(own)];
+  try {
+    const alice = join(a, room, 'alice');
+    await alice.ready();
+    await until(async () => (await members(b, room, reader)).join() === 'alice', 'alice listed');
+    await own.kill();
+    await until(async () => (await fetch(`${a.base}/readyz`)).status === 503, 'a knows Redis is gone');
+    // Their subscription events cannot be appended now (refused at once, or failed in the writer).
+    const bob = join(a, room, 'bob');
+    await bob.ready();
+    assert.match(bob.headers, /^HTTP\/1.1 200/, 'streams are served while Redis is down');
+    alice.close();
+    await until(async () => (await a.metric('ssebroker_redis_append_errors_total')) >= 2, 'both events refused');
+    await own.start();
+    await until(async () => (await members(b, room, reader)).join() === 'bob', 'bob listed and alice gone on the other node', 20000);
+    assert.deepEqual(await members(a, room, reader), ['bob']);
+    assert.ok(await a.metric('ssebroker_presence_reconciled_total') >= 2);
+    bob.close();
+    await until(async () => (await members(b, room, reader)).length === 0, 'bob left');
+  } finally {
+    await a.stop();
+    await b.stop();
+    await own.stop();
+  }
 });
