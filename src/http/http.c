@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/swar.h"
 #include "ssebroker/config.h"
 
 static const char *const header_names[HDR_COUNT] = {
@@ -22,6 +23,15 @@ static const char *const header_names[HDR_COUNT] = {
 #define MAX_SAME_LENGTH 4
 static uint8_t by_length[sizeof(((struct http_request *)0)->field)][MAX_SAME_LENGTH];
 static uint8_t n_by_length[sizeof(((struct http_request *)0)->field)];
+/* Each known name as 8-byte words to compare a field with, a word at a time (settings_setup):
+ * its bytes, the case bit (0x20) at its letters, and which bytes count (not those past its end).
+ * A byte c matches a letter n when (c | 0x20) == n, that is c is n in either case. */
+#define NAME_WORDS 4 /* 32 bytes: the longest name has 29 */
+static struct {
+    uint64_t name[NAME_WORDS], fold[NAME_WORDS], keep[NAME_WORDS];
+} header_words[HDR_COUNT];
+_Static_assert(sizeof(((struct http_request *)0)->field) >= 8 * NAME_WORDS,
+               "field_is loads whole words of the field buffer");
 
 static struct http_request *req_of(llhttp_t *p)
 {
@@ -70,12 +80,14 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
-/* True when field[0..len) is name (lowercase letters and '-') in any case. */
-static bool field_is(const char *field, const char *name, size_t len)
+/* True when field[0..len) is known name h in any case. The field buffer holds 40 bytes, so the
+ * words up to 32 can always be loaded. */
+static bool field_is(const char *field, enum http_header h, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = field[i], n = name[i];
-        if (c != n && ((c | 0x20) != n || n == '-')) return false;
+    for (size_t k = 0; k * 8 < len; k++) {
+        uint64_t w = swar_load(field + 8 * k);
+        if (((w | header_words[h].fold[k]) & header_words[h].keep[k]) != header_words[h].name[k])
+            return false;
     }
     return true;
 }
@@ -88,7 +100,7 @@ static int on_header_field_complete(llhttp_t *p)
     if (r->field_len < sizeof(r->field)) {
         for (size_t i = 0; i < n_by_length[r->field_len]; i++) {
             enum http_header h = by_length[r->field_len][i];
-            if (!field_is(r->field, header_names[h], r->field_len)) continue;
+            if (!field_is(r->field, h, r->field_len)) continue;
             if (!r->hdr[h].present) { /* the first occurrence wins; repeated ones are ignored */
                 r->current = h;
                 r->hdr[h].present = true;
@@ -150,8 +162,20 @@ static void settings_setup(void)
     settings.on_message_complete = on_message_complete;
     for (int h = 0; h < HDR_COUNT; h++) {
         size_t len = strlen(header_names[h]);
-        if (len >= sizeof(n_by_length) || n_by_length[len] == MAX_SAME_LENGTH) abort();
+        if (len > 8 * NAME_WORDS || n_by_length[len] == MAX_SAME_LENGTH) abort();
         by_length[len][n_by_length[len]++] = (uint8_t)h;
+        unsigned char name[8 * NAME_WORDS] = {0}, fold[8 * NAME_WORDS] = {0},
+                               keep[8 * NAME_WORDS] = {0};
+        for (size_t i = 0; i < len; i++) {
+            name[i] = (unsigned char)header_names[h][i];
+            fold[i] = name[i] >= 'a' && name[i] <= 'z' ? 0x20 : 0;
+            keep[i] = 0xff;
+        }
+        for (size_t k = 0; k < NAME_WORDS; k++) {
+            header_words[h].name[k] = swar_load(name + 8 * k);
+            header_words[h].fold[k] = swar_load(fold + 8 * k);
+            header_words[h].keep[k] = swar_load(keep + 8 * k);
+        }
     }
     done = 1;
 }
