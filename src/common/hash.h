@@ -1,5 +1,6 @@
-/* The string hashes of the broker: FNV-1a, 32 bits (topic tables) and 64 bits (the embedded log's
- * id index, which keeps hashes instead of ids), and a word-at-a-time one (the history id index). */
+/* The string hashes of the broker: FNV-1a, 32 bits (the subscriptions registry) and 64 bits (the
+ * embedded log's id index, which keeps hashes instead of ids), and a word-at-a-time one (the
+ * history id index, topics). */
 #ifndef SSEB_COMMON_HASH_H
 #define SSEB_COMMON_HASH_H
 
@@ -43,6 +44,13 @@ static inline uint32_t hash_words(const char *s, size_t len)
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
     return (uint32_t)h;
+}
+
+/* The hash of a topic's text: an event's topics (core/event.c) and the topic index's groups
+ * (core/topic_index.c) must agree on it. */
+static inline uint32_t hash_topic(const char *s, size_t len)
+{
+    return hash_words(s, len);
 }
 
 #endif

@@ -34,7 +34,7 @@ static struct event *alloc_event(const struct sseb_str *topics, size_t ntopics, 
         p[topics[i].len] = 0;
         ev->topics[i].s = p;
         ev->topics[i].len = (uint32_t)topics[i].len;
-        ev->topics[i].hash = hash_fnv1a(p, topics[i].len);
+        ev->topics[i].hash = hash_topic(p, topics[i].len);
         p += topics[i].len + 1;
     }
     memcpy(p, id.p, id.len);

@@ -112,7 +112,7 @@ int topic_index_add_as(struct topic_index *idx, struct sub_node *node, void *own
     /* One group per text and syntax, even where two syntaxes read a text alike ("*", an exact
      * topic without braces): a group tells how its subscribers asked (the subscriptions API
      * answers each in its own dialect), and visiting the exact groups of a topic finds them all. */
-    uint32_t hash = hash_fnv1a(s, len);
+    uint32_t hash = hash_topic(s, len);
     struct sub_group *g = find_group(idx, s, len, hash, syntax);
     if (!g) {
         g = calloc(1, sizeof(*g));

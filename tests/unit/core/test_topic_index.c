@@ -24,7 +24,7 @@ static struct seen visit(struct topic_index *idx, const char *topic)
 {
     struct seen s = {0};
     size_t len = strlen(topic);
-    topic_index_visit(idx, topic, (uint32_t)len, hash_fnv1a(topic, len), record, &s);
+    topic_index_visit(idx, topic, (uint32_t)len, hash_topic(topic, len), record, &s);
     return s;
 }
 
