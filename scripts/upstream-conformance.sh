@@ -9,7 +9,8 @@
 # Environment: WORKDIR (/tmp/ssebroker-upstream-conformance), PORT (18931, loopback), HTTPS=1 (also
 # through HAProxy with TLS and h2 on 127.0.0.1:PORT+1, BASE_URL https://localhost:PORT+1: the
 # suite's default is an HTTPS hub), CHROMIUM_BIN (/usr/bin/chromium), SSEBROKER_BIN
-# (build/ssebroker), PLAYWRIGHT_ARGS (extra `playwright test` arguments, e.g. "--repeat-each=3").
+# (build/ssebroker), BROKER_ARGS (extra broker options, e.g. "--history-dir /tmp/h"),
+# PLAYWRIGHT_ARGS (extra `playwright test` arguments, e.g. "--repeat-each=3").
 # Needs the npm registry (or a warm npm cache) the first time, for the suite's locked
 # @playwright/test; browser downloads are skipped. Exit status 0 when every suite passes.
 set -euo pipefail
@@ -38,9 +39,10 @@ cleanup() {
     true
 }
 trap cleanup EXIT
+# shellcheck disable=SC2086 # BROKER_ARGS is a list of words
 "$bin" --listen "127.0.0.1:$port" --jwt-key "$key" \
     --resource-identifier https://localhost/.well-known/mercure --jwt-issuer https://localhost \
-    >"$workdir/broker.log" 2>&1 &
+    ${BROKER_ARGS:-} >"$workdir/broker.log" 2>&1 &
 pids+=($!)
 base="http://127.0.0.1:$port/.well-known/mercure"
 if [ "${HTTPS:-0}" = 1 ]; then
