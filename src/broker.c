@@ -252,6 +252,9 @@ struct sseb_broker *sseb_broker_new(const struct sseb_config *cfg, char *err, si
                                   .srv = &b->srv};
     if (b->subscriptions) subscriptions_attach(b->subscriptions, &b->mercure);
     b->srv.cfg = &b->cfg;
+    b->srv.http_limits = (struct http_limits){.max_header_bytes = b->cfg.max_header_bytes,
+                                              .max_headers = b->cfg.max_headers,
+                                              .max_body_bytes = b->cfg.max_body_bytes};
     b->srv.bus = b->bus;
     b->srv.history = b->history;
     b->srv.handler = &mercure_handler;

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/swar.h"
-#include "ssebroker/config.h"
 
 static const char *const header_names[HDR_COUNT] = {
     [HDR_AUTHORIZATION] = "authorization",
@@ -48,7 +48,7 @@ static int fail(struct http_request *r, int status, const char *reason)
 static int count_header_bytes(struct http_request *r, size_t n)
 {
     r->header_bytes += n;
-    if (r->header_bytes > r->cfg->max_header_bytes)
+    if (r->header_bytes > r->limits->max_header_bytes)
         return fail(r, 431, "Request header fields too large.");
     return 0;
 }
@@ -63,7 +63,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     struct http_request *r = req_of(p);
     r->header_bytes += len;
-    if (r->header_bytes > r->cfg->max_header_bytes) return fail(r, 414, "URI too long.");
+    if (r->header_bytes > r->limits->max_header_bytes) return fail(r, 414, "URI too long.");
     return buf_append(&r->target, at, len) ? fail(r, 503, "Out of memory.") : 0;
 }
 
@@ -95,7 +95,7 @@ static bool field_is(const char *field, enum http_header h, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
     struct http_request *r = req_of(p);
-    if (++r->nheaders > r->cfg->max_headers) return fail(r, 431, "Too many header fields.");
+    if (++r->nheaders > r->limits->max_headers) return fail(r, 431, "Too many header fields.");
     r->current = HDR_NONE;
     if (r->field_len < sizeof(r->field)) {
         for (size_t i = 0; i < n_by_length[r->field_len]; i++) {
@@ -127,7 +127,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_headers_complete(llhttp_t *p)
 {
     struct http_request *r = req_of(p);
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->cfg->max_body_bytes)
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->limits->max_body_bytes)
         return fail(r, 413, "Request body too large.");
     r->chunked_body = (p->flags & F_CHUNKED) != 0;
     return 0;
@@ -136,7 +136,8 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct http_request *r = req_of(p);
-    if (r->body.len + len > r->cfg->max_body_bytes) return fail(r, 413, "Request body too large.");
+    if (r->body.len + len > r->limits->max_body_bytes)
+        return fail(r, 413, "Request body too large.");
     return buf_append(&r->body, at, len) ? fail(r, 503, "Out of memory.") : 0;
 }
 
@@ -180,10 +181,10 @@ static void settings_setup(void)
     done = 1;
 }
 
-void http_request_init(struct http_request *r, const struct sseb_config *cfg)
+void http_request_init(struct http_request *r, const struct http_limits *limits)
 {
     memset(r, 0, sizeof(*r));
-    r->cfg = cfg;
+    r->limits = limits;
     llhttp_init(&r->parser, HTTP_REQUEST, &settings);
     r->parser.data = r;
     r->current = HDR_NONE;
@@ -230,4 +231,31 @@ size_t http_request_feed(struct http_request *r, const char *data, size_t len, b
 __attribute__((constructor)) static void http_module_init(void)
 {
     settings_setup();
+}
+
+struct http_refusal http_request_refusal(const struct http_request *r)
+{
+    if (!r->status && llhttp_get_errno(&r->parser) == HPE_INVALID_VERSION)
+        return (struct http_refusal){505, "HTTP version not supported."};
+    return (struct http_refusal){r->status ? r->status : 400,
+                                 r->reason ? r->reason : "Malformed HTTP request."};
+}
+
+struct http_refusal http_request_abandoned(const struct http_request *r, bool timed_out)
+{
+    if (!r || !r->started) return (struct http_refusal){0, NULL};
+    if (timed_out) return (struct http_refusal){408, "Request timeout."};
+    return (struct http_refusal){400, "Request cut short: the connection was closed before the "
+                                      "whole request arrived."};
+}
+
+bool http_request_continue_due(struct http_request *r)
+{
+    size_t len;
+    const char *expect = http_header_value(r, HDR_EXPECT, &len);
+    if (r->complete || r->continue_sent || !expect || len != 12 ||
+        strncasecmp(expect, "100-continue", 12) != 0)
+        return false;
+    r->continue_sent = true;
+    return true;
 }

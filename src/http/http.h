@@ -11,7 +11,13 @@
 
 #include "common/buf.h"
 
-struct sseb_config;
+/* What one request may be: the HTTP front's only configuration (from --max-header-bytes,
+ * --max-headers, --max-body-bytes). */
+struct http_limits {
+    size_t max_header_bytes; /* request line and headers */
+    uint32_t max_headers;
+    size_t max_body_bytes;
+};
 
 /* Headers the broker reads; anything else is only counted against the limits. */
 enum http_header {
@@ -35,7 +41,7 @@ struct http_span {
 
 struct http_request {
     llhttp_t parser;
-    const struct sseb_config *cfg;
+    const struct http_limits *limits;
     struct buf target;  /* request-target as sent: path and query */
     struct buf headers; /* values of the headers the broker reads, at spans */
     struct buf body;
@@ -56,7 +62,7 @@ struct http_request {
     struct buf unread;
 };
 
-void http_request_init(struct http_request *r, const struct sseb_config *cfg);
+void http_request_init(struct http_request *r, const struct http_limits *limits);
 void http_request_free(struct http_request *r);
 /* Forgets the previous request's data, keeping the buffers for the next one. */
 void http_request_reset(struct http_request *r);
@@ -65,6 +71,25 @@ void http_request_reset(struct http_request *r);
  * r->complete is set; call again with the rest after dispatching it) or on an error (then
  * *error is set, with r->status/r->reason when a limit was hit, else a parse error). */
 size_t http_request_feed(struct http_request *r, const char *data, size_t len, bool *error);
+
+/* An answer the HTTP front decides on its own: status 0 means none (close without a word). */
+struct http_refusal {
+    int status;
+    const char *reason; /* text/plain body */
+};
+
+/* After http_request_feed reported an error: a limit's status (413, 414, 431...), 505 for an
+ * unsupported version, else 400. */
+struct http_refusal http_request_refusal(const struct http_request *r);
+/* The request stopped coming: the peer half-closed (timed_out false) or --header-timeout passed
+ * (true). A request that had started gets 400 or 408 (the peer may still read why); none, a
+ * quiet close. */
+struct http_refusal http_request_abandoned(const struct http_request *r, bool timed_out);
+
+/* The interim answer an incomplete request asking "Expect: 100-continue" is owed, once: true
+ * (and marks it sent) when the caller must write HTTP_CONTINUE now. */
+#define HTTP_CONTINUE "HTTP/1.1 100 Continue\r\n\r\n"
+bool http_request_continue_due(struct http_request *r);
 
 static inline const char *http_header_value(const struct http_request *r, enum http_header h,
                                             size_t *len)

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "http/http.h"
+
 struct sseb_config;
 struct bus;
 struct history;
@@ -27,6 +29,7 @@ struct conn_handler {
 
 struct server {
     const struct sseb_config *cfg;
+    struct http_limits http_limits; /* from cfg: what one request may be */
     struct bus *bus;
     struct history *history; /* read by replaying streams */
     const struct conn_handler *handler;

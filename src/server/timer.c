@@ -1,6 +1,7 @@
 #include "server/timer.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "http/http.h"
@@ -93,9 +94,9 @@ static void fire(struct wheel_node *n, void *arg)
     }
     if (c->state == CONN_HTTP) {
         if (now_ms >= c->deadline_ms) {
-            if (c->req && c->req->started) {
-                static const char msg[] = "Request timeout.";
-                conn_respond(c, 408, "text/plain", NULL, msg, sizeof(msg) - 1, true);
+            struct http_refusal no = http_request_abandoned(c->req, true);
+            if (no.status) {
+                conn_respond(c, no.status, "text/plain", NULL, no.reason, strlen(no.reason), true);
             } else {
                 conn_kill(c);
                 return;

@@ -51,7 +51,6 @@ static char listener_marker, wake_marker, completion_marker;
 static const char overload_response[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
                                         "text/plain\r\nContent-Length: 21\r\nRetry-After: 1\r\n"
                                         "Connection: close\r\n\r\nToo many connections.";
-static const char continue_response[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 struct worker *worker_new(struct server *srv, int id, int listen_fd, bool use_uring)
 {
@@ -202,7 +201,7 @@ static bool process_input(struct worker *w, struct conn *c, const char *data, si
                 conn_kill(c);
                 return false;
             }
-            http_request_init(c->req, cfg);
+            http_request_init(c->req, &w->srv->http_limits);
         }
         if (c->out.bytes > cfg->max_answer_bytes) {
             hold_input(w, c, data, len);
@@ -218,23 +217,15 @@ static bool process_input(struct worker *w, struct conn *c, const char *data, si
             timers_arm(&w->timers, c);
         }
         if (error) {
-            int status = r->status ? r->status : 400;
-            const char *reason = r->reason ? r->reason : "Malformed HTTP request.";
-            if (!r->status && llhttp_get_errno(&r->parser) == HPE_INVALID_VERSION)
-                status = 505, reason = "HTTP version not supported.";
-            conn_respond(c, status, "text/plain", NULL, reason, strlen(reason), true);
+            struct http_refusal no = http_request_refusal(r);
+            conn_respond(c, no.status, "text/plain", NULL, no.reason, strlen(no.reason), true);
             return false;
         }
         if (!r->complete) {
-            size_t elen;
-            const char *expect = http_header_value(r, HDR_EXPECT, &elen);
-            if (expect && !r->continue_sent && elen == 12 &&
-                strncasecmp(expect, "100-continue", 12) == 0) {
-                r->continue_sent = true;
-                if (conn_write_static(c, continue_response, sizeof(continue_response) - 1)) {
-                    conn_kill(c);
-                    return false;
-                }
+            if (http_request_continue_due(r) &&
+                conn_write_static(c, HTTP_CONTINUE, sizeof(HTTP_CONTINUE) - 1)) {
+                conn_kill(c);
+                return false;
             }
             return true;
         }
@@ -310,11 +301,11 @@ static void handle_readable(struct worker *w, struct conn *c, bool edge)
         }
         if (n == 0) {
             if (c->close_after && c->out.bytes) return; /* the answer is on its way out */
-            if (c->state == CONN_HTTP && c->req && c->req->started) {
-                /* A half-close in the middle of a request: the peer may still read why. */
-                static const char msg[] = "Request cut short: the connection was closed before "
-                                          "the whole request arrived.";
-                conn_respond(c, 400, "text/plain", NULL, msg, sizeof(msg) - 1, true);
+            struct http_refusal no = c->state == CONN_HTTP ? http_request_abandoned(c->req, false)
+                                                           : (struct http_refusal){0, NULL};
+            if (no.status) { /* a half-close in the middle of a request: the peer may still read why
+                              */
+                conn_respond(c, no.status, "text/plain", NULL, no.reason, strlen(no.reason), true);
                 return;
             }
             conn_kill(c);

@@ -66,7 +66,7 @@ static bool status_ok(int status)
 }
 
 /* One connection's worth of input, cut into reads of the given sizes (NULL: one read). */
-static void run(const struct sseb_config *cfg, const uint8_t *data, size_t size, uint8_t seed,
+static void run(const struct http_limits *lim, const uint8_t *data, size_t size, uint8_t seed,
                 struct transcript *t)
 {
     memset(t, 0, sizeof(*t));
@@ -90,7 +90,7 @@ static void run(const struct sseb_config *cfg, const uint8_t *data, size_t size,
             if (!req) {
                 req = malloc(sizeof(*req));
                 if (!req) abort();
-                http_request_init(req, cfg);
+                http_request_init(req, lim);
             }
             bool error;
             size_t used = http_request_feed(req, p, len, &error);
@@ -101,11 +101,12 @@ static void run(const struct sseb_config *cfg, const uint8_t *data, size_t size,
             if (error) {
                 if (!status_ok(req->status)) abort();
                 if (req->status && !req->reason) abort();
-                /* The worker builds the error response; make sure that works too. */
-                const char *reason = req->reason ? req->reason : "Malformed HTTP request.";
+                /* The worker answers what the front decides; make sure that works too. */
+                struct http_refusal no = http_request_refusal(req);
+                if (!no.status || !no.reason) abort();
                 size_t out_len;
-                char *resp = http_response(req->status ? req->status : 400, "text/plain", NULL,
-                                           reason, strlen(reason), HTTP_RESPONSE_CLOSE, &out_len);
+                char *resp = http_response(no.status, "text/plain", NULL, no.reason,
+                                           strlen(no.reason), HTTP_RESPONSE_CLOSE, &out_len);
                 free(resp);
                 t->error = true;
                 open = false;
@@ -114,16 +115,12 @@ static void run(const struct sseb_config *cfg, const uint8_t *data, size_t size,
             if (!req->complete) {
                 /* Waiting for more: everything must have been consumed, or the loop spins. */
                 if (len) abort();
-                size_t elen;
-                const char *expect = http_header_value(req, HDR_EXPECT, &elen);
-                if (expect && !req->continue_sent && elen == 12 &&
-                    strncasecmp(expect, "100-continue", 12) == 0)
-                    req->continue_sent = true;
+                http_request_continue_due(req);
                 break;
             }
             if (req->status) abort(); /* complete, yet a limit was hit */
-            if (req->body.len > cfg->max_body_bytes) abort();
-            if (req->target.len > cfg->max_header_bytes) abort();
+            if (req->body.len > lim->max_body_bytes) abort();
+            if (req->target.len > lim->max_header_bytes) abort();
             /* A completed request: what routes_dispatch would look at. */
             t->requests++;
             int method = req->parser.method;
@@ -170,18 +167,20 @@ static void run(const struct sseb_config *cfg, const uint8_t *data, size_t size,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
-    static struct sseb_config defaults, tight;
+    static struct http_limits defaults;
+    static const struct http_limits tight = {
+        .max_header_bytes = 200, .max_headers = 6, .max_body_bytes = 40};
     static int ready;
-    if (!ready) {
-        sseb_config_defaults(&defaults);
-        tight = defaults;
-        tight.max_header_bytes = 200;
-        tight.max_headers = 6;
-        tight.max_body_bytes = 40;
+    if (!ready) { /* the broker's own defaults */
+        struct sseb_config cfg;
+        sseb_config_defaults(&cfg);
+        defaults = (struct http_limits){.max_header_bytes = cfg.max_header_bytes,
+                                        .max_headers = cfg.max_headers,
+                                        .max_body_bytes = cfg.max_body_bytes};
         ready = 1;
     }
     uint8_t seed = data[0];
-    const struct sseb_config *cfg = (seed & 0x80) ? &tight : &defaults;
+    const struct http_limits *cfg = (seed & 0x80) ? &tight : &defaults;
     struct transcript whole, split;
     run(cfg, data + 1, size - 1, 0, &whole);
     if (seed & 0x7f) {
