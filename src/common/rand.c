@@ -26,20 +26,18 @@ static uint64_t rng_next(void)
     return rng_state[1] + s0;
 }
 
-/* Two hex digits of b at o. */
-static char *hex_byte(char *o, uint8_t b)
-{
-    static const char hex[] = "0123456789abcdef";
-    o[0] = hex[b >> 4];
-    o[1] = hex[b & 15];
-    return o + 2;
-}
+/* The two lowercase hex digits of every byte value. */
+#define HEX_ROW(h)                                                                                 \
+    h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" h "a" h "b" h "c" h "d" h "e" h "f"
+static const char hex_pairs[] = HEX_ROW("0") HEX_ROW("1") HEX_ROW("2") HEX_ROW("3") HEX_ROW("4")
+    HEX_ROW("5") HEX_ROW("6") HEX_ROW("7") HEX_ROW("8") HEX_ROW("9") HEX_ROW("a") HEX_ROW("b")
+        HEX_ROW("c") HEX_ROW("d") HEX_ROW("e") HEX_ROW("f");
 
 /* n bytes of b in hex at o, then a '-' unless last. */
 static char *hex_group(char *o, const uint8_t *b, int n, bool last)
 {
-    for (int i = 0; i < n; i++)
-        o = hex_byte(o, b[i]);
+    for (int i = 0; i < n; i++, o += 2)
+        memcpy(o, hex_pairs + 2 * b[i], 2);
     if (!last) *o++ = '-';
     return o;
 }
