@@ -105,7 +105,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1"
 
 group "layers (include graph of src/)" bash -c 'node scripts/check-layers.mjs && node --test tests/tools/'
-group "format (clang-format)" bash -c 'clang-format --dry-run --Werror src/*.c src/*/*.[ch] include/ssebroker/*.h tests/unit/*.c tests/unit/*/*.c tests/fuzz/*.c tests/stress/*.c tests/urlpattern/*.c bench/loadgen/*.[ch] bench/peers/bound/*.c'
+group "format (clang-format)" bash -c 'clang-format --dry-run --Werror src/*.c src/*/*.[ch] include/ssebroker/*.h tests/unit/*.c tests/unit/*/*.c tests/unit/*/*.h tests/fuzz/*.c tests/stress/*.c tests/urlpattern/*.c bench/loadgen/*.[ch] bench/peers/bound/*.c'
 group "build release" bash scripts/build.sh release
 group "unit tests (release)" ctest --test-dir build --output-on-failure
 group "URL Pattern differential (core/urlpattern vs urlpattern-polyfill and Chromium)" bash -c \

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../support/jws_sign.h"
 #include "auth/auth.h"
 
 #define DEV_KEY "!ChangeThisMercureHubJWTSecretKey!"
@@ -31,19 +32,6 @@
 #define ALL_ALGS "HS256,HS384,HS512,RS256,RS384,RS512,ES256,ES384,ES512,EdDSA"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static char *b64url(const void *data, size_t n)
-{
-    char *out = malloc(n / 3 * 4 + 8);
-    cr_assert_not_null(out);
-    int len = EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-    while (len > 0 && out[len - 1] == '=')
-        len--;
-    out[len] = 0;
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
-}
 
 static char *str_b64url(const char *s)
 {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../support/jws_sign.h"
 #include "auth/auth.h"
 
 #define DEV_KEY "!ChangeThisMercureHubJWTSecretKey!"
@@ -23,43 +24,6 @@
 #define JWT     "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static char *b64url(const void *data, size_t n)
-{
-    char *out = malloc(n / 3 * 4 + 8);
-    cr_assert_not_null(out);
-    int len = EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-    while (len > 0 && out[len - 1] == '=')
-        len--;
-    out[len] = 0;
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
-}
-
-/* An HS256 token of header and claims (JSON texts) signed with secret. */
-static char *hs256(const char *secret, const char *header, const char *claims)
-{
-    char *h = b64url(header, strlen(header)), *c = b64url(claims, strlen(claims));
-    size_t n = strlen(h) + strlen(c) + 2;
-    char *in = malloc(n);
-    cr_assert_not_null(in);
-    snprintf(in, n, "%s.%s", h, c);
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen;
-    cr_assert_not_null(HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)in,
-                            strlen(in), mac, &maclen));
-    char *sig = b64url(mac, maclen);
-    size_t tn = strlen(in) + strlen(sig) + 2;
-    char *tok = malloc(tn);
-    cr_assert_not_null(tok);
-    snprintf(tok, tn, "%s.%s", in, sig);
-    free(h);
-    free(c);
-    free(in);
-    free(sig);
-    return tok;
-}
 
 /* The claims of a valid 1.0 token for the test hub, with authorization_details (a JSON text,
  * NULL: none). */
