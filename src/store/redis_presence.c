@@ -161,7 +161,8 @@ static bool queue_empty(struct redis *r)
     return empty;
 }
 
-int redis_presence_tick(struct redis *r, redisContext *c, struct presence_beat *pb)
+int redis_presence_tick(struct redis *r, redisContext *c, struct presence_beat *pb,
+                        bool batch_pending)
 {
     const struct authority_presence *p = hooks(r);
     if (!p || atomic_load(&r->stopping)) return 0;
@@ -173,6 +174,10 @@ int redis_presence_tick(struct redis *r, redisContext *c, struct presence_beat *
         pb->next_beat_ms = now + BEAT_MS;
         if (lapsed && !pb->reconcile) pb->reconcile = true, pb->reconcile_by_ms = 0;
     }
+    /* Before a batch: only the heartbeat (a node's first announcement must not find it
+     * missing, or a survivor takes the node for dead); comparing with Redis waits until what
+     * the batch announces is there. */
+    if (batch_pending) return 0;
     if (pb->reconcile) {
         if (!pb->reconcile_by_ms) pb->reconcile_by_ms = now + RECONCILE_WAIT_MS;
         if (queue_empty(r) || now >= pb->reconcile_by_ms) {

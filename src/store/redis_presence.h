@@ -33,9 +33,11 @@ struct presence_beat {
 int redis_presence_keys(struct redis *r);
 void redis_presence_free_keys(struct redis *r);
 
-/* Writer thread, between batches: the heartbeat, the reaping of dead nodes, reconciliation.
- * Returns -1 when the connection failed. */
-int redis_presence_tick(struct redis *r, redisContext *c, struct presence_beat *pb);
+/* Writer thread, before a batch (batch_pending: the heartbeat only, when due, so that it is
+ * never missing when the node first announces something) and after it (also the reaping of
+ * dead nodes and reconciliation). Returns -1 when the connection failed. */
+int redis_presence_tick(struct redis *r, redisContext *c, struct presence_beat *pb,
+                        bool batch_pending);
 /* Writer thread, stopping after its last batch: the heartbeat goes, and the node's entry if it
  * announces nothing any more. */
 void redis_presence_leave(struct redis *r, redisContext *c);

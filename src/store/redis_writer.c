@@ -469,11 +469,13 @@ void *redis_writer_main(void *arg)
         }
         bool stop;
         struct redis_item *batch = take_batch(r, &stop);
+        if (batch && w.c && redis_presence_tick(r, w.c, &w.beat, true))
+            writer_disconnect(r, &w, w.c->errstr); /* write_batch connects again */
         if (batch)
             write_batch(r, &w, batch, &buf, &bufcap);
         else if (!stop && w.c)
             writer_ping(r, &w);
-        if (!stop && w.c && redis_presence_tick(r, w.c, &w.beat))
+        if (!stop && w.c && redis_presence_tick(r, w.c, &w.beat, false))
             writer_disconnect(r, &w, w.c->errstr);
         if (stop) break;
     }
