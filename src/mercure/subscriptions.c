@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/hash.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/rand.h"
@@ -174,11 +173,12 @@ static struct sub_record **remote_slot(struct subscriptions *s, const char *id, 
     return p;
 }
 
-/* Takes the remote record named id out of the registry (under the lock); NULL when none. */
-static struct sub_record *remote_take(struct subscriptions *s, const char *id, size_t len)
+/* Takes the remote record whose id is the event topic t out of the registry (under the lock);
+ * NULL when none. Records are hashed as their event's topic is (event_new). */
+static struct sub_record *remote_take(struct subscriptions *s, const struct event_topic *t)
 {
     if (!s->nremote) return NULL;
-    struct sub_record **p = remote_slot(s, id, len, hash_fnv1a(id, len)), *r = *p;
+    struct sub_record **p = remote_slot(s, t->s, t->len, t->hash), *r = *p;
     if (!r) return NULL;
     *p = r->hnext;
     list_remove(&r->link);
@@ -247,7 +247,7 @@ static void presence_event(void *ctx, const struct event *ev, bool announce, boo
             return;
         }
         add->remote = true;
-        add->hash = hash_fnv1a(id, id_len);
+        add->hash = ev->topics[0].hash;
         pthread_mutex_lock(&s->lock);
         size_t want = s->nremote + 1 > s->remote_buckets
                           ? (s->remote_buckets ? s->remote_buckets * 2 : 64)
@@ -256,7 +256,7 @@ static void presence_event(void *ctx, const struct event *ev, bool announce, boo
         if (want && (bigger = calloc(want, sizeof(*bigger)))) bigger_size = want;
     }
     pthread_mutex_lock(&s->lock);
-    struct sub_record *old = remote_take(s, id, id_len);
+    struct sub_record *old = remote_take(s, &ev->topics[0]);
     if (bigger && bigger_size > s->remote_buckets) /* the table doubles when as full as wide */
         bigger = remote_rehash(s, bigger, bigger_size);
     if (add && s->remote_buckets) {

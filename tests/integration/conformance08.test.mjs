@@ -16,10 +16,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/chromium.mjs';
 import { Broker, jwt } from './lib/broker.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const DETAIL = 'https://mercure.rocks/authorization-detail';
 
 const TOKEN_08 = jwt({
@@ -67,11 +66,7 @@ let broker, browser;
 before(async () => {
   broker = await new Broker(['--workers', '2', '--resource-identifier', 'https://localhost/.well-known/mercure',
     '--jwt-issuer', 'https://localhost']).start();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

@@ -15,10 +15,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/chromium.mjs';
 import { Broker, HUB, freePort, jwt } from './lib/broker.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const DETAIL = 'https://mercure.rocks/authorization-detail';
 const PREFIX = 'https://laravel.alt/echo/';
 const COOKIE = 'mercure_access_token';
@@ -218,11 +217,7 @@ before(async () => {
     '--access-token-cookie', COOKIE, '--cors-origin', APP]);
   broker.fixedPort = port;
   await broker.start();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
