@@ -396,6 +396,17 @@ static const struct archive_ops redis_archive_ops = {
     .read = archive_read_seqs,
 };
 
+/* Frees what redis_archive_start made (its thread not running). */
+static void archive_release(struct redis_archive *a)
+{
+    pthread_mutex_destroy(&a->map_lock);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->wake);
+    free(a->ring);
+    free(a->topics);
+    free(a);
+}
+
 struct redis_archive *redis_archive_start(struct redis *r)
 {
     struct redis_archive *a = calloc(1, sizeof(*a));
@@ -416,12 +427,7 @@ struct redis_archive *redis_archive_start(struct redis *r)
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
     if (pthread_create(&a->thread, NULL, reader_main, a)) {
-        pthread_mutex_destroy(&a->map_lock);
-        pthread_mutex_destroy(&a->lock);
-        pthread_cond_destroy(&a->wake);
-        free(a->ring);
-        free(a->topics);
-        free(a);
+        archive_release(a);
         return NULL;
     }
     return a;
@@ -435,12 +441,7 @@ void redis_archive_stop(struct redis_archive *a)
     pthread_mutex_unlock(&a->lock);
     pthread_cond_signal(&a->wake);
     pthread_join(a->thread, NULL);
-    pthread_mutex_destroy(&a->map_lock);
-    pthread_mutex_destroy(&a->lock);
-    pthread_cond_destroy(&a->wake);
-    free(a->ring);
-    free(a->topics);
-    free(a);
+    archive_release(a);
 }
 
 struct archive *redis_archive_base(struct redis_archive *a)
