@@ -451,16 +451,17 @@ def n0: if . == null then "-" else (round | tostring) end;
 def s: if . == null then "-" else tostring end;
 def n3: if . == null then "-" else ((. * 1000 | round) / 1000 | tostring) end;
 def per_cpu: if (.server_cpu_publish_s // 0) > 0 then .deliveries / .server_cpu_publish_s else null end;
+def per_delivery: if (.deliveries // 0) > 0 and .bytes_read != null then .bytes_read / .deliveries else null end;
 (["scenario", "server", "subs", "topics", "rate/s", "pub/s", "ack p50 ms", "updates",
-  "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "lost", "dup", "reord", "B/stream",
+  "deliveries/s", "B/delivery", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "lost", "dup", "reord", "B/stream",
   "CPU s", "deliveries per CPU s", "ok"]
  | "| " + join(" | ") + " |"),
-("|" + ([range(20)] | map("---") | join("|")) + "|"),
+("|" + ([range(21)] | map("---") | join("|")) + "|"),
 (.[] | [.label, .server, (.subs | s),
         ((.topics | s) + (if .template then " (tmpl)" else "" end)),
         (if .rate == null then "-" elif .rate > 0 then (.rate | n0) else "max" end),
         (.pub_rate | n0), (.ack_p50_ms | n3), (.updates | s), (.deliveries_per_s | n0),
-        (.lat_p50_ms | n2), (.lat_p99_ms | n2),
+        (per_delivery | n0), (.lat_p50_ms | n2), (.lat_p99_ms | n2),
         (.lat_p999_ms | n2), (.lat_max_ms | n2), (.lost | s), (.dups | s), (.reordered | s),
         (.mem_per_stream_b | n0), (.server_cpu_publish_s | n2), (per_cpu | n0),
         (if .ok then "yes" else "NO: " + (.error // "") end)]
@@ -471,6 +472,8 @@ JQ
     echo "acknowledged publishes per second. CPU s: server CPU time (user+sys, all its processes)"
     echo "from the first publish to the end of the drain. B/stream: server PSS growth while the"
     echo "streams connected, per stream (user-space memory only, not kernel socket buffers)."
+    echo "B/delivery: bytes the load generator read per delivery (the stream heads included), what"
+    echo "the kernel and every subscriber carry for one event."
     echo
     echo "## ssebroker ÷ peer"
     echo

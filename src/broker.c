@@ -62,12 +62,11 @@ enum sseb_publish_status sseb_broker_publish(struct sseb_broker *b, const struct
                                              char *id_out, size_t id_cap)
 {
     if (u->ntopics == 0 || u->ntopics > b->cfg.max_topics) return SSEB_INVALID;
-    char generated[RAND_URN_UUID_LEN + 1];
+    char generated[RAND_EVENT_ID_MAX + 1];
     struct sseb_update copy = *u;
     if (!copy.id.len) {
-        rand_urn_uuid(generated);
+        copy.id.len = rand_event_id(b->cfg.event_ids == SSEB_EVENT_IDS_UUID, generated);
         copy.id.p = generated;
-        copy.id.len = RAND_URN_UUID_LEN;
     }
     struct event *ev = event_new(&copy);
     if (!ev) return SSEB_NOMEM;

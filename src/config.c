@@ -26,6 +26,7 @@ enum opt_type {
     OPT_FSYNC,
     OPT_AGE,
     OPT_DIALECTS,
+    OPT_EVENT_IDS,
 };
 
 struct opt {
@@ -76,6 +77,11 @@ static const struct opt options[] = {
      "Mercure 1.0 token cookie (__Secure-mercure_access_token)", 0, 0},
     {"cors-origin", OPT_STRING, F(cors_origins), "allowed CORS origins, comma separated, or *", 0,
      0},
+    {"event-ids", OPT_EVENT_IDS, F(event_ids),
+     "ids made for updates published without one: compact (default: '#' and 12 random base64url "
+     "characters, a fragment as both Mercure dialects allow; 32 bytes less per event than uuid) "
+     "or uuid (urn:uuid:<v4>, like the reference hub)",
+     0, 0},
     {"subscriptions", OPT_BOOL, F(subscriptions), "enable the subscriptions API and events", 0, 0},
     {"io-uring", OPT_BOOL, F(io_uring),
      "batch socket writes with io_uring where available (on; off: one sendmsg each)", 0, 0},
@@ -355,6 +361,14 @@ static int apply(struct sseb_config *cfg, const struct opt *o, const char *val)
             cfg->fsync = SSEB_FSYNC_INTERVAL;
         else if (!strcmp(val, "never"))
             cfg->fsync = SSEB_FSYNC_NEVER;
+        else
+            return -1;
+        return 0;
+    case OPT_EVENT_IDS:
+        if (!strcmp(val, "compact"))
+            cfg->event_ids = SSEB_EVENT_IDS_COMPACT;
+        else if (!strcmp(val, "uuid"))
+            cfg->event_ids = SSEB_EVENT_IDS_UUID;
         else
             return -1;
         return 0;

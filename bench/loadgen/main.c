@@ -358,6 +358,7 @@ int main(int argc, char **argv)
            s2.pss_kb, per_stream_pss, per_stream_rss, cpu_connect, cpu_publish, cpu_pct);
     printf("\"warmup_rounds\":%u,\"warmup_s\":%.3f,\"warmup_missing\":%" PRIu64 ",", warm_rounds,
            warm_s, warm_missing);
+    printf("\"bytes_read\":%" PRIu64 ",", T.bytes);
     printf("\"loadgen_cpu_s\":%.3f,\"wall_s\":%.3f,\"subscribed_at_s\":%.3f,\"timed_out\":%s,"
            "\"ok\":%s,\"error\":",
            lg_cpu, (double)(t_done - t_begin) / 1e9, (double)(t_subscribed - t_begin) / 1e9,

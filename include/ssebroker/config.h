@@ -10,6 +10,12 @@
 /* --fsync */
 enum sseb_fsync { SSEB_FSYNC_ALWAYS, SSEB_FSYNC_INTERVAL, SSEB_FSYNC_NEVER };
 
+/* --event-ids: the ids the hub makes for updates published without one. */
+enum sseb_event_ids {
+    SSEB_EVENT_IDS_COMPACT, /* "#" and 12 base64url characters (72 random bits) */
+    SSEB_EVENT_IDS_UUID,    /* "urn:uuid:" and a version 4 UUID (the reference hub's form) */
+};
+
 /* Bounds of what the broker can honour; sseb_config_validate refuses anything beyond. */
 #define SSEB_MAX_WORKERS      256
 #define SSEB_MAX_TOPICS       65535    /* an event counts its topics in 16 bits */
@@ -41,6 +47,7 @@ struct sseb_config {
     const char *access_token_cookie; /* the 1.0 cookie */
     const char *cors_origins;        /* space or comma separated; "*" for any; NULL: no CORS */
     bool subscriptions;              /* subscriptions API and events */
+    int event_ids;                   /* enum sseb_event_ids */
 
     uint32_t heartbeat_ms;       /* 0: none */
     uint32_t stream_lifetime_ms; /* 0: unlimited */

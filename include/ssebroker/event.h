@@ -14,7 +14,7 @@ struct sseb_update {
     const struct sseb_str *topics; /* first canonical, the rest alternates; at least one */
     size_t ntopics;
     struct sseb_str data;
-    struct sseb_str id;    /* empty: the broker generates urn:uuid:<v4> */
+    struct sseb_str id;    /* empty: the broker generates one (--event-ids) */
     struct sseb_str type;  /* SSE "event:" field; empty: none */
     struct sseb_str retry; /* digits; empty: none */
     bool private_;

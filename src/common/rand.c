@@ -61,3 +61,26 @@ void rand_urn_uuid(char out[RAND_URN_UUID_LEN + 1])
     o = hex_group(o, b + 10, 6, true);
     *o = 0;
 }
+
+void rand_fragment_id(char out[RAND_FRAGMENT_LEN + 1])
+{
+    static const char base64url[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint64_t a = rng_next(), b = rng_next();
+    out[0] = '#';
+    for (int i = 1; i <= 10; i++, a >>= 6) /* 60 bits of a */
+        out[i] = base64url[a & 63];
+    out[11] = base64url[b & 63]; /* 12 of b: 72 in all */
+    out[12] = base64url[(b >> 6) & 63];
+    out[13] = 0;
+}
+
+size_t rand_event_id(bool uuid, char out[RAND_EVENT_ID_MAX + 1])
+{
+    if (uuid) {
+        rand_urn_uuid(out);
+        return RAND_URN_UUID_LEN;
+    }
+    rand_fragment_id(out);
+    return RAND_FRAGMENT_LEN;
+}

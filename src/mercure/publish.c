@@ -213,11 +213,10 @@ void publish_handle(struct mercure *m, struct worker *w, struct conn *c, struct 
     }
 
     struct sseb_update u = req.update;
-    char generated[RAND_URN_UUID_LEN + 1];
+    char generated[RAND_EVENT_ID_MAX + 1];
     if (u.id.len == 0) {
-        rand_urn_uuid(generated);
+        u.id.len = rand_event_id(m->cfg->event_ids == SSEB_EVENT_IDS_UUID, generated);
         u.id.p = generated;
-        u.id.len = RAND_URN_UUID_LEN;
     }
     struct event *ev = event_new(&u);
     if (!ev) {

@@ -103,19 +103,19 @@ json_t *sub_record_json(const struct sub_record *r, bool active, bool context)
 
 /* The subscription event for r (private, on its own topic; a 1.0 one dispatched with the
  * reserved SSE type "mercure", which publishers cannot use), or NULL when out of memory. */
-struct event *sub_record_event(const struct sub_record *r, bool active)
+struct event *sub_record_event(const struct sub_record *r, bool active, bool uuid_id)
 {
     json_t *o = sub_record_json(r, active, true);
     char *data = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!data) return NULL;
-    char id[RAND_URN_UUID_LEN + 1];
-    rand_urn_uuid(id);
+    char id[RAND_EVENT_ID_MAX + 1];
+    size_t id_len = rand_event_id(uuid_id, id);
     struct sseb_str topic = {r->id, strlen(r->id)};
     struct sseb_update u = {.topics = &topic,
                             .ntopics = 1,
                             .data = {data, strlen(data)},
-                            .id = {id, strlen(id)},
+                            .id = {id, id_len},
                             .private_ = true};
     if (r->kind != SUB_TOPIC) u.type = (struct sseb_str){"mercure", 7};
     struct event *ev = event_new(&u);

@@ -71,8 +71,8 @@ void sub_record_unref(struct sub_record *r);
 /* The document describing r (see the .c file); NULL when out of memory. */
 json_t *sub_record_json(const struct sub_record *r, bool active, bool context);
 /* r's subscription event (private, on its own topic, a presence event), or NULL when out of
- * memory. */
-struct event *sub_record_event(const struct sub_record *r, bool active);
+ * memory. Its id: a generated one of --event-ids' form (uuid_id: a URN). */
+struct event *sub_record_event(const struct sub_record *r, bool active, bool uuid_id);
 /* The record a subscription event describes (its topic is the record's id), or NULL when it is
  * not one or out of memory. */
 struct sub_record *sub_record_of_event(const struct event *ev);

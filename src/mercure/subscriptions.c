@@ -19,6 +19,7 @@
 #include "net/conn.h"
 #include "server/fanout.h"
 #include "server/worker.h"
+#include "ssebroker/config.h"
 
 /* The mutex guards the list, its count and generation only: it is held for pointer updates and
  * a scan, never across an allocation, a free, JSON building or a publish. */
@@ -65,6 +66,12 @@ void subscriptions_free(struct subscriptions *s)
  * after the registry changed, outside its lock: an API answer taken in between lists the change
  * with a lastEventID before its event, so a client that follows on from it sees the event once
  * more (idempotent), never misses one. */
+/* r's subscription event, its id of the hub's --event-ids form. */
+static struct event *record_event(const struct mercure *m, const struct sub_record *r, bool active)
+{
+    return sub_record_event(r, active, m->cfg->event_ids == SSEB_EVENT_IDS_UUID);
+}
+
 static void publish_events(struct mercure *m, struct worker *w, struct event **events, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -115,7 +122,7 @@ void subscriptions_stream_started(struct mercure *m, struct worker *w, struct co
                                               sel_len, ss->subscriber_id, payload);
         if (!r) break;
         ss->records[n] = r;
-        events[n] = sub_record_event(r, true);
+        events[n] = record_event(m, r, true);
     }
     pthread_mutex_lock(&s->lock);
     for (uint32_t i = 0; i < n; i++) {
@@ -136,7 +143,7 @@ void subscriptions_stream_ended(struct mercure *m, struct worker *w, struct conn
     struct event **events = ss->records && n ? calloc(n, sizeof(*events)) : NULL;
     if (ss->records) {
         for (uint32_t i = 0; events && i < n; i++)
-            if (ss->records[i]) events[i] = sub_record_event(ss->records[i], false);
+            if (ss->records[i]) events[i] = record_event(m, ss->records[i], false);
         pthread_mutex_lock(&s->lock);
         for (uint32_t i = 0; i < n; i++) {
             struct sub_record *r = ss->records[i];
@@ -283,7 +290,7 @@ static void presence_orphaned(void *ctx, const struct event *ev)
 {
     struct subscriptions *s = ctx;
     struct sub_record *r = sub_record_of_event(ev);
-    struct event *end = r ? sub_record_event(r, false) : NULL;
+    struct event *end = r ? record_event(s->m, r, false) : NULL;
     sub_record_unref(r);
     atomic_fetch_add_explicit(&s->orphans_ended, 1, memory_order_relaxed);
     publish_events(s->m, NULL, &end, 1);
@@ -331,7 +338,7 @@ static void presence_reconcile(void *ctx, struct event *const *stored, size_t ns
         for (size_t i = 0; i < nmine; i++) {
             want_ids[i] = mine[i]->id;
             if (!bsearch(&mine[i]->id, have, nstored, sizeof(*have), compare_ids)) {
-                events[nev++] = sub_record_event(mine[i], true);
+                events[nev++] = record_event(s->m, mine[i], true);
                 announced++;
             }
         }
@@ -340,7 +347,7 @@ static void presence_reconcile(void *ctx, struct event *const *stored, size_t ns
             const char *id = stored[i]->topics[0].s;
             if (bsearch(&id, want_ids, nmine, sizeof(*want_ids), compare_ids)) continue;
             struct sub_record *r = sub_record_of_event(stored[i]);
-            events[nev++] = r ? sub_record_event(r, false) : NULL;
+            events[nev++] = r ? record_event(s->m, r, false) : NULL;
             sub_record_unref(r);
             withdrawn++;
         }

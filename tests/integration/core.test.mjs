@@ -21,11 +21,65 @@ test('curl publishes, the eventsource client receives', async () => {
   await new Promise((r) => { es.onopen = r; });
   const { stdout } = await run('curl', ['-s', '-X', 'POST', broker.url(), '-H', `Authorization: Bearer ${PUBLISH_ALL}`,
     '--data-urlencode', `topic=${topic}`, '--data-urlencode', 'data={"title":"Hello"}']);
-  assert.match(stdout, /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.match(stdout, /^#[A-Za-z0-9_-]{12}$/, 'a compact generated id');
   const e = await got;
   assert.equal(e.data, '{"title":"Hello"}');
   assert.equal(e.lastEventId, stdout);
   es.close();
+});
+
+test('generated ids: compact by default, resumed after by header and by either query parameter', async () => {
+  const first = await broker.publish({ topic: 'gen', data: 'one' });
+  const second = await broker.publish({ topic: 'gen', data: 'two' });
+  assert.equal(first.status, 200);
+  assert.match(first.body, /^#[A-Za-z0-9_-]{12}$/);
+  assert.notEqual(first.body, second.body);
+  // '#' starts a URL's fragment: in a query it travels percent-encoded, as URLSearchParams and
+  // encodeURIComponent write it.
+  const resumes = [
+    new RawSubscriber(broker.port, '?topic=gen', { 'Last-Event-ID': first.body }),
+    new RawSubscriber(broker.port, `?topic=gen&lastEventID=${encodeURIComponent(first.body)}`),
+    new RawSubscriber(broker.port, `?match=gen&last_event_id=${encodeURIComponent(first.body)}`),
+  ];
+  for (const sub of resumes) {
+    await sub.waitFor((s) => s.events.length >= 1);
+    assert.deepEqual(sub.events.map((e) => [e.id, e.data]), [[second.body, 'two']]);
+    sub.close();
+  }
+});
+
+test('the eventsource client resumes after a compact id when the broker ends its stream', async () => {
+  const b = await new Broker(['--stream-lifetime', '1s', '--retry-hint', '200ms']).start();
+  try {
+    const es = new EventSource(b.url('?topic=life'));
+    const seen = [];
+    es.onmessage = (e) => seen.push([e.lastEventId, e.data]);
+    await new Promise((r) => { es.onopen = r; });
+    const a = await b.publish({ topic: 'life', data: 'a' });
+    // Published while the client waits to reconnect: it asks for what followed a's id.
+    const during = new Promise((resolve) => {
+      let once = false;
+      es.onerror = () => { if (!once) { once = true; resolve(b.publish({ topic: 'life', data: 'b' })); } };
+    });
+    const bb = await during;
+    const until = Date.now() + 5000;
+    while (seen.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen, [[a.body, 'a'], [bb.body, 'b']]);
+    es.close();
+  } finally {
+    await b.stop();
+  }
+});
+
+test('--event-ids uuid generates urn:uuid ids', async () => {
+  const b = await new Broker(['--event-ids', 'uuid']).start();
+  try {
+    const r = await b.publish({ topic: 'u', data: 'x' });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  } finally {
+    await b.stop();
+  }
 });
 
 test('curl subscribes and sees the exact stream bytes and headers', async () => {

@@ -51,7 +51,7 @@ test('the README quick start, pasted as written, delivers the update to the curl
         else resolve(stdout);
       });
     });
-    assert.match(out, /^urn:uuid:[0-9a-f-]{36}$/, `publish answered ${JSON.stringify(out)}`);
+    assert.match(out, /^#[A-Za-z0-9_-]{12}$/, `publish answered ${JSON.stringify(out)}`);
     const until = Date.now() + 5000;
     while (!received.includes(`id: ${out}\ndata: {"title":"Hello"}\n\n`)) {
       assert.ok(Date.now() < until, `the subscriber did not receive the update; got ${JSON.stringify(received)}`);

@@ -62,12 +62,32 @@ Test(broker, valid_configuration_publishes_and_refuses_invalid_updates)
     struct sseb_update u = {.topics = &topic, .ntopics = 1, .data = {"x", 1}};
     char id[64];
     cr_assert_eq(sseb_broker_publish(b, &u, id, sizeof(id)), SSEB_PUBLISHED);
-    cr_assert_eq(strncmp(id, "urn:uuid:", 9), 0);
+    cr_assert_eq(id[0], '#', "the default, compact id: %s", id);
+    cr_assert_eq(strlen(id), 13, "%s", id);
     cr_assert_eq(sseb_broker_publish(b, &u, id, sizeof(id)), SSEB_PUBLISHED);
     u.ntopics = 0;
     cr_assert_eq(sseb_broker_publish(b, &u, id, sizeof(id)), SSEB_INVALID);
     u.ntopics = cfg.max_topics + 1;
     cr_assert_eq(sseb_broker_publish(b, &u, id, sizeof(id)), SSEB_INVALID);
+    sseb_broker_free(b);
+}
+
+Test(broker, event_ids_uuid_generates_urns)
+{
+    struct sseb_config cfg = base();
+    cfg.event_ids = SSEB_EVENT_IDS_UUID;
+    char err[256];
+    struct sseb_broker *b = sseb_broker_new(&cfg, err, sizeof(err));
+    cr_assert_not_null(b, "%s", err);
+    struct sseb_str topic = {"t", 1};
+    struct sseb_update u = {.topics = &topic, .ntopics = 1, .data = {"x", 1}};
+    char id[64];
+    cr_assert_eq(sseb_broker_publish(b, &u, id, sizeof(id)), SSEB_PUBLISHED);
+    cr_assert_eq(strncmp(id, "urn:uuid:", 9), 0, "%s", id);
+    cr_assert_eq(strlen(id), 45, "%s", id);
+    u.id = (struct sseb_str){"mine", 4}; /* a publisher's own id is kept either way */
+    cr_assert_eq(sseb_broker_publish(b, &u, id, sizeof(id)), SSEB_PUBLISHED);
+    cr_assert_str_eq(id, "mine");
     sseb_broker_free(b);
 }
 

@@ -101,6 +101,24 @@ Test(config, dialects_default_to_both_and_one_switches_the_other_off, .init = cr
     unsetenv("SSEBROKER_DIALECTS");
 }
 
+Test(config, event_ids_default_to_compact_and_uuid_restores_urns, .init = cr_redirect_stderr)
+{
+    struct sseb_config cfg;
+    sseb_config_defaults(&cfg);
+    cr_assert_eq(cfg.event_ids, SSEB_EVENT_IDS_COMPACT);
+    cr_assert_eq(load(&cfg, "--event-ids", "uuid"), 0);
+    cr_assert_eq(cfg.event_ids, SSEB_EVENT_IDS_UUID);
+    cr_assert_eq(load(&cfg, "--event-ids=compact", NULL), 0);
+    cr_assert_eq(cfg.event_ids, SSEB_EVENT_IDS_COMPACT);
+    const char *bad[] = {"", "UUID", "urn", "compact,uuid", "fragment"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(load(&cfg, "--event-ids", bad[i]), -1, "--event-ids \"%s\" accepted", bad[i]);
+    setenv("SSEBROKER_EVENT_IDS", "uuid", 1);
+    cr_assert_eq(load(&cfg, "--workers", "2"), 0);
+    cr_assert_eq(cfg.event_ids, SSEB_EVENT_IDS_UUID, "the environment twin");
+    unsetenv("SSEBROKER_EVENT_IDS");
+}
+
 Test(config, mercure_1_0_token_flags_are_checked_at_start, .init = cr_redirect_stderr)
 {
     struct sseb_config cfg;
