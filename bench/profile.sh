@@ -9,7 +9,8 @@
 #   PROFILE_TOPICS 1 topic, PROFILE_FANOUT_UPDATES 2,000 updates, 8 keep-alive publishers, as fast as their window
 #   allows), PROFILE_REPEAT times per server, alternating. `perf stat` counts, on the server's
 #   threads and only while the updates are published and delivered (the load generator pauses
-#   with --pause-ms so that perf can attach): system calls by kind (tracepoints), sends
+#   with --pause-ms so that perf can attach): the bytes the load generator read per delivery
+#   (what the kernel and every client carry), system calls by kind (tracepoints), sends
 #   (sock:sock_send_length: every send, io_uring's included), wake-ups the server causes
 #   (sched:sched_wakeup in its context: subscribers and publishers it wakes) and its context
 #   switches (its own sleeps). Per delivery, and per round: a round is one send to every
@@ -110,7 +111,7 @@ fanout_run() {
         sub(/^sock:/, "", $3); sub(/^sched:/, "", $3); printf "\"%s\":%s,", $3, v }' "$f.perf")
     jq -c --arg name "$name" --argjson load "$(cut -d' ' -f1 /proc/loadavg)" \
         --argjson subs "$subs" "{name: \$name, load: \$load, subs: \$subs, c: {${counts%,}},
-         deliveries, updates: .acked, dps: .deliveries_per_s, ack_p50_ms, lat_p99_ms,
+         deliveries, updates: .acked, dps: .deliveries_per_s, ack_p50_ms, lat_p99_ms, bytes_read,
          cpu: .server_cpu_publish_s, ok}" <(grep '^{' "$f.loadgen") >>"$out/fanout.jsonl"
 }
 
@@ -119,14 +120,16 @@ fanout_table() {
 def r(d): (. * d | round) / d;
 def per(x; d): if d > 0 then x / d else 0 end;
 def sc: [.c | to_entries[] | select(.key | test("^(sock_send_length|sched_wakeup|context-switches)$") | not) | .value] | add;
-(["server", "load", "deliveries/s", "ack p50 ms", "server CPU µs per delivery",
+(["server", "load", "deliveries/s", "B/delivery", "ack p50 ms", "server CPU µs per delivery",
   "system calls per delivery", "by kind (per 1,000 deliveries)", "deliveries per send",
   "rounds", "events per round", "epoll waits per round", "context switches per round",
   "wake-ups caused per delivery"] | "| " + join(" | ") + " |"),
-("|" + ([range(13)] | map("---") | join("|")) + "|"),
+("|" + ([range(14)] | map("---") | join("|")) + "|"),
 (.[] | . as $x
  | ((.c.sock_send_length - .updates) / .subs) as $rounds
- | [.name, (.load | tostring), (.dps | round | tostring), (.ack_p50_ms | tostring),
+ | [.name, (.load | tostring), (.dps | round | tostring),
+    (if .bytes_read then per(.bytes_read; .deliveries) | round | tostring else "-" end),
+    (.ack_p50_ms | tostring),
     (per(.cpu * 1e6; .deliveries) | r(1000) | tostring),
     (per(sc; .deliveries) | r(10000) | tostring),
     ([.c | to_entries[] | select(.value > 0)
