@@ -23,6 +23,15 @@ static void refused(struct sseb_config cfg, const char *reason)
     cr_assert(strstr(err, reason), "error \"%s\" does not say \"%s\"", err, reason);
 }
 
+/* A broker of cfg, which must be valid. */
+static struct sseb_broker *made(const struct sseb_config *cfg)
+{
+    char err[256];
+    struct sseb_broker *b = sseb_broker_new(cfg, err, sizeof(err));
+    cr_assert_not_null(b, "%s", err);
+    return b;
+}
+
 Test(broker, refuses_configurations_it_cannot_run)
 {
     struct sseb_config cfg = base();
@@ -55,9 +64,7 @@ Test(broker, valid_configuration_publishes_and_refuses_invalid_updates)
 {
     struct sseb_config cfg = base();
     cfg.history_size = 1; /* the smallest history: the next publish evicts */
-    char err[256];
-    struct sseb_broker *b = sseb_broker_new(&cfg, err, sizeof(err));
-    cr_assert_not_null(b, "%s", err);
+    struct sseb_broker *b = made(&cfg);
     struct sseb_str topic = {"t", 1};
     struct sseb_update u = {.topics = &topic, .ntopics = 1, .data = {"x", 1}};
     char id[64];
@@ -76,9 +83,7 @@ Test(broker, event_ids_uuid_generates_urns)
 {
     struct sseb_config cfg = base();
     cfg.event_ids = SSEB_EVENT_IDS_UUID;
-    char err[256];
-    struct sseb_broker *b = sseb_broker_new(&cfg, err, sizeof(err));
-    cr_assert_not_null(b, "%s", err);
+    struct sseb_broker *b = made(&cfg);
     struct sseb_str topic = {"t", 1};
     struct sseb_update u = {.topics = &topic, .ntopics = 1, .data = {"x", 1}};
     char id[64];
@@ -98,9 +103,7 @@ Test(broker, a_full_bus_answers_busy_after_the_publish_wait)
     struct sseb_config cfg = base();
     cfg.bus_size = 16;
     cfg.publish_wait_ms = 50;
-    char err[256];
-    struct sseb_broker *b = sseb_broker_new(&cfg, err, sizeof(err));
-    cr_assert_not_null(b, "%s", err);
+    struct sseb_broker *b = made(&cfg);
     struct sseb_str topic = {"t", 1};
     struct sseb_update u = {.topics = &topic, .ntopics = 1, .data = {"x", 1}};
     for (int i = 0; i < 16; i++)
