@@ -118,7 +118,7 @@ group "stress tests (TSan)" ctest --test-dir build-tsan --output-on-failure -R '
 background_group "container image and compose services (podman, tests/container/; builds inside the image)" bash -c \
     'cd tests/container && timeout 1500 node --test --test-concurrency=1 --test-timeout=900000 .'
 background_group "high availability (master, replica, three redis-sentinels, nodes; release binary)" bash -c \
-    'cd tests/ha && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 600 node --test --test-concurrency=1 --test-timeout=180000 .'
+    'cd tests/ha && SSEBROKER_BIN="$PWD/../../build/ssebroker" timeout 600 node --test --test-concurrency=1 --test-timeout=300000 .'
 group "integration (TSan binary)" integration build-tsan/ssebroker core.test.mjs multiworker.test.mjs replay.test.mjs durable.test.mjs cluster.test.mjs presence_cluster.test.mjs
 group "integration (release binary)" integration build/ssebroker
 group "integration (release binary, sendmsg writes)" integration_sendmsg build/ssebroker \

@@ -72,18 +72,35 @@ function readinessWatch(nodes) {
   return { stop: () => { stopped = true; return done; } };
 }
 
+// How long the sentinels may take to make a returning old master a replica of the new one and
+// for it to sync: they act on a role they saw for 8 s (SENTINEL_PUBLISH_PERIOD x 4) and look at
+// replicas every 10 s, so 15-17 s is usual here, and more on a loaded machine (CI ran over 30 s
+// once, with the integration groups beside it).
+const SENTINEL_RECONFIGURE_MS = 60000;
+
+// What a test started that must not outlive it, failed or not: publishers, subscribers, a
+// readiness watch (left running, they kept the file alive until its timeout).
+class Running {
+  constructor() { this.all = []; }
+  pubs(list) { this.all.push(...list.map((p) => () => p.stop())); return list; }
+  subs(list) { this.all.push(...list.map((s) => () => s.close())); return list; }
+  watch(w) { this.all.push(() => w.stop()); return w; }
+  stop() { for (const f of this.all) f(); }
+}
+
 test('SIGKILL of the master with --redis-wait-replicas 1: the sentinels promote the replica, the nodes follow with no restart, nothing acknowledged is lost, every subscriber sees one order exactly once, the old master comes back as a replica', async () => {
   // min-replicas-to-write fences an isolated master; the nodes warn without it.
   const ha = await new HaRedis({ masterArgs: ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'] }).start();
+  const running = new Running();
   try {
     const nodes = [];
     for (let i = 0; i < 3; i++) nodes.push(await ha.node(['--redis-wait-replicas', '1', '--redis-timeout', '1s']).start());
     for (const b of nodes) await until(async () => (await readyz(b)) === 200, 'node ready');
-    const subs = nodes.flatMap((b) => [new RawSubscriber(b.port, '?topic=c'), new RawSubscriber(b.port, '?topic=c')]);
+    const subs = running.subs(nodes.flatMap((b) => [new RawSubscriber(b.port, '?topic=c'), new RawSubscriber(b.port, '?topic=c')]));
     await Promise.all(subs.map((s) => s.ready()));
-    const pubs = nodes.flatMap((b, i) => [publisher(b, `n${i}a`), publisher(b, `n${i}b`)]);
+    const pubs = running.pubs(nodes.flatMap((b, i) => [publisher(b, `n${i}a`), publisher(b, `n${i}b`)]));
     await sleep(1500);
-    const watch = readinessWatch(nodes);
+    const watch = running.watch(readinessWatch(nodes));
     const old = ha.master;
     const killedAt = Date.now();
     await old.kill();
@@ -93,7 +110,7 @@ test('SIGKILL of the master with --redis-wait-replicas 1: the sentinels promote 
     await old.start();
     const restartedAt = Date.now();
     await until(() => /role:slave/.test(old.cli('INFO', 'replication')) && /master_link_status:up/.test(old.cli('INFO', 'replication')),
-      'the old master is a replica of the new one', 30000);
+      'the old master is a replica of the new one', SENTINEL_RECONFIGURE_MS);
     const rejoinedAt = Date.now();
     for (const b of nodes) await until(async () => (await readyz(b)) === 200, 'nodes ready again', 20000);
     await sleep(1000);
@@ -116,8 +133,8 @@ test('SIGKILL of the master with --redis-wait-replicas 1: the sentinels promote 
     assert.deepEqual(ids(subs[0]), streamIds(ha.replicas[0]), 'the subscribers saw the Stream, in its order');
     assert.ok(subs.every((s) => !s.closed), 'no stream was cut');
     for (const b of nodes) assert.equal(await b.metric('ssebroker_history_discontinuities_total'), 0);
-    subs.forEach((s) => s.close());
   } finally {
+    running.stop();
     await ha.stop();
   }
 });
@@ -225,13 +242,14 @@ test('a master with no replica and --redis-wait-replicas 1: 503 in about --redis
 
 test('a planned failover (SENTINEL FAILOVER, both servers alive): the nodes move to the new master within seconds, the old one keeps no writer, nothing acknowledged is lost or delivered twice', async () => {
   const ha = await new HaRedis({ masterArgs: ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'] }).start();
+  const running = new Running();
   try {
     const nodes = [];
     for (let i = 0; i < 2; i++) nodes.push(await ha.node(['--redis-wait-replicas', '1']).start());
     for (const b of nodes) await until(async () => (await readyz(b)) === 200, 'node ready');
-    const subs = nodes.map((b) => new RawSubscriber(b.port, '?topic=c'));
+    const subs = running.subs(nodes.map((b) => new RawSubscriber(b.port, '?topic=c')));
     await Promise.all(subs.map((s) => s.ready()));
-    const pubs = nodes.map((b, i) => publisher(b, `p${i}`));
+    const pubs = running.pubs(nodes.map((b, i) => publisher(b, `p${i}`)));
     await sleep(800);
     const old = ha.master;
     const t0 = Date.now();
@@ -239,7 +257,7 @@ test('a planned failover (SENTINEL FAILOVER, both servers alive): the nodes move
     await until(() => ha.sentinels.every((s) => s.masterPortNow() === ha.replicas[0].port), 'the replica promoted', 20000);
     const promoted = Date.now() - t0;
     await until(() => /role:slave/.test(old.cli('INFO', 'replication')) && /master_link_status:up/.test(old.cli('INFO', 'replication')),
-      'the old master follows the new one', 20000);
+      'the old master follows the new one', SENTINEL_RECONFIGURE_MS);
     const following = Date.now() - t0;
     // Every node writes to the new master now: its writer and bridge left the old one.
     await until(() => pubs.every((p) => p.answers.some((a) => a.ok && a.sent > t0 + promoted)), 'publishes acknowledged again', 15000);
@@ -259,8 +277,8 @@ test('a planned failover (SENTINEL FAILOVER, both servers alive): the nodes move
     checkDelivery(subs, answers);
     assert.deepEqual(ids(subs[0]), inStream);
     for (const b of nodes) assert.equal(await b.metric('ssebroker_history_discontinuities_total'), 0);
-    subs.forEach((s) => s.close());
   } finally {
+    running.stop();
     await ha.stop();
   }
 });
