@@ -85,6 +85,8 @@ test('the page at / publishes and shows the update', async () => {
   await page.click('#publish');
   await page.waitForFunction(() => document.getElementById('log').textContent.includes('from the page'),
     null, { timeout: 5000 });
+  // The update can reach the stream before the page has read the POST's response: wait for both.
+  await page.waitForFunction(() => document.getElementById('published').textContent !== '', null, { timeout: 5000 });
   assert.match(await page.textContent('#published'), /^published #[A-Za-z0-9_-]{12}$/);
   await page.close();
 });
