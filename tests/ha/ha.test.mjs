@@ -47,13 +47,6 @@ function checkDelivery(subs, answers) {
 }
 
 // The ids in the master's Stream (what a later failover could still lose is not counted here).
-function streamIds(server) {
-  const out = server.cli('XRANGE', 'ssebroker', '-', '+').split('\n');
-  const found = [];
-  for (let i = 0; i < out.length; i++) if (out[i] === 'i') found.push(out[i + 1]);
-  return found;
-}
-
 // Watches /readyz of every node until stopped: whether each was seen failing, and passing after.
 function readinessWatch(nodes) {
   let stopped = false;
@@ -124,13 +117,13 @@ test('SIGKILL of the master with --redis-wait-replicas 1: the sentinels promote 
     assert.ok(refused.every((a) => a.status === 503), 'refused with 503, never another answer');
     assert.ok(seen.every((s) => s.failed && s.passedAfter), `/readyz failed during the failover and passed after it on every node (${JSON.stringify(seen)})`);
     // Nothing acknowledged is missing from the new master's Stream.
-    const inStream = new Set(streamIds(ha.replicas[0]));
+    const inStream = new Set(ha.replicas[0].streamIds());
     assert.deepEqual(all.filter((a) => a.ok && !inStream.has(a.id)).map((a) => a.id), [], 'every acknowledged update is in the Stream');
     const total = inStream.size;
     for (const s of subs) await s.waitFor((x) => x.events.length >= total, 15000).catch(() => {});
     await sleep(300);
     checkDelivery(subs, answers);
-    assert.deepEqual(ids(subs[0]), streamIds(ha.replicas[0]), 'the subscribers saw the Stream, in its order');
+    assert.deepEqual(ids(subs[0]), ha.replicas[0].streamIds(), 'the subscribers saw the Stream, in its order');
     assert.ok(subs.every((s) => !s.closed), 'no stream was cut');
     for (const b of nodes) assert.equal(await b.metric('ssebroker_history_discontinuities_total'), 0);
   } finally {
@@ -270,7 +263,7 @@ test('a planned failover (SENTINEL FAILOVER, both servers alive): the nodes move
     console.log(`# planned failover: promoted ${promoted} ms after SENTINEL FAILOVER, the old master a replica of the new one at ${following} ms, first acknowledged publish sent after the promotion at ${firstAfter} ms; longest time without an acknowledged publish ${gap} ms`);
     const clients = old.cli('CLIENT', 'LIST');
     assert.ok(!/cmd=(evalsha|xread|wait)/.test(clients), `no node still uses the old master:\n${clients}`);
-    const inStream = streamIds(ha.replicas[0]);
+    const inStream = ha.replicas[0].streamIds();
     const set = new Set(inStream);
     assert.deepEqual(answers.flat().filter((a) => a.ok && !set.has(a.id)).map((a) => a.id), [], 'every acknowledged update is in the Stream');
     for (const s of subs) await s.waitFor((x) => x.events.length >= inStream.length, 15000).catch(() => {});

@@ -50,6 +50,18 @@ export class RedisServer {
     return r.stdout || '';
   }
 
+  // The ids (field 'i') of a Stream's entries, in its order. Picked out by Redis itself: the
+  // entries' other fields are binary (a record's time and checksum can hold a newline, then an
+  // 'i'), so splitting XRANGE's raw output into lines would find ids that are not there.
+  streamIds(key = 'ssebroker') {
+    const script = "local out = {} for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do "
+      + "local f = e[2] for j = 1, #f, 2 do if f[j] == 'i' then out[#out + 1] = f[j + 1] end end end return out";
+    const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), '--raw', 'EVAL', script, '1', key],
+      { encoding: 'utf8', timeout: 5000, maxBuffer: 64 << 20 });
+    if (r.status !== 0 || r.error) throw new Error(`XRANGE of ${key} failed: ${r.error || r.stderr}`);
+    return r.stdout.split('\n').filter((l) => l !== '');
+  }
+
   async signal(sig) {
     if (!this.proc || this.proc.exitCode !== null) return;
     this.proc.ref();
