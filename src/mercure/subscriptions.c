@@ -61,17 +61,17 @@ void subscriptions_free(struct subscriptions *s)
     free(s);
 }
 
-/* Publishes the subscription events[0..n) (NULL: could not be built) and releases them (w:
- * the worker publishing, NULL on the store's threads). Called
- * after the registry changed, outside its lock: an API answer taken in between lists the change
- * with a lastEventID before its event, so a client that follows on from it sees the event once
- * more (idempotent), never misses one. */
 /* r's subscription event, its id of the hub's --event-ids form. */
 static struct event *record_event(const struct mercure *m, const struct sub_record *r, bool active)
 {
     return sub_record_event(r, active, m->cfg->event_ids == SSEB_EVENT_IDS_UUID);
 }
 
+/* Publishes the subscription events[0..n) (NULL: could not be built) and releases them (w:
+ * the worker publishing, NULL on the store's threads). Called
+ * after the registry changed, outside its lock: an API answer taken in between lists the change
+ * with a lastEventID before its event, so a client that follows on from it sees the event once
+ * more (idempotent), never misses one. */
 static void publish_events(struct mercure *m, struct worker *w, struct event **events, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -46,7 +46,6 @@ function checkDelivery(subs, answers) {
   for (const series of acked) for (let i = 1; i < series.length; i++) assert.ok(pos.get(series[i - 1]) < pos.get(series[i]));
 }
 
-// The ids in the master's Stream (what a later failover could still lose is not counted here).
 // Watches /readyz of every node until stopped: whether each was seen failing, and passing after.
 function readinessWatch(nodes) {
   let stopped = false;

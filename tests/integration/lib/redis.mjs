@@ -56,10 +56,7 @@ export class RedisServer {
   streamIds(key = 'ssebroker') {
     const script = "local out = {} for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do "
       + "local f = e[2] for j = 1, #f, 2 do if f[j] == 'i' then out[#out + 1] = f[j + 1] end end end return out";
-    const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), '--raw', 'EVAL', script, '1', key],
-      { encoding: 'utf8', timeout: 5000, maxBuffer: 64 << 20 });
-    if (r.status !== 0 || r.error) throw new Error(`XRANGE of ${key} failed: ${r.error || r.stderr}`);
-    return r.stdout.split('\n').filter((l) => l !== '');
+    return this.cli('EVAL', script, '1', key).split('\n').filter((l) => l !== '');
   }
 
   async signal(sig) {
